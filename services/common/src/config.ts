@@ -1,0 +1,260 @@
+import { ConfigError } from './errors';
+import { parseDuration } from './duration';
+
+/**
+ * The one place that reads the environment. `loadConfig()` reads every variable once, gathers every problem
+ * into one ConfigError (a line per bad variable), and returns a frozen object; each service takes its slice.
+ * Names and defaults follow the original TaskMaster where it had them (POSTGRES_*, SCHEDULER_PORT=:8081, ...).
+ * docs/configuration.md lists them all.
+ */
+
+export interface DatabaseConfig {
+  /** DATABASE_URL; when set it wins over the POSTGRES_* variables. */
+  readonly connectionString?: string;
+  /** POSTGRES_HOST, default "localhost". */
+  readonly host: string;
+  /** POSTGRES_PORT, default 5432. */
+  readonly port: number;
+  /** POSTGRES_DB, default "scheduler". */
+  readonly database: string;
+  /** POSTGRES_USER, default "postgres". */
+  readonly user: string;
+  /** POSTGRES_PASSWORD, default "postgres". */
+  readonly password: string;
+  /** DB_POOL_SIZE, default 20 (the original design's pool). */
+  readonly poolSize: number;
+  /** DB_CONNECT_TIMEOUT, default 2 s. */
+  readonly connectTimeoutMs: number;
+  /** DB_IDLE_TIMEOUT, default 30 s. */
+  readonly idleTimeoutMs: number;
+}
+
+export type ScalerKind = 'auto' | 'local' | 'kubernetes' | 'compose';
+
+export interface SchedulerConfig {
+  /** SCHEDULER_PORT, default 8081 (":8081" and "8081" both work). */
+  readonly port: number;
+  /** COORDINATOR_ADDRESS, default "localhost:8080": where ListWorkers is asked. */
+  readonly coordinatorAddress: string;
+  /** API_TOKEN: when set, mutating routes need "Authorization: Bearer <token>". */
+  readonly apiToken?: string;
+  /** SSE_KEEPALIVE, default 15 s. */
+  readonly sseKeepAliveMs: number;
+  /** SCALER, default "auto". */
+  readonly scaler: ScalerKind;
+  /** LOCAL_WORKERS, default 0: workers the local scaler starts at boot (npm start sets 3). */
+  readonly localWorkers: number;
+  /** DOCKER_COMPOSE_FILE, default "docker-compose.yml". */
+  readonly composeFile: string;
+}
+
+export interface CoordinatorConfig {
+  /** COORDINATOR_PORT, default 8080. */
+  readonly port: number;
+  /** HEARTBEAT_INTERVAL, default 5 s: how often workers are expected to beat. */
+  readonly heartbeatIntervalMs: number;
+  /** MAX_MISSED_HEARTBEATS, default 3: a worker silent this many intervals is evicted. */
+  readonly maxMissedHeartbeats: number;
+  /** LEASE_DURATION, default 30 s: how long a dispatched task is held without a heartbeat from its worker. */
+  readonly leaseMs: number;
+  /** POLL_INTERVAL, default 5 s: the fallback scan in case a notification is lost. */
+  readonly pollIntervalMs: number;
+  /** DEFAULT_WORKER_SLOTS, default 5: assumed for old workers that do not report slots. */
+  readonly defaultWorkerSlots: number;
+  /** DISPATCH_BATCH_SIZE, default 500: most tasks claimed by one query. */
+  readonly dispatchBatchSize: number;
+  /** RETRY_BACKOFF_BASE, default 1 s, doubled per attempt with jitter, capped at RETRY_BACKOFF_MAX (60 s). */
+  readonly retryBackoffBaseMs: number;
+  readonly retryBackoffMaxMs: number;
+}
+
+export interface WorkerConfig {
+  /** WORKER_PORT, default 0 (any free port; the bound port is what gets registered). */
+  readonly port: number;
+  /** WORKER_ADDRESS, default "127.0.0.1": the host (or host:port) the coordinator dials. */
+  readonly address: string;
+  /** COORDINATOR_ADDRESS, default "localhost:8080". */
+  readonly coordinatorAddress: string;
+  /** WORKER_POOL_SIZE, default 5 concurrent slots. */
+  readonly poolSize: number;
+  /** TASK_PROCESS_TIME, default 5 s: how long simulated work takes ("0.05", "50ms"). */
+  readonly taskProcessTimeMs: number;
+  /** HEARTBEAT_INTERVAL, default 5 s. */
+  readonly heartbeatIntervalMs: number;
+  /** WORKER_DRAIN_TIMEOUT, default 25 s: how long SIGTERM waits for running tasks. */
+  readonly drainTimeoutMs: number;
+  /** WORKER_ID, default random in 1..2^31-1. */
+  readonly id: number;
+  /** WORKER_NAME (or POD_NAME, HOSTNAME), default "worker-<id>". */
+  readonly name: string;
+}
+
+export interface Config {
+  /** BIND_HOST, default "0.0.0.0": the interface every server listens on. */
+  readonly bindHost: string;
+  /** LOG_LEVEL, default "info". */
+  readonly logLevel: string;
+  /** METRICS_PORT, default 0 = off for coordinator/worker (the scheduler serves /metrics on its own port). */
+  readonly metricsPort: number;
+  readonly database: DatabaseConfig;
+  readonly scheduler: SchedulerConfig;
+  readonly coordinator: CoordinatorConfig;
+  readonly worker: WorkerConfig;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SCALERS: ScalerKind[] = ['auto', 'local', 'kubernetes', 'compose'];
+
+/** Reads typed values from the environment, remembering every problem instead of stopping at the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.env[name];
+    return value === undefined || value === '' ? fallback : value;
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\s*-?\d+\s*$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name}="${raw}" must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  /** A port, written "8080" or ":8080" as in the original compose files. */
+  port(name: string, fallback: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const match = /^:?(\d{1,5})$/.exec(raw.trim());
+    const value = match ? Number(match[1]) : NaN;
+    if (!(value >= 0 && value <= 65535)) {
+      this.problems.push(`${name}="${raw}" must be a port such as 8080 or :8080`);
+      return fallback;
+    }
+    return value;
+  }
+
+  duration(name: string, fallbackMs: number, bareUnit: 'ms' | 's' = 's'): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallbackMs;
+    const value = parseDuration(raw, bareUnit);
+    if (value === undefined) {
+      this.problems.push(`${name}="${raw}" must be a duration such as 5, 5s or 250ms`);
+      return fallbackMs;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (!allowed.includes(raw as T)) {
+      this.problems.push(`${name}="${raw}" must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  /** host:port, as COORDINATOR_ADDRESS is written. */
+  address(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (!/^[\w.-]+:\d{1,5}$|^\[[\da-fA-F:]+\]:\d{1,5}$/.test(value)) {
+      this.problems.push(`${name}="${value}" must be host:port, such as coordinator:8080`);
+    }
+    return value;
+  }
+}
+
+function randomWorkerId(): number {
+  return 1 + Math.floor(Math.random() * 0x7ffffffe);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const read = new EnvReader(env);
+
+  const connectionString = read.optional('DATABASE_URL');
+  if (connectionString !== undefined && !/^postgres(ql)?:\/\//.test(connectionString)) {
+    read.problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const database: DatabaseConfig = {
+    connectionString,
+    host: read.string('POSTGRES_HOST', 'localhost'),
+    port: read.port('POSTGRES_PORT', 5432),
+    database: read.string('POSTGRES_DB', 'scheduler'),
+    user: read.string('POSTGRES_USER', 'postgres'),
+    password: read.string('POSTGRES_PASSWORD', 'postgres'),
+    poolSize: read.int('DB_POOL_SIZE', 20, 1, 1000),
+    connectTimeoutMs: read.duration('DB_CONNECT_TIMEOUT', 2000),
+    idleTimeoutMs: read.duration('DB_IDLE_TIMEOUT', 30_000),
+  };
+
+  const heartbeatIntervalMs = read.duration('HEARTBEAT_INTERVAL', 5000);
+  const coordinatorAddress = read.address('COORDINATOR_ADDRESS', 'localhost:8080');
+
+  const scheduler: SchedulerConfig = {
+    port: read.port('SCHEDULER_PORT', 8081),
+    coordinatorAddress,
+    apiToken: read.optional('API_TOKEN'),
+    sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
+    scaler: read.oneOf('SCALER', 'auto', SCALERS),
+    localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),
+    composeFile: read.string('DOCKER_COMPOSE_FILE', 'docker-compose.yml'),
+  };
+
+  const coordinator: CoordinatorConfig = {
+    port: read.port('COORDINATOR_PORT', 8080),
+    heartbeatIntervalMs,
+    maxMissedHeartbeats: read.int('MAX_MISSED_HEARTBEATS', 3, 1, 100),
+    leaseMs: read.duration('LEASE_DURATION', 30_000),
+    pollIntervalMs: read.duration('POLL_INTERVAL', 5000),
+    defaultWorkerSlots: read.int('DEFAULT_WORKER_SLOTS', 5, 1, 10_000),
+    dispatchBatchSize: read.int('DISPATCH_BATCH_SIZE', 500, 1, 10_000),
+    retryBackoffBaseMs: read.duration('RETRY_BACKOFF_BASE', 1000),
+    retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
+  };
+
+  const id = read.int('WORKER_ID', 0, 0, 0xffffffff) || randomWorkerId();
+  const worker: WorkerConfig = {
+    port: read.port('WORKER_PORT', 0),
+    address: read.string('WORKER_ADDRESS', '127.0.0.1'),
+    coordinatorAddress,
+    poolSize: read.int('WORKER_POOL_SIZE', 5, 1, 10_000),
+    taskProcessTimeMs: read.duration('TASK_PROCESS_TIME', 5000),
+    heartbeatIntervalMs,
+    drainTimeoutMs: read.duration('WORKER_DRAIN_TIMEOUT', 25_000),
+    id,
+    name: read.optional('WORKER_NAME') ?? read.optional('POD_NAME') ?? `worker-${id}`,
+  };
+
+  const config: Config = {
+    bindHost: read.string('BIND_HOST', '0.0.0.0'),
+    logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    metricsPort: read.port('METRICS_PORT', 0),
+    database,
+    scheduler,
+    coordinator,
+    worker,
+  };
+
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

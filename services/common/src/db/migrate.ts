@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Pool } from './pool';
+import { repoRoot } from '../paths';
+
+export interface Migration {
+  readonly version: string;
+  readonly sql: string;
+}
+
+/** db/migrations/NNNN_name.sql, in order. Files are append-only: an applied file is never edited. */
+export function readMigrations(dir = join(repoRoot(), 'db', 'migrations')): Migration[] {
+  return readdirSync(dir)
+    .filter((file) => /^\d+_[\w-]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({ version: file.replace(/\.sql$/, ''), sql: readFileSync(join(dir, file), 'utf8') }));
+}
+
+// Any constant works; it only has to be the same for every process that migrates this database.
+const MIGRATION_LOCK = 7_283_114;
+
+/**
+ * Applies the migrations not yet recorded in schema_migrations, all in one transaction under a transaction
+ * advisory lock. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
+ * exactly once, the second waiting for the first; a failing file rolls back every file of this run, so the
+ * schema is never half-migrated. Returns the versions applied now.
+ */
+export async function migrate(pool: Pool, migrations = readMigrations()): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version    TEXT PRIMARY KEY,
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+       )`,
+    );
+    const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((row) => row.version));
+    const pending = migrations.filter((migration) => !applied.has(migration.version));
+    for (const migration of pending) {
+      try {
+        await client.query(migration.sql);
+      } catch (err) {
+        throw new Error(`migration ${migration.version} failed: ${(err as Error).message}`);
+      }
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+    }
+    await client.query('COMMIT');
+    return pending.map((migration) => migration.version);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,72 @@
+import pg from 'pg';
+import type { DatabaseConfig } from '../config';
+import type { Logger } from '../logger';
+
+// COUNT(*) and BIGSERIAL ids arrive as int8; as JavaScript numbers they stay exact below 2^53, far beyond
+// any count or id this table will see, and saves every caller a Number().
+pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/** The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. */
+export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {
+  const common = { connectionTimeoutMillis: config.connectTimeoutMs };
+  if (config.connectionString) return { ...common, connectionString: config.connectionString };
+  return {
+    ...common,
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    password: config.password,
+  };
+}
+
+/** Where the database is, for messages: never includes the password. */
+export function describeDatabase(config: DatabaseConfig): string {
+  if (config.connectionString) {
+    try {
+      const url = new URL(config.connectionString);
+      return `${url.hostname}:${url.port || 5432}${url.pathname}`;
+    } catch {
+      return '(DATABASE_URL)';
+    }
+  }
+  return `${config.host}:${config.port}/${config.database}`;
+}
+
+/** One pool per service. An idle client's error (the server restarted) is logged, never thrown. */
+export function createPool(config: DatabaseConfig, logger: Logger, applicationName: string): Pool {
+  const pool = new pg.Pool({
+    ...connectionSettings(config),
+    max: config.poolSize,
+    idleTimeoutMillis: config.idleTimeoutMs,
+    application_name: applicationName,
+  });
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
+  return pool;
+}
+
+/**
+ * Waits until the database answers, so a service started beside its database (compose, Kubernetes) waits
+ * instead of crashing. Throws after `timeoutMs` with the last connection error and where it tried.
+ */
+export async function waitForDatabase(pool: Pool, config: DatabaseConfig, logger: Logger, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query('SELECT 1');
+      return;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (Date.now() >= deadline) {
+        throw new Error(`database unreachable at ${describeDatabase(config)}: ${message}`);
+      }
+      if (attempt === 1 || attempt % 10 === 0) {
+        logger.warn({ database: describeDatabase(config), err: message }, 'waiting for the database');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import type { CoordinatorConfig, DatabaseConfig } from '../../common/src/config';
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import { listen, type Listener } from '../../common/src/db/listener';
+import { grpcApi } from '../../common/src/grpc/contract';
+import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
+import { Dispatcher } from './dispatcher';
+import { WorkerRegistry } from './registry';
+import { coordinatorService } from './service';
+import { StatusRecorder } from './status-recorder';
+import { Sweeper } from './sweeper';
+import { WorkerClients } from './worker-clients';
+
+export interface CoordinatorDeps {
+  config: CoordinatorConfig;
+  database: DatabaseConfig;
+  pool: Pool;
+  logger: Logger;
+  host: string;
+}
+
+export interface Coordinator {
+  readonly port: number;
+  readonly registry: WorkerRegistry;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts a coordinator: gRPC server, dispatcher, status recorder, sweeps, LISTEN wake-ups. */
+export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinator> {
+  const { config, pool, logger } = deps;
+  const registry = new WorkerRegistry({
+    defaultSlots: config.defaultWorkerSlots,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    maxMissedHeartbeats: config.maxMissedHeartbeats,
+  });
+  const clients = new WorkerClients();
+  const dispatcher = new Dispatcher({
+    pool,
+    registry,
+    clients,
+    logger,
+    leaseMs: config.leaseMs,
+    batchSize: config.dispatchBatchSize,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  const recorder = new StatusRecorder({
+    pool,
+    logger,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
+    onRecorded: (update, outcome) => {
+      // A finished report frees the reporter's slot whether or not it applied: the worker is done with it.
+      if (update.status !== 'STARTED') {
+        registry.release(update.worker_id);
+        dispatcher.wake();
+      }
+      if (outcome.applied && update.status === 'FAILED' && !outcome.final) dispatcher.wake();
+    },
+  });
+  const sweeper = new Sweeper({
+    pool,
+    registry,
+    clients,
+    logger,
+    evictionCheckMs: Math.min(1000, config.heartbeatIntervalMs),
+    leaseCheckMs: Math.min(5000, config.leaseMs),
+    onHandedBack: () => dispatcher.wake(),
+  });
+
+  let server: GrpcServer | undefined;
+  let listener: Listener | undefined;
+  try {
+    server = await startGrpcServer({
+      host: deps.host,
+      port: config.port,
+      service: grpcApi().CoordinatorService.service,
+      implementation: coordinatorService({ pool, logger, registry, recorder, sweeper, leaseMs: config.leaseMs, wake: () => dispatcher.wake() }),
+      serviceName: 'grpcapi.CoordinatorService',
+    });
+    listener = listen(deps.database, ['taskmaster_tasks'], () => dispatcher.wake(), logger);
+  } catch (err) {
+    await server?.shutdown(0);
+    throw err;
+  }
+  dispatcher.start();
+  sweeper.start();
+  logger.info({ port: server.port }, 'coordinator listening');
+
+  const grpcServer = server;
+  const taskListener = listener;
+  return {
+    port: grpcServer.port,
+    registry,
+    async stop() {
+      await taskListener.close();
+      await dispatcher.stop();
+      await sweeper.stop();
+      await grpcServer.shutdown();
+      clients.closeAll();
+    },
+  };
+}

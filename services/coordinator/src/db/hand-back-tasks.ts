@@ -1,0 +1,75 @@
+import type { Pool } from '../../../common/src/db/pool';
+
+/** A task handed back to `pending`, with the worker that held it (for slot accounting). */
+export interface HandedBack {
+  id: string;
+  worker_id: number | null;
+}
+
+/*
+ * Three ways an unfinished task goes back to `pending` to be claimed again (DESIGN.md §2). Each keeps the
+ * attempt counter (the next claim increments it, which fences off the old holder) and clears the lease; the
+ * AFTER UPDATE trigger records a "reassigned" event and wakes the coordinators.
+ */
+
+/*
+ * Dispatches that did not arrive: the RPC failed or the worker refused them. Only the attempt that was sent
+ * ($1 ids, $2 attempts) is handed back, and only while still `dispatched`.
+ */
+const HAND_BACK_DISPATCHES = `
+  UPDATE tasks t
+  SET status = 'pending', lease_expires_at = NULL, updated_at = now()
+  FROM unnest($1::uuid[], $2::int[]) AS s(id, attempt)
+  WHERE t.id = s.id AND t.attempt = s.attempt AND t.status = 'dispatched'
+  RETURNING t.id, t.worker_id`;
+
+export async function handBackDispatches(pool: Pool, tasks: readonly { id: string; attempt: number }[]): Promise<HandedBack[]> {
+  if (tasks.length === 0) return [];
+  const { rows } = await pool.query<HandedBack>(HAND_BACK_DISPATCHES, [tasks.map((t) => t.id), tasks.map((t) => t.attempt)]);
+  return rows;
+}
+
+/*
+ * Everything a worker held: it was evicted (missed heartbeats) or said it is leaving. Bounded to $2 rows per
+ * statement; callers loop while a full batch comes back, so a worker with a huge backlog never makes one
+ * giant transaction.
+ */
+const HAND_BACK_WORKER_TASKS = `
+  UPDATE tasks t
+  SET status = 'pending', lease_expires_at = NULL, updated_at = now()
+  WHERE t.id = ANY(ARRAY(
+    SELECT id FROM tasks
+    WHERE worker_id = $1 AND status IN ('dispatched', 'running')
+    LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING t.id, t.worker_id`;
+
+export async function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000): Promise<HandedBack[]> {
+  const all: HandedBack[] = [];
+  for (;;) {
+    const { rows } = await pool.query<HandedBack>(HAND_BACK_WORKER_TASKS, [workerId, limit]);
+    all.push(...rows);
+    if (rows.length < limit) return all;
+  }
+}
+
+/*
+ * Leases that ran out: their worker stopped renewing them (it is gone, or lost track of them) even if no
+ * coordinator evicted it, such as after a coordinator restart that emptied its registry. Bounded like above.
+ */
+const HAND_BACK_EXPIRED_LEASES = `
+  UPDATE tasks t
+  SET status = 'pending', lease_expires_at = NULL, updated_at = now()
+  WHERE t.id = ANY(ARRAY(
+    SELECT id FROM tasks
+    WHERE status IN ('dispatched', 'running') AND lease_expires_at < now()
+    LIMIT $1 FOR UPDATE SKIP LOCKED))
+  RETURNING t.id, t.worker_id`;
+
+export async function handBackExpiredLeases(pool: Pool, limit = 1000): Promise<HandedBack[]> {
+  const all: HandedBack[] = [];
+  for (;;) {
+    const { rows } = await pool.query<HandedBack>(HAND_BACK_EXPIRED_LEASES, [limit]);
+    all.push(...rows);
+    if (rows.length < limit) return all;
+  }
+}

@@ -1,0 +1,113 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import { insertEvent } from '../../common/src/db/events';
+import { insertTasks } from '../../common/src/db/insert-tasks';
+import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
+import { unary } from '../../common/src/grpc/server';
+import { parseCommand } from '../../common/src/validation';
+import type {
+  ClientTaskRequest, ClientTaskResponse, HeartbeatRequest, HeartbeatResponse, ListWorkersResponse,
+  UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
+} from '../../common/src/grpc/contract';
+import { existingTaskIds } from './db/record-transitions';
+import { renewLeases } from './db/renew-leases';
+import type { WorkerRegistry } from './registry';
+import { reportProblem, type StatusRecorder } from './status-recorder';
+import type { Sweeper } from './sweeper';
+
+export interface CoordinatorServiceDeps {
+  pool: Pool;
+  logger: Logger;
+  registry: WorkerRegistry;
+  recorder: StatusRecorder;
+  sweeper: Sweeper;
+  leaseMs: number;
+  /** Something changed that may let more tasks be dispatched. */
+  wake: () => void;
+}
+
+const MAX_WORKER_ID = 0xffffffff;
+
+/** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
+export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedServiceImplementation {
+  const { pool, logger, registry, recorder, sweeper, leaseMs, wake } = deps;
+
+  async function submitTask(request: ClientTaskRequest): Promise<ClientTaskResponse> {
+    const command = parseCommand(request.data, 'data');
+    if (!Number.isSafeInteger(request.scheduled_at) || request.scheduled_at < 0) {
+      throw new ValidationError('scheduled_at must be Unix seconds, or 0 for now', 'scheduled_at');
+    }
+    const scheduledAt = request.scheduled_at > 0 ? new Date(request.scheduled_at * 1000) : new Date();
+    const [task] = await insertTasks(pool, [{ command, scheduledAt }]);
+    logger.info({ task_id: task.id, command }, 'task submitted over gRPC');
+    return { message: 'Task submitted', task_id: task.id };
+  }
+
+  async function sendHeartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse> {
+    if (!Number.isInteger(request.workerId) || request.workerId < 1 || request.workerId > MAX_WORKER_ID) {
+      throw new ValidationError('workerId must be a positive 32-bit integer', 'workerId');
+    }
+    if (!/^[^\s]+:\d{1,5}$/.test(request.address)) {
+      throw new ValidationError('address must be host:port where the worker serves WorkerService', 'address');
+    }
+    if (request.leaving) {
+      await sweeper.removeWorker(request.workerId, 'left');
+      wake();
+      return { acknowledged: true };
+    }
+    const { worker, joined } = registry.heartbeat(request);
+    if (joined) {
+      // A coordinator that restarted learns what the worker still holds from the database.
+      worker.inFlight = await renewLeases(pool, worker.id, leaseMs);
+      await insertEvent(pool, {
+        type: 'worker_joined',
+        workerId: worker.id,
+        message: `${worker.name} joined at ${worker.address} with ${worker.slotsTotal} slots`,
+      });
+      logger.info({ worker_id: worker.id, name: worker.name, address: worker.address, slots: worker.slotsTotal, legacy: worker.legacy }, 'worker joined');
+    } else if (worker.inFlight > 0) {
+      await renewLeases(pool, worker.id, leaseMs);
+    }
+    if (!worker.draining) wake();
+    return { acknowledged: true };
+  }
+
+  async function updateTaskStatus(request: UpdateTaskStatusRequest): Promise<UpdateTaskStatusResponse> {
+    const problem = reportProblem(request);
+    if (problem) throw new ValidationError(problem.message, problem.field);
+    const outcome = await recorder.record(request);
+    if (outcome.applied) return { success: true, message: 'recorded' };
+    const exists = await existingTaskIds(pool, [request.task_id]);
+    if (exists.size === 0) throw new NotFoundError(`task ${request.task_id} does not exist`, 'task_id');
+    throw new StaleAttemptError(
+      `report for task ${request.task_id} attempt ${request.attempt} not applied: stale attempt, or the task is not in flight`,
+    );
+  }
+
+  async function updateTaskStatuses(request: UpdateTaskStatusBatchRequest): Promise<UpdateTaskStatusBatchResponse> {
+    const valid: UpdateTaskStatusRequest[] = [];
+    const problems = request.updates.map((update) => {
+      const problem = reportProblem(update);
+      if (!problem) valid.push(update);
+      return problem;
+    });
+    const recorded = await recorder.recordAll(valid);
+    let next = 0;
+    return {
+      results: problems.map((problem) => (problem ? { success: false, message: `${problem.field}: ${problem.message}` } : recorded[next++])),
+    };
+  }
+
+  async function listWorkers(): Promise<ListWorkersResponse> {
+    return { workers: registry.list() };
+  }
+
+  return {
+    SubmitTask: unary(logger, 'SubmitTask', submitTask),
+    SendHeartbeat: unary(logger, 'SendHeartbeat', sendHeartbeat),
+    UpdateTaskStatus: unary(logger, 'UpdateTaskStatus', updateTaskStatus),
+    UpdateTaskStatuses: unary(logger, 'UpdateTaskStatuses', updateTaskStatuses),
+    ListWorkers: unary(logger, 'ListWorkers', listWorkers),
+  };
+}

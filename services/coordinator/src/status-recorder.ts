@@ -1,0 +1,125 @@
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import type { UpdateTaskStatusRequest, UpdateTaskStatusResponse } from '../../common/src/grpc/contract';
+import { markFailed, markStarted, markSucceeded, type Transition } from './db/record-transitions';
+import { isUuid } from '../../common/src/validation';
+
+export interface RecordedOutcome {
+  /** The report applied; false for a stale attempt, a duplicate, or a task not in flight. */
+  applied: boolean;
+  /** For an applied FAILED: true when it used the last attempt, false when the task will be retried. */
+  final?: boolean;
+}
+
+export interface StatusRecorderOptions {
+  pool: Pool;
+  logger: Logger;
+  backoff: { baseMs: number; maxMs: number };
+  /** Called once per applied report and per finished task's worker, after the write committed. */
+  onRecorded?: (update: UpdateTaskStatusRequest, outcome: RecordedOutcome) => void;
+}
+
+interface Pending {
+  update: UpdateTaskStatusRequest;
+  resolve: (outcome: RecordedOutcome) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Writes worker status reports to the database in batches. Reports from every concurrent RPC are queued;
+ * while one flush is writing, the next batch gathers, so under load each statement carries hundreds of
+ * reports and at rest a report is written at once. A report is acknowledged only after its write committed
+ * (synchronous_commit stays on), so an acknowledged transition survives a crash.
+ */
+export class StatusRecorder {
+  private queue: Pending[] = [];
+  private flushing = false;
+
+  constructor(private readonly options: StatusRecorderOptions) {}
+
+  record(update: UpdateTaskStatusRequest): Promise<RecordedOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ update, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  async recordAll(updates: readonly UpdateTaskStatusRequest[]): Promise<UpdateTaskStatusResponse[]> {
+    const outcomes = await Promise.all(updates.map((update) => this.record(update)));
+    return outcomes.map((outcome) => ({
+      success: outcome.applied,
+      message: outcome.applied ? 'recorded' : 'not applied: stale attempt, or the task is not in flight',
+    }));
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          await this.write(batch);
+        } catch (err) {
+          this.options.logger.error({ err, reports: batch.length }, 'writing status reports failed');
+          for (const pending of batch) pending.reject(err as Error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    const { pool, backoff, onRecorded } = this.options;
+    const started: Transition[] = [];
+    const succeeded: Transition[] = [];
+    const failed: Transition[] = [];
+    for (const { update } of batch) {
+      const transition = toTransition(update);
+      if (update.status === 'STARTED') started.push(transition);
+      else if (update.status === 'COMPLETE') succeeded.push(transition);
+      else if (update.status === 'FAILED') failed.push(transition);
+    }
+    // STARTED first: a fast task's STARTED and COMPLETE often arrive in the same batch.
+    const startedIds = await markStarted(pool, started);
+    const [succeededIds, failure] = await Promise.all([
+      markSucceeded(pool, succeeded),
+      markFailed(pool, failed, backoff),
+    ]);
+    for (const pending of batch) {
+      const { update } = pending;
+      const id = update.task_id.toLowerCase();
+      let outcome: RecordedOutcome;
+      if (update.status === 'STARTED') outcome = { applied: startedIds.has(id) };
+      else if (update.status === 'COMPLETE') outcome = { applied: succeededIds.has(id) };
+      else outcome = { applied: failure.applied.has(id), final: failure.final.has(id) };
+      onRecorded?.(update, outcome);
+      pending.resolve(outcome);
+    }
+  }
+}
+
+/** Validates a report before it is queued, so one bad report cannot fail a whole batch's statement. */
+export function reportProblem(update: UpdateTaskStatusRequest): { field: string; message: string } | undefined {
+  if (!isUuid(update.task_id)) return { field: 'task_id', message: 'task_id must be a UUID' };
+  if (!['STARTED', 'COMPLETE', 'FAILED'].includes(update.status)) {
+    return { field: 'status', message: 'status must be STARTED, COMPLETE or FAILED' };
+  }
+  if (!Number.isInteger(update.attempt) || update.attempt < 0 || update.attempt > 2 ** 31 - 1) {
+    return { field: 'attempt', message: 'attempt must be a non-negative 32-bit integer' };
+  }
+  return undefined;
+}
+
+function toTransition(update: UpdateTaskStatusRequest): Transition {
+  const seconds = update.status === 'STARTED' ? update.started_at : update.status === 'COMPLETE' ? update.completed_at : update.failed_at;
+  const at = update.at_ms > 0 ? new Date(update.at_ms) : seconds > 0 ? new Date(seconds * 1000) : new Date();
+  return {
+    taskId: update.task_id,
+    attempt: update.attempt,
+    workerId: update.worker_id,
+    at,
+    detail: update.status === 'FAILED' ? update.error : update.status === 'COMPLETE' ? update.result : '',
+  };
+}

@@ -1,0 +1,80 @@
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import { insertEvent } from '../../common/src/db/events';
+import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
+import type { WorkerRegistry } from './registry';
+import type { WorkerClients } from './worker-clients';
+
+export interface SweeperOptions {
+  pool: Pool;
+  registry: WorkerRegistry;
+  clients: WorkerClients;
+  logger: Logger;
+  /** How often silent workers are looked for (in memory, no query). */
+  evictionCheckMs: number;
+  /** How often expired leases are looked for (one query). */
+  leaseCheckMs: number;
+  /** Called after tasks went back to pending, so the dispatcher claims them again. */
+  onHandedBack: (tasks: readonly HandedBack[], reason: 'evicted' | 'left' | 'lease_expired') => void;
+  onEvicted?: () => void;
+}
+
+/**
+ * The two ways tasks held by a dead worker come back (DESIGN.md §2): the worker is evicted after
+ * maxMissedHeartbeats silent intervals and everything it held goes back to pending at once; and, as a
+ * safety net for workers no coordinator is watching (say after a coordinator restart), any lease that ran
+ * out is handed back by a periodic, bounded sweep.
+ */
+export class Sweeper {
+  private timers: NodeJS.Timeout[] = [];
+  private busy = Promise.resolve();
+
+  constructor(private readonly options: SweeperOptions) {}
+
+  start(): void {
+    const { evictionCheckMs, leaseCheckMs } = this.options;
+    this.timers.push(setInterval(() => this.serialize(() => this.evictSilentWorkers()), evictionCheckMs));
+    this.timers.push(setInterval(() => this.serialize(() => this.expireLeases()), leaseCheckMs));
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.busy;
+  }
+
+  /** Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves. */
+  async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
+    const { pool, registry, clients, logger } = this.options;
+    const worker = registry.remove(workerId);
+    if (worker) clients.close(worker.address);
+    const tasks = await handBackWorkerTasks(pool, workerId);
+    const name = worker?.name ?? `worker-${workerId}`;
+    await insertEvent(pool, {
+      type: reason === 'evicted' ? 'worker_evicted' : 'worker_left',
+      workerId,
+      message: reason === 'evicted'
+        ? `${name} evicted after missing heartbeats; ${tasks.length} task(s) handed back`
+        : `${name} left; ${tasks.length} unfinished task(s) handed back`,
+    });
+    logger.info({ worker_id: workerId, name, handed_back: tasks.length, reason }, `worker ${reason}`);
+    if (reason === 'evicted') this.options.onEvicted?.();
+    this.options.onHandedBack(tasks, reason);
+  }
+
+  private serialize(job: () => Promise<void>): void {
+    this.busy = this.busy.then(job).catch((err) => this.options.logger.error({ err }, 'sweep failed'));
+  }
+
+  private async evictSilentWorkers(): Promise<void> {
+    for (const worker of this.options.registry.silent()) await this.removeWorker(worker.id, 'evicted');
+  }
+
+  private async expireLeases(): Promise<void> {
+    const tasks = await handBackExpiredLeases(this.options.pool);
+    if (tasks.length === 0) return;
+    for (const task of tasks) if (task.worker_id !== null) this.options.registry.release(task.worker_id);
+    this.options.logger.warn({ handed_back: tasks.length }, 'leases expired; tasks handed back');
+    this.options.onHandedBack(tasks, 'lease_expired');
+  }
+}

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type Express } from 'express';
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import { repoRoot } from '../../common/src/paths';
+import type { CoordinatorView } from './coordinator-view';
+import type { EventFeed } from './events/event-feed';
+import { accessLog, errorHandler, notFoundHandler, requestContext, requireToken } from './http';
+import { healthRoutes } from './routes/health';
+import { logRoutes } from './routes/logs';
+import { scheduleRoutes } from './routes/schedule';
+import { taskRoutes } from './routes/tasks';
+import { workerRoutes } from './routes/workers';
+import type { Scaler } from './scaler/scaler';
+
+export interface AppDeps {
+  pool: Pool;
+  logger: Logger;
+  feed: EventFeed;
+  coordinator: CoordinatorView;
+  scaler: Scaler;
+  apiToken?: string;
+  sseKeepAliveMs: number;
+  /** Built dashboard to serve at /; defaults to dashboard/dist. */
+  dashboardDir?: string;
+  /** Extra routes mounted before the API (metrics). */
+  extraRoutes?: express.Router;
+}
+
+/** 1,000 tasks of long commands fit; anything larger is refused with 413. */
+const BODY_LIMIT = '1mb';
+
+/** The scheduler's HTTP app: the API under /api, the original routes at the root, the dashboard at /. */
+export function createApp(deps: AppDeps): Express {
+  const { pool, logger, feed, coordinator, scaler } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(logger));
+  app.use(accessLog());
+  app.use(healthRoutes(pool));
+  if (deps.extraRoutes) app.use(deps.extraRoutes);
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(requireToken(deps.apiToken));
+
+  const schedule = scheduleRoutes(pool);
+  const tasks = taskRoutes(pool, coordinator);
+  app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs }));
+  app.use(schedule.legacy, tasks.legacy);
+  app.use('/api', notFoundHandler());
+
+  const dashboardDir = deps.dashboardDir ?? join(repoRoot(), 'dashboard', 'dist');
+  if (existsSync(join(dashboardDir, 'index.html'))) {
+    app.use(express.static(dashboardDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+    // Client-side routes of the dashboard.
+    app.get(/^\/(?!api\/).*/, (_req, res) => res.sendFile(join(dashboardDir, 'index.html')));
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('html').send('<h1>TaskMaster</h1><p>The dashboard is not built. Run <code>npm run build</code>. The API is at <a href="/api/stats">/api/stats</a>.</p>');
+    });
+  }
+  app.use(notFoundHandler());
+  app.use(errorHandler);
+  return app;
+}
+
+function noCacheForHtml(res: express.Response, path: string): void {
+  if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+}

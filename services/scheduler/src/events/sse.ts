@@ -1,0 +1,63 @@
+import type { Request, Response } from 'express';
+import type { EventView } from '../api-types';
+import type { EventFeed } from './event-feed';
+
+export interface SseOptions {
+  keepAliveMs: number;
+  /** Bytes a client may fall behind before it is dropped; it reconnects with Last-Event-ID and resumes. */
+  maxBufferedBytes?: number;
+  onClientsChanged?: (delta: 1 | -1) => void;
+}
+
+/**
+ * GET /api/logs/stream: Server-Sent Events. Each event carries its id, so a reconnecting EventSource sends
+ * Last-Event-ID and resumes exactly where it stopped. A comment line every keepAliveMs keeps proxies from
+ * closing an idle stream. A client that cannot keep up is disconnected instead of growing memory.
+ */
+export function streamEvents(feed: EventFeed, options: SseOptions) {
+  const maxBuffered = options.maxBufferedBytes ?? 1 << 20;
+  return async (req: Request, res: Response): Promise<void> => {
+    const header = req.get('last-event-id') ?? (typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined);
+    const lastEventId = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    options.onClientsChanged?.(1);
+
+    let closed = false;
+    let unsubscribe: (() => void) | undefined;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(keepAlive);
+      unsubscribe?.();
+      options.onClientsChanged?.(-1);
+      res.end();
+    };
+    const send = (events: readonly EventView[]) => {
+      if (closed || events.length === 0) return;
+      let chunk = '';
+      for (const event of events) chunk += `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`;
+      res.write(chunk);
+      if (res.writableLength > maxBuffered) {
+        req.log.warn({ buffered: res.writableLength }, 'SSE client too slow; disconnecting it');
+        close();
+      }
+    };
+    const keepAlive = setInterval(() => res.write(`: keep-alive ${new Date().toISOString()}\n\n`), options.keepAliveMs);
+    req.on('close', close);
+
+    try {
+      unsubscribe = await feed.subscribe(send, lastEventId);
+      if (closed) unsubscribe();
+    } catch (err) {
+      req.log.error({ err }, 'cannot start the event stream');
+      close();
+    }
+  };
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, ValidationError,
+} from '../../common/src/errors';
+import type { Logger } from '../../common/src/logger';
+import type { ErrorBody } from './api-types';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+    log: Logger;
+  }
+}
+
+/** Takes X-Request-Id when it is sane, or makes one; echoes it; gives the request a child logger. */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    req.id = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    req.log = logger.child({ request_id: req.id });
+    next();
+  };
+}
+
+/** Logs each finished request once, with its status and duration; probes and metrics at debug. */
+export function accessLog(): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const quiet = /^\/(healthz|readyz|metrics)$/.test(req.path);
+      req.log[quiet ? 'debug' : 'info']({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+/** When API_TOKEN is set, mutating requests need "Authorization: Bearer <token>". */
+export function requireToken(token: string | undefined): RequestHandler {
+  return (req, res, next) => {
+    if (!token || req.method === 'GET' || req.method === 'HEAD') return next();
+    if (req.get('authorization') === `Bearer ${token}`) return next();
+    sendError(res, 401, { code: 'unauthorized', message: 'this route needs "Authorization: Bearer <API_TOKEN>"' });
+  };
+}
+
+function sendError(res: Response, status: number, error: ErrorBody['error']): void {
+  res.status(status).json({ error } satisfies ErrorBody);
+}
+
+function statusFor(err: TaskMasterError): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof UnavailableError) return 503;
+  return 500;
+}
+
+/**
+ * The one place HTTP errors are made: our errors map to their status with {error:{code,message,field}};
+ * body-parser's malformed JSON and oversized bodies become 400 and 413; anything else is logged once and
+ * answered 500 without internals.
+ */
+export const errorHandler: ErrorRequestHandler = (err, req: Request, res: Response, next: NextFunction) => {
+  if (res.headersSent) return next(err);
+  if (err instanceof TaskMasterError) {
+    const status = statusFor(err);
+    const field = (err as { field?: string }).field;
+    (status >= 500 ? req.log.error : req.log.info).call(req.log, { code: err.code, field, reason: err.message }, 'request refused');
+    return sendError(res, status, { code: err.code, message: err.message, ...(field ? { field } : {}) });
+  }
+  const parserError = err as { type?: string; status?: number; limit?: number };
+  if (parserError.type === 'entity.parse.failed') {
+    req.log.info({ reason: 'malformed JSON' }, 'request refused');
+    return sendError(res, 400, { code: 'invalid_json', message: 'the request body is not valid JSON', field: 'body' });
+  }
+  if (parserError.type === 'entity.too.large') {
+    req.log.info({ reason: 'body too large', limit: parserError.limit }, 'request refused');
+    return sendError(res, 413, { code: 'payload_too_large', message: `the request body is larger than ${parserError.limit} bytes`, field: 'body' });
+  }
+  if (parserError.status && parserError.status >= 400 && parserError.status < 500) {
+    return sendError(res, parserError.status, { code: 'bad_request', message: (err as Error).message });
+  }
+  req.log.error({ err }, 'request failed');
+  sendError(res, 500, { code: 'internal', message: 'internal error; see the scheduler log for request ' + req.id });
+};
+
+export function notFoundHandler(): RequestHandler {
+  return (req, res) => sendError(res, 404, { code: 'not_found', message: `no route ${req.method} ${req.path}` });
+}

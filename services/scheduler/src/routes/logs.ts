@@ -1,0 +1,26 @@
+import { Router } from 'express';
+import type { Pool } from '../../../common/src/db/pool';
+import { readEventsAfter, readRecentEvents } from '../db/events';
+import type { EventFeed } from '../events/event-feed';
+import { streamEvents, type SseOptions } from '../events/sse';
+import { eventView } from '../views';
+import { ValidationError } from '../../../common/src/errors';
+
+export const LOG_BUFFER_SIZE = 250;
+
+/** GET /api/logs (the newest 250 events, or those after ?after=) and GET /api/logs/stream (SSE). */
+export function logRoutes(pool: Pool, feed: EventFeed, sse: SseOptions): Router {
+  const router = Router();
+  router.get('/logs', async (req, res) => {
+    const after = req.query.after;
+    if (after !== undefined && (typeof after !== 'string' || !/^\d+$/.test(after))) {
+      throw new ValidationError('after must be an event id', 'after');
+    }
+    const rows = after === undefined
+      ? await readRecentEvents(pool, LOG_BUFFER_SIZE)
+      : await readEventsAfter(pool, Number(after), LOG_BUFFER_SIZE);
+    res.json({ events: rows.map(eventView) });
+  });
+  router.get('/logs/stream', streamEvents(feed, sse));
+  return router;
+}

@@ -1,0 +1,83 @@
+import { Router, type Request, type Response } from 'express';
+import type { Pool } from '../../../common/src/db/pool';
+import { ConflictError, NotFoundError } from '../../../common/src/errors';
+import type { StatsView, TaskPage } from '../api-types';
+import type { CoordinatorView } from '../coordinator-view';
+import { readTaskEvents } from '../db/events';
+import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask } from '../db/tasks';
+import { encodeCursor, parseListQuery, parseTaskId } from '../validation';
+import { eventView, taskView } from '../views';
+
+/** Task reads and controls: /status (original), /api/status, /api/tasks, /api/tasks/:id[/events|/cancel|/retry], /api/stats. */
+export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Router; legacy: Router } {
+  const api = Router();
+
+  const status = async (req: Request, res: Response) => {
+    const id = parseTaskId(req.query.task_id);
+    const row = await getTask(pool, id);
+    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'task_id');
+    res.json(taskView(row));
+  };
+  api.get('/status', status);
+
+  api.get('/tasks', async (req, res) => {
+    const query = parseListQuery(req.query as Record<string, unknown>);
+    const rows = await listTasks(pool, query);
+    const last = rows.at(-1);
+    res.json({
+      tasks: rows.map(taskView),
+      next_cursor: rows.length === query.limit && last ? encodeCursor({ scheduledAt: last.scheduled_at, id: last.id }) : null,
+    } satisfies TaskPage);
+  });
+
+  api.get('/tasks/:id', async (req, res) => {
+    const id = parseTaskId(req.params.id, 'id');
+    const row = await getTask(pool, id);
+    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
+    res.json(taskView(row));
+  });
+
+  api.get('/tasks/:id/events', async (req, res) => {
+    const id = parseTaskId(req.params.id, 'id');
+    const row = await getTask(pool, id);
+    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
+    res.json({ task: taskView(row), events: (await readTaskEvents(pool, id)).map(eventView) });
+  });
+
+  const control = (action: 'cancel' | 'retry', apply: (pool: Pool, id: string) => Promise<boolean>, allowed: string) =>
+    async (req: Request, res: Response) => {
+      const id = parseTaskId(req.params.id, 'id');
+      if (!(await apply(pool, id))) {
+        const row = await getTask(pool, id);
+        if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
+        throw new ConflictError(`task ${id} is ${row.status}; only ${allowed} tasks can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
+      }
+      req.log.info({ task_id: id, action }, `task ${action}`);
+      const row = await getTask(pool, id);
+      res.json(taskView(row!));
+    };
+  api.post('/tasks/:id/cancel', control('cancel', cancelTask, 'pending'));
+  api.post('/tasks/:id/retry', control('retry', retryTask, 'failed or cancelled'));
+
+  api.get('/stats', async (_req, res) => {
+    const [counts, workers] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers()]);
+    const alive = workers ?? [];
+    res.json({
+      pending: counts.pending,
+      dispatched: counts.dispatched,
+      running: counts.running,
+      completed: counts.succeeded,
+      failed: counts.failed,
+      cancelled: counts.cancelled,
+      total: Object.values(counts).reduce((sum, n) => sum + n, 0),
+      workers: alive.length,
+      slots_total: alive.reduce((sum, w) => sum + w.slots_total, 0),
+      slots_busy: alive.reduce((sum, w) => sum + w.slots_busy, 0),
+      coordinator_reachable: workers !== null,
+    } satisfies StatsView);
+  });
+
+  const legacy = Router();
+  legacy.get('/status', status);
+  return { api, legacy };
+}

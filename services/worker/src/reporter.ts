@@ -1,0 +1,70 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../common/src/logger';
+import { callUnary, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
+
+const MAX_BATCH = 1000;
+
+/** A report as the worker builds it: the fields of its status, the rest left to proto defaults. */
+export type StatusUpdate = Pick<UpdateTaskStatusRequest, 'task_id' | 'status' | 'attempt' | 'worker_id' | 'at_ms'> &
+  Partial<UpdateTaskStatusRequest>;
+
+/**
+ * Sends status reports to the coordinator in batches (UpdateTaskStatuses), one call at a time so that a
+ * task's STARTED always reaches the coordinator before its COMPLETE. A failed call is retried with backoff,
+ * with the same reports in the same order, until it gets through: a report is never dropped because the
+ * coordinator was briefly away. Reports the coordinator refuses (a stale attempt) are logged and dropped:
+ * the task belongs to a newer attempt elsewhere.
+ */
+export class StatusReporter {
+  private queue: StatusUpdate[] = [];
+  private sending: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: CoordinatorServiceClient,
+    private readonly logger: Logger,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  report(update: StatusUpdate): void {
+    this.queue.push(update);
+    this.sending ??= this.drainQueue().finally(() => {
+      this.sending = undefined;
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when every queued report was sent, or after `timeoutMs`; then stops retrying. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.sending || this.queue.length > 0) && Date.now() < deadline) await sleep(10);
+    const flushed = !this.sending && this.queue.length === 0;
+    this.closed = true;
+    return flushed;
+  }
+
+  private async drainQueue(): Promise<void> {
+    for (let failures = 0; this.queue.length > 0 && !this.closed; ) {
+      const batch = this.queue.slice(0, MAX_BATCH);
+      try {
+        const response = await callUnary(this.client, this.client.UpdateTaskStatuses, { updates: batch as UpdateTaskStatusRequest[] }, this.timeoutMs);
+        this.queue.splice(0, batch.length);
+        failures = 0;
+        response.results.forEach((result, i) => {
+          if (!result.success) {
+            this.logger.warn({ task_id: batch[i].task_id, attempt: batch[i].attempt, status: batch[i].status, reason: result.message }, 'status report not applied');
+          }
+        });
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 20 === 0) {
+          this.logger.warn({ err: (err as Error).message, pending: this.queue.length }, 'cannot reach the coordinator to report status; retrying');
+        }
+        await sleep(Math.min(2000, 50 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+}
