@@ -31,8 +31,10 @@ RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
     WHEN new_status = 'succeeded' THEN 'completed'
     WHEN new_status = 'failed' THEN 'failed'
     WHEN new_status = 'cancelled' THEN 'cancelled'
-    -- Back to pending: after a reported failure (failed_at moved) it is a retry, otherwise a hand-back.
+    -- Back to pending: after a reported failure (failed_at moved) or an operator's retry of a finished
+    -- task it is a retry; from a worker's hands otherwise it is a hand-back.
     WHEN new_status = 'pending' AND new_failed_at IS DISTINCT FROM old_failed_at THEN 'retried'
+    WHEN new_status = 'pending' AND old_status IN ('failed', 'cancelled') THEN 'retried'
     WHEN new_status = 'pending' THEN 'reassigned'
   END
 $$;

@@ -1,0 +1,224 @@
+import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+
+let db: TestDatabase;
+let app: SchedulerUnderTest;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startSchedulerApp(db);
+});
+afterAll(async () => {
+  await app.stop();
+  await db.drop();
+});
+
+async function taskCount(): Promise<number> {
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks');
+  return rows[0].n;
+}
+
+/** Asserts a refused request: its status, the JSON error body naming the field, and no task written. */
+async function expectRefused(path: string, init: Parameters<typeof request>[1], status: number, code: string, field?: string) {
+  const before = await taskCount();
+  const response = await request(app.url + path, init);
+  expect(response.status).toBe(status);
+  expect(response.body.error.code).toBe(code);
+  expect(typeof response.body.error.message).toBe('string');
+  if (field) expect(response.body.error.field).toBe(field);
+  expect(await taskCount()).toBe(before);
+  return response.body.error;
+}
+
+describe('POST /schedule and /api/schedule', () => {
+  test.each(['/schedule', '/api/schedule'])('%s returns the original contract: command, epoch seconds, task id', async (path) => {
+    const response = await request(app.url + path, { body: { command: 'demo-job', scheduled_at: '2030-01-27T12:30:00Z' } });
+    expect(response.status).toBe(201);
+    expect(response.body).toEqual({ command: 'demo-job', scheduled_at: Date.parse('2030-01-27T12:30:00Z') / 1000, task_id: expect.any(String) });
+    const status = await request(`${app.url}/api/status?task_id=${response.body.task_id}`);
+    expect(status.body).toMatchObject({ task_id: response.body.task_id, status: 'pending', attempt: 0, scheduled_at: '2030-01-27T12:30:00.000Z' });
+    // Like the original, unset timestamps are absent rather than null.
+    expect(status.body).not.toHaveProperty('picked_at');
+    expect(status.body).not.toHaveProperty('completed_at');
+  });
+
+  test('a date-time without an offset is UTC; an idempotency key returns the first task', async () => {
+    const first = await request(`${app.url}/api/schedule`, { body: { command: 'once', scheduled_at: '2030-05-01T10:00:00', idempotency_key: 'k-1' } });
+    expect(first.body.scheduled_at).toBe(Date.parse('2030-05-01T10:00:00Z') / 1000);
+    const again = await request(`${app.url}/api/schedule`, { body: { command: 'once', scheduled_at: '2030-05-01T10:00:00', idempotency_key: 'k-1' } });
+    expect(again.status).toBe(200);
+    expect(again.body.task_id).toBe(first.body.task_id);
+  });
+
+  test.each([
+    ['malformed JSON', { rawBody: '{"command": ' }, 'invalid_json', 'body'],
+    ['a body that is not an object', { rawBody: '[1,2]' }, 'invalid_argument', 'body'],
+    ['a missing command', { body: { scheduled_at: '2030-01-01T00:00:00Z' } }, 'invalid_argument', 'command'],
+    ['a non-string command', { body: { command: 42, scheduled_at: '2030-01-01T00:00:00Z' } }, 'invalid_argument', 'command'],
+    ['an empty command', { body: { command: '   ', scheduled_at: '2030-01-01T00:00:00Z' } }, 'invalid_argument', 'command'],
+    ['an absent scheduled_at', { body: { command: 'x' } }, 'invalid_argument', 'scheduled_at'],
+    ['an unparsable scheduled_at', { body: { command: 'x', scheduled_at: 'tomorrow' } }, 'invalid_argument', 'scheduled_at'],
+    ['an impossible date', { body: { command: 'x', scheduled_at: '2030-02-31T25:00:00Z' } }, 'invalid_argument', 'scheduled_at'],
+    ['max_attempts out of range', { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z', max_attempts: 0 } }, 'invalid_argument', 'max_attempts'],
+  ])('refuses %s with 400 naming the field', async (_name, init, code, field) => {
+    await expectRefused('/api/schedule', init, 400, code, field);
+  });
+
+  test('refuses an oversized body with 413', async () => {
+    await expectRefused('/api/schedule', { body: { command: 'x'.repeat(2_000_000), scheduled_at: '2030-01-01T00:00:00Z' } }, 413, 'payload_too_large', 'body');
+  });
+});
+
+describe('POST /api/schedule/batch', () => {
+  test('inserts count tasks, all due after delay_seconds, with demo-job as the default command', async () => {
+    const before = Date.now();
+    const response = await request(`${app.url}/api/schedule/batch`, { body: { count: 25, delay_seconds: 3600 } });
+    expect(response.status).toBe(201);
+    expect(response.body.command).toBe('demo-job');
+    expect(response.body.count).toBe(25);
+    expect(new Set(response.body.task_ids).size).toBe(25);
+    expect(response.body.scheduled_at).toBeGreaterThanOrEqual(Math.floor(before / 1000) + 3599);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1) AND status = $2', [response.body.task_ids, 'pending']);
+    expect(rows[0].n).toBe(25);
+  });
+
+  test.each([
+    [{ count: 0 }, 'count'],
+    [{ count: 1001 }, 'count'],
+    [{ count: 2.5 }, 'count'],
+    [{ count: '10' }, 'count'],
+    [{}, 'count'],
+    [{ count: 5, delay_seconds: -1 }, 'delay_seconds'],
+    [{ count: 5, command: '' }, 'command'],
+  ])('refuses %j', async (body, field) => {
+    await expectRefused('/api/schedule/batch', { body }, 400, 'invalid_argument', field);
+  });
+});
+
+describe('GET /status and /api/status', () => {
+  test.each([
+    ['/api/status', 400, 'invalid_argument'],
+    ['/api/status?task_id=not-a-uuid', 400, 'invalid_argument'],
+    ['/status?task_id=00000000-0000-4000-8000-000000000000', 404, 'not_found'],
+  ])('%s answers %i', async (path, status, code) => {
+    await expectRefused(path, {}, status, code, 'task_id');
+  });
+});
+
+describe('GET /api/tasks', () => {
+  test('pages through tasks by scheduled_at with a cursor, filtered by status and command', async () => {
+    const batch = await request(`${app.url}/api/schedule/batch`, { body: { command: 'paged-job', count: 7, delay_seconds: 7200 } });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { tasks: Array<{ task_id: string; command: string; status: string }>; next_cursor: string | null } } =
+        await request(`${app.url}/api/tasks?status=pending&q=paged&limit=3&order=asc${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.body.tasks.length).toBeLessThanOrEqual(3);
+      for (const task of page.body.tasks) {
+        expect(task.command).toBe('paged-job');
+        expect(task.status).toBe('pending');
+        seen.push(task.task_id);
+      }
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...batch.body.task_ids].sort());
+  });
+
+  test('finds a task by id', async () => {
+    const one = await request(`${app.url}/api/schedule`, { body: { command: 'findme', scheduled_at: '2031-01-01T00:00:00Z' } });
+    const page = await request(`${app.url}/api/tasks?q=${one.body.task_id}`);
+    expect(page.body.tasks.map((t: { task_id: string }) => t.task_id)).toEqual([one.body.task_id]);
+  });
+
+  test.each([
+    ['?status=bogus', 'status'],
+    ['?limit=0', 'limit'],
+    ['?limit=501', 'limit'],
+    ['?order=sideways', 'order'],
+    ['?cursor=garbage', 'cursor'],
+  ])('refuses %s', async (query, field) => {
+    await expectRefused(`/api/tasks${query}`, {}, 400, 'invalid_argument', field);
+  });
+});
+
+describe('cancel and retry', () => {
+  test('a pending task can be cancelled once, then retried', async () => {
+    const one = await request(`${app.url}/api/schedule`, { body: { command: 'later', scheduled_at: '2032-01-01T00:00:00Z' } });
+    const cancelled = await request(`${app.url}/api/tasks/${one.body.task_id}/cancel`, { method: 'POST' });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', cancelled_at: expect.any(String) });
+    await expectRefused(`/api/tasks/${one.body.task_id}/cancel`, { method: 'POST' }, 409, 'conflict');
+    const retried = await request(`${app.url}/api/tasks/${one.body.task_id}/retry`, { method: 'POST' });
+    expect(retried.body.status).toBe('pending');
+    const timeline = await request(`${app.url}/api/tasks/${one.body.task_id}/events`);
+    expect(timeline.body.events.map((e: { type: string }) => e.type)).toEqual(['scheduled', 'cancelled', 'retried']);
+  });
+
+  test('an unknown task is 404', async () => {
+    await expectRefused('/api/tasks/00000000-0000-4000-8000-000000000000/cancel', { method: 'POST' }, 404, 'not_found', 'id');
+  });
+});
+
+describe('stats, workers, logs, health', () => {
+  test('GET /api/stats counts tasks by status and asks the coordinator for workers', async () => {
+    const response = await request(`${app.url}/api/stats`);
+    expect(response.status).toBe(200);
+    const { rows } = await db.pool.query("SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*)::int AS total FROM tasks");
+    expect(response.body).toMatchObject({ pending: rows[0].pending, total: rows[0].total, workers: 0, coordinator_reachable: true });
+  });
+
+  test('GET /api/workers shows the scaler and the registry', async () => {
+    const response = await request(`${app.url}/api/workers`);
+    expect(response.body).toEqual({ workers: [], scaler: { kind: 'local', desired: 0, actual: 0 }, coordinator_reachable: true });
+  });
+
+  test.each([
+    [{ count: 0 }, 'count'],
+    [{ count: 51 }, 'count'],
+    [{}, 'count'],
+  ])('POST /api/workers/scale refuses %j', async (body, field) => {
+    await expectRefused('/api/workers/scale', { body }, 400, 'invalid_argument', field);
+  });
+
+  test.each([
+    [{}, 400, 'invalid_argument'],
+    [{ name: 'worker-1; rm -rf /' }, 400, 'invalid_argument'],
+    [{ name: '../etc' }, 400, 'invalid_argument'],
+    [{ name: 'no-such-worker' }, 404, 'not_found'],
+  ])('POST /api/workers/kill refuses %j', async (body, status, code) => {
+    await expectRefused('/api/workers/kill', { body }, status, code, 'name');
+  });
+
+  test('GET /api/logs returns recent events, oldest first', async () => {
+    const response = await request(`${app.url}/api/logs`);
+    const ids = response.body.events.map((e: { id: number }) => e.id);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThanOrEqual(250);
+    expect([...ids].sort((a: number, b: number) => a - b)).toEqual(ids);
+    expect(response.body.events[0]).toMatchObject({ type: expect.any(String), at: expect.any(String), message: expect.any(String) });
+  });
+
+  test('/healthz and /readyz answer, an unknown API route is a JSON 404, and X-Request-Id is echoed', async () => {
+    expect((await request(`${app.url}/healthz`)).body).toEqual({ status: 'ok' });
+    expect((await request(`${app.url}/readyz`)).body).toEqual({ status: 'ready' });
+    const missing = await request(`${app.url}/api/nope`, { headers: { 'x-request-id': 'req-123' } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+    expect(missing.headers.get('x-request-id')).toBe('req-123');
+  });
+});
+
+describe('API token', () => {
+  test('mutating routes need the bearer token when API_TOKEN is set; reads do not', async () => {
+    const guarded = await startSchedulerApp(db, { apiToken: 's3cret' });
+    try {
+      const refused = await request(`${guarded.url}/api/schedule`, { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' } });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.code).toBe('unauthorized');
+      const allowed = await request(`${guarded.url}/api/schedule`, { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' }, headers: { authorization: 'Bearer s3cret' } });
+      expect(allowed.status).toBe(201);
+      expect((await request(`${guarded.url}/api/stats`)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});

@@ -1,0 +1,68 @@
+import type { Server } from 'node:http';
+import { createLogger } from '../../services/common/src/logger';
+import { startCoordinator, type Coordinator } from '../../services/coordinator/src/coordinator';
+import { createApp } from '../../services/scheduler/src/app';
+import { coordinatorView } from '../../services/scheduler/src/coordinator-view';
+import { EventFeed } from '../../services/scheduler/src/events/event-feed';
+import { LocalScaler } from '../../services/scheduler/src/scaler/local';
+import { loadConfig } from '../../services/common/src/config';
+import type { TestDatabase } from './database';
+import { freePort } from './ports';
+
+export interface SchedulerUnderTest {
+  url: string;
+  coordinator: Coordinator;
+  scaler: LocalScaler;
+  feed: EventFeed;
+  stop(): Promise<void>;
+}
+
+/**
+ * The scheduler's HTTP app and a real coordinator, in this process, against a test database; worker
+ * processes (if a test scales) are real. For HTTP contract tests that need no process boundaries.
+ */
+export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: string; keepAliveMs?: number } = {}): Promise<SchedulerUnderTest> {
+  const logger = createLogger('test', 'silent');
+  const coordinatorConfig = { ...loadConfig({}).coordinator, port: await freePort() };
+  const coordinator = await startCoordinator({ config: coordinatorConfig, database: db.config, pool: db.pool, logger, host: '127.0.0.1' });
+  const address = `127.0.0.1:${coordinator.port}`;
+  const view = coordinatorView(address);
+  const feed = new EventFeed({ pool: db.pool, database: db.config, logger });
+  const scaler = new LocalScaler({ logger, env: { PATH: process.env.PATH, COORDINATOR_ADDRESS: address, BIND_HOST: '127.0.0.1', HEARTBEAT_INTERVAL: '1s', TASK_PROCESS_TIME: '50ms', LOG_LEVEL: 'warn' }, stopGraceMs: 5000 });
+  const app = createApp({ pool: db.pool, logger, feed, coordinator: view, scaler, apiToken: options.apiToken, sseKeepAliveMs: options.keepAliveMs ?? 15_000 });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    coordinator,
+    scaler,
+    feed,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await scaler.close();
+      await feed.close();
+      view.close();
+      await coordinator.stop();
+    },
+  };
+}
+
+/** fetch with a JSON body; returns status and parsed body. */
+export async function request(url: string, init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(url, {
+    method: init.method ?? (init.body !== undefined || init.rawBody !== undefined ? 'POST' : 'GET'),
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, body, headers: response.headers };
+}
