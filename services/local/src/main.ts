@@ -32,8 +32,9 @@ async function main(): Promise<void> {
       database = await startEmbeddedPostgres({ dataDir, port, persistent: true });
     } catch (err) {
       throw new Error(
-        `embedded PostgreSQL did not start on port ${port}: ${(err as Error).message}. ` +
-          'Is another TaskMaster or PostgreSQL using that port? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.',
+        `embedded PostgreSQL did not start on port ${port} with data in ${dataDir}: ${String((err as Error)?.message ?? err).trim()}\n` +
+          'If another TaskMaster or PostgreSQL uses that port, set EMBEDDED_POSTGRES_PORT; as root, the server runs as the ' +
+          '"postgres" user, which must be able to reach the data directory (TASKMASTER_HOME); or set DATABASE_URL to use your own server.',
       );
     }
     env.DATABASE_URL = await createDatabase(database, 'taskmaster');
