@@ -1,0 +1,158 @@
+{{/* Names, labels and the small pieces every template shares. */}}
+
+{{- define "taskmaster.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* <release>-<chart>, or <release> when it already contains the chart name; 63 characters at most (DNS label). */}}
+{{- define "taskmaster.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* <fullname>-<component>. Takes (dict "context" $ "component" "worker"). */}}
+{{- define "taskmaster.componentFullname" -}}
+{{- printf "%s-%s" (include "taskmaster.fullname" .context) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "taskmaster.scheduler.fullname" -}}
+{{- include "taskmaster.componentFullname" (dict "context" . "component" "scheduler") }}
+{{- end }}
+
+{{- define "taskmaster.coordinator.fullname" -}}
+{{- include "taskmaster.componentFullname" (dict "context" . "component" "coordinator") }}
+{{- end }}
+
+{{- define "taskmaster.worker.fullname" -}}
+{{- include "taskmaster.componentFullname" (dict "context" . "component" "worker") }}
+{{- end }}
+
+{{- define "taskmaster.postgres.fullname" -}}
+{{- include "taskmaster.componentFullname" (dict "context" . "component" "postgres") }}
+{{- end }}
+
+{{/* Selector labels: never change after install (Deployment selectors are immutable). Takes (dict "context" $ "component" "worker"). */}}
+{{- define "taskmaster.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "taskmaster.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Every object's labels. Takes (dict "context" $ "component" "worker"); component may be left out for shared objects. */}}
+{{- define "taskmaster.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .context.Chart.Name .context.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "taskmaster.selectorLabels" . }}
+app.kubernetes.io/version: {{ .context.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+app.kubernetes.io/part-of: taskmaster
+{{- end }}
+
+{{/* The worker pods' selector as "k=v,k=v": WORKER_SELECTOR, which the kill endpoint checks a pod against. */}}
+{{- define "taskmaster.worker.selector" -}}
+{{- $pairs := list }}
+{{- range $key, $value := include "taskmaster.selectorLabels" (dict "context" . "component" "worker") | fromYaml }}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/* Image of a component: its own repository/tag/pullPolicy, else <image.repository>-<target>, image.tag, appVersion. Takes (dict "context" $ "component" "worker" "target" "worker"). */}}
+{{- define "taskmaster.image" -}}
+{{- $root := .context.Values }}
+{{- $own := (index $root .component).image }}
+{{- $repository := $own.repository | default (printf "%s-%s" $root.image.repository .target) }}
+{{- $tag := $own.tag | default $root.image.tag | default .context.Chart.AppVersion }}
+image: {{ printf "%s:%s" $repository $tag | quote }}
+imagePullPolicy: {{ $own.pullPolicy | default $root.image.pullPolicy }}
+{{- end }}
+
+{{/* ServiceAccount name of a component. Takes (dict "context" $ "component" "worker"). */}}
+{{- define "taskmaster.serviceAccountName" -}}
+{{- $sa := (index .context.Values .component).serviceAccount }}
+{{- if $sa.create }}
+{{- $sa.name | default (include "taskmaster.componentFullname" .) }}
+{{- else }}
+{{- $sa.name | default "default" }}
+{{- end }}
+{{- end }}
+
+{{- define "taskmaster.postgres.secretName" -}}
+{{- .Values.postgresql.auth.existingSecret | default (include "taskmaster.postgres.fullname" .) }}
+{{- end }}
+
+{{/* The autoscaler's leader-election Lease (LEASE_NAME); the Role names it. */}}
+{{- define "taskmaster.autoscaler.leaseName" -}}
+{{- include "taskmaster.componentFullname" (dict "context" . "component" "autoscaler") }}
+{{- end }}
+
+{{/*
+Where the database is, as a YAML map of env names to values (the ConfigMap holds them; the migration Job sets
+them itself, because a pre-upgrade hook runs before the ConfigMap is updated). Empty when an existing Secret
+provides a whole DATABASE_URL. values.schema.json makes sure an external database has a Secret and a host or URL.
+*/}}
+{{- define "taskmaster.databaseSettings" -}}
+{{- if .Values.postgresql.enabled }}
+POSTGRES_HOST: {{ include "taskmaster.postgres.fullname" . | quote }}
+POSTGRES_PORT: {{ .Values.postgresql.service.port | quote }}
+POSTGRES_DB: {{ .Values.postgresql.auth.database | quote }}
+POSTGRES_USER: {{ .Values.postgresql.auth.username | quote }}
+{{- else if not .Values.externalDatabase.existingSecretUrlKey }}
+{{- with .Values.externalDatabase }}
+POSTGRES_HOST: {{ .host | quote }}
+POSTGRES_PORT: {{ .port | quote }}
+POSTGRES_DB: {{ .database | quote }}
+POSTGRES_USER: {{ .username | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The credential half of the database settings, as container env (the rest is in the ConfigMap): a password
+from the chart's generated Secret or from an existing one, or a whole DATABASE_URL from an existing Secret.
+*/}}
+{{- define "taskmaster.databaseEnv" -}}
+{{- if .Values.postgresql.enabled }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "taskmaster.postgres.secretName" . }}
+      key: {{ .Values.postgresql.auth.secretKey }}
+{{- else }}
+{{- $db := .Values.externalDatabase }}
+- name: {{ ternary "DATABASE_URL" "POSTGRES_PASSWORD" (ne $db.existingSecretUrlKey "") }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $db.existingSecret }}
+      key: {{ $db.existingSecretUrlKey | default $db.existingSecretPasswordKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checksums of the configuration a pod reads through env, so that changing a value rolls the pods that use it
+(env is read once at start). Takes (dict "context" $ "secret" true) — secret: whether the pod reads the Secret.
+*/}}
+{{- define "taskmaster.configChecksums" -}}
+checksum/config: {{ include (print .context.Template.BasePath "/configmap.yaml") .context | sha256sum }}
+{{- if .secret }}
+checksum/secret: {{ include (print .context.Template.BasePath "/secret.yaml") .context | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/* prometheus.io/* annotations for Prometheus without the operator. Takes (dict "context" $ "port" 9464). */}}
+{{- define "taskmaster.scrapeAnnotations" -}}
+{{- if .context.Values.metrics.scrapeAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}

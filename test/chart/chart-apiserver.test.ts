@@ -1,0 +1,119 @@
+/**
+ * The chart against a real kube-apiserver (envtest: etcd + kube-apiserver from scripts/build-testbin.sh;
+ * skipped with a warning when they are not built). Every scenario is applied with server-side dry run and
+ * strict field validation, so the API server's own schemas judge the manifests; then a real install and
+ * upgrades check what only a cluster can show: the generated password survives, an autoscaled worker count
+ * survives `helm upgrade`, and the scheduler's Role allows exactly the scaler's calls.
+ */
+import { join } from 'node:path';
+import { describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
+import { CHART_DIR, CI_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions } from '../helpers/helm';
+
+const SERVICE_MONITOR_CRD = join(__dirname, 'fixtures', 'servicemonitor-crd.yaml');
+const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
+
+describeIfControlPlane('chart on a real kube-apiserver', () => {
+  let cp: ControlPlane;
+
+  const kubectl = (args: string[], input?: string) => runTool('kubectl', ['--kubeconfig', cp.kubeconfigPath, ...args], { input });
+  const helm = (args: string[]) => runTool('helm', ['--kubeconfig', cp.kubeconfigPath, ...args]);
+  const ok = <T extends { status: number | null; stdout: string; stderr: string }>(result: T): T => {
+    if (result.status !== 0) throw new Error(`exit ${result.status}: ${result.stderr || result.stdout}`);
+    return result;
+  };
+  const json = (args: string[]) => JSON.parse(ok(kubectl([...args, '-o', 'json'])).stdout);
+
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    ok(kubectl(['apply', '-f', SERVICE_MONITOR_CRD]));
+    ok(kubectl(['wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=60s']));
+  }, 180_000);
+
+  afterAll(async () => {
+    await cp?.stop();
+  }, 30_000);
+
+  const scenarios: Array<[string, RenderOptions]> = [
+    ['defaults', {}],
+    ['defaults, as an upgrade (hooks)', { isUpgrade: true }],
+    ...[...CI_VALUES, ...DEV_VALUES].map((file): [string, RenderOptions] => [file.slice(REPO_ROOT.length + 1), { valuesFiles: [file] }]),
+  ];
+
+  it.each(scenarios)('accepts every object of %s (server-side dry run, strict validation)', (_name, options) => {
+    const namespace = `dry-${Math.random().toString(36).slice(2, 8)}`;
+    ok(kubectl(['create', 'namespace', namespace]));
+    const manifest = ok(runTool('helm', templateArgs({ ...options, namespace, apiVersions: ['monitoring.coreos.com/v1'] }))).stdout;
+    const result = kubectl(['apply', '--dry-run=server', '--validate=strict', '--namespace', namespace, '-f', '-'], manifest);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const applied = result.stdout.trim().split('\n');
+    expect(applied.length).toBe((manifest.match(/^kind: /gm) ?? []).length);
+    for (const line of applied) expect(line).toMatch(/\(server dry run\)$/);
+  });
+
+  describe('install and upgrades', () => {
+    const namespace = 'release';
+    const worker = 'deployment/tm-taskmaster-worker';
+    const autoscaling = join(CHART_DIR, 'ci', 'autoscaling-values.yaml');
+    const password = () => json(['get', 'secret', 'tm-taskmaster-postgres', '-n', namespace]).data['postgres-password'] as string;
+    const replicas = () => json(['get', worker, '-n', namespace]).spec.replicas as number;
+
+    beforeAll(() => {
+      ok(kubectl(['create', 'namespace', namespace]));
+    });
+
+    it('installs, and tells the user how to open the dashboard', () => {
+      const result = ok(helm(['install', 'tm', CHART_DIR, '-n', namespace, '-f', autoscaling]));
+      expect(result.stdout).toContain(`kubectl --namespace ${namespace} port-forward svc/tm-taskmaster-scheduler 8081:8081`);
+      expect(result.stdout).toContain('The scheduler sets the worker replicas (2 to 20)');
+      expect(json(['get', 'job', 'tm-taskmaster-migrate', '-n', namespace]).spec.template.spec.initContainers[0].name).toBe('wait-for-database');
+      // No replicas in the manifest: the API server defaults a new Deployment to 1, and the autoscaler takes it from there.
+      expect(replicas()).toBe(1);
+    });
+
+    it('keeps the generated password and the replicas the autoscaler set across helm upgrade', () => {
+      const before = password();
+      const checksum = () => json(['get', worker, '-n', namespace]).spec.template.metadata.annotations['checksum/config'];
+      const oldChecksum = checksum();
+      ok(kubectl(['scale', worker, '-n', namespace, '--replicas=7']));
+
+      // --no-hooks: the pre-upgrade migration Job would wait for a kubelet that envtest does not have.
+      ok(helm(['upgrade', 'tm', CHART_DIR, '-n', namespace, '-f', autoscaling, '--set', 'config.logLevel=debug', '--no-hooks']));
+      expect(password()).toBe(before);
+      expect(replicas()).toBe(7);
+      expect(json(['get', 'configmap', 'tm-taskmaster', '-n', namespace]).data.LOG_LEVEL).toBe('debug');
+      expect(checksum()).not.toBe(oldChecksum);
+    });
+
+    it('gives the replicas back to worker.replicas when the autoscaler is turned off', () => {
+      // --reset-values: without values on the command line helm would reuse the previous release's.
+      ok(helm(['upgrade', 'tm', CHART_DIR, '-n', namespace, '--reset-values', '--no-hooks']));
+      expect(replicas()).toBe(3);
+    });
+
+    it("lets the scheduler's ServiceAccount scale and kill workers and nothing else", () => {
+      ok(helm(['upgrade', 'tm', CHART_DIR, '-n', namespace, '-f', autoscaling, '--no-hooks']));
+      const can = (...args: string[]) =>
+        kubectl(['auth', 'can-i', '--as', `system:serviceaccount:${namespace}:tm-taskmaster-scheduler`, '-n', namespace, ...args]).stdout.trim();
+      expect(can('patch', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('yes');
+      expect(can('update', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('yes');
+      expect(can('patch', 'deployments.apps/tm-taskmaster-scheduler', '--subresource=scale')).toBe('no');
+      expect(can('patch', 'deployments.apps/tm-taskmaster-worker')).toBe('no');
+      expect(can('list', 'deployments.apps')).toBe('yes');
+      expect(can('delete', 'pods')).toBe('yes');
+      expect(can('create', 'pods')).toBe('no');
+      expect(can('get', 'secrets')).toBe('no');
+      expect(can('create', 'leases.coordination.k8s.io')).toBe('yes');
+      expect(can('update', 'leases.coordination.k8s.io/tm-taskmaster-autoscaler')).toBe('yes');
+      expect(can('update', 'leases.coordination.k8s.io/another-lease')).toBe('no');
+      expect(can('delete', 'pods', '-n', 'default')).toBe('no');
+      expect(kubectl(['auth', 'can-i', '--as', `system:serviceaccount:${namespace}:tm-taskmaster-worker`, '-n', namespace, 'list', 'pods']).stdout.trim()).toBe('no');
+    });
+
+    it('leaves the password Secret behind on uninstall, for the data volume it opens', () => {
+      ok(helm(['uninstall', 'tm', '-n', namespace]));
+      expect(password()).toMatch(/^[A-Za-z0-9+/=]+$/);
+      expect(kubectl(['get', worker, '-n', namespace]).status).not.toBe(0);
+    });
+  });
+});

@@ -1,0 +1,450 @@
+/**
+ * The Helm chart, rendered by the real helm (v3.17 from a devDependency, see scripts/helm.sh): lint, every
+ * ci/ scenario, and the properties the services and the cluster rely on. chart-apiserver.test.ts sends the
+ * same renders to a real kube-apiserver.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { isMap, parseDocument, type YAMLMap } from 'yaml';
+import {
+  CHART_DIR, CI_VALUES, REPO_ROOT, findObject, podTemplates, renderChart, runTool, type K8sObject, type RenderOptions,
+} from '../helpers/helm';
+
+const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
+const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
+
+const containerOf = (deployment: K8sObject) => deployment.spec.template.spec.containers[0];
+const envOf = (deployment: K8sObject): Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }> =>
+  containerOf(deployment).env;
+const configOf = (objects: K8sObject[]): Record<string, string> => findObject(objects, 'ConfigMap', 'tm-taskmaster').data;
+
+describe('chart metadata', () => {
+  it('carries the application version from package.json', () => {
+    const chart = readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8');
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(chart).toMatch(new RegExp(`^appVersion: "${version.replace(/\./g, '\\.')}"$`, 'm'));
+  });
+
+  it('documents every value with a `# --` comment and in the README table', () => {
+    const values = parseDocument(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8'));
+    const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8');
+    const undocumented: string[] = [];
+    // A value is a leaf, or a map documented as a whole; a pair's comment sits on its key, or on the map for
+    // the map's first pair.
+    const walk = (map: YAMLMap, prefix: string) => map.items.forEach((pair, index) => {
+      const key = `${prefix}${String((pair.key as { value: unknown }).value)}`;
+      const comment = (pair.key as { commentBefore?: string }).commentBefore ?? (index === 0 ? map.commentBefore : undefined) ?? '';
+      const documented = /(^|\n) ?-- /.test(comment);
+      if (isMap(pair.value) && pair.value.items.length > 0 && !documented) return walk(pair.value, `${key}.`);
+      if (!documented) undocumented.push(`${key} (no # -- comment)`);
+      if (!readme.includes(`| ${key} |`)) undocumented.push(`${key} (not in README.md)`);
+    });
+    walk(values.contents as YAMLMap, '');
+    expect(undocumented).toEqual([]);
+  });
+
+  it('has the ci scenarios the docs promise', () => {
+    expect(CI_VALUES.map((file) => basename(file))).toEqual(expect.arrayContaining([
+      'default-values.yaml', 'external-postgres-values.yaml', 'ingress-tls-values.yaml', 'autoscaling-values.yaml', 'monitoring-values.yaml',
+    ]));
+  });
+});
+
+const SCENARIOS: Array<[string, string | undefined]> = [
+  ['defaults', undefined],
+  ...[...CI_VALUES, ...DEV_VALUES].map((file): [string, string] => [basename(file), file]),
+];
+
+describe.each(SCENARIOS)('scenario %s', (_name, file) => {
+  const valuesFiles = file ? [file] : [];
+
+  it('passes helm lint --strict', () => {
+    const args = ['lint', '--strict', CHART_DIR, ...valuesFiles.flatMap((values) => ['--values', values])];
+    const result = runTool('helm', args);
+    expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+
+  describe('rendered', () => {
+    let objects: K8sObject[];
+    beforeAll(() => {
+      objects = renderChart({ valuesFiles, apiVersions: ['monitoring.coreos.com/v1'] });
+    });
+
+    it('labels every object with the standard labels, and pods with their selector', () => {
+      for (const object of objects) {
+        expect(object.metadata.labels).toMatchObject({
+          'app.kubernetes.io/name': 'taskmaster',
+          'app.kubernetes.io/instance': 'tm',
+          'app.kubernetes.io/managed-by': 'Helm',
+          'helm.sh/chart': expect.stringMatching(/^taskmaster-/),
+        });
+      }
+      for (const { owner, pod } of podTemplates(objects)) {
+        if (owner.kind !== 'Job') expect(pod.metadata.labels).toMatchObject(owner.spec.selector.matchLabels);
+        expect(pod.metadata.labels!['app.kubernetes.io/component']).toBe(owner.metadata.labels!['app.kubernetes.io/component']);
+      }
+    });
+
+    it('runs every container as non-root, read-only, without privileges', () => {
+      for (const { owner, pod } of podTemplates(objects)) {
+        const where = `${owner.kind}/${owner.metadata.name}`;
+        expect({ where, ...pod.spec.securityContext }).toMatchObject({ where, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+        for (const container of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+          expect({ where, ...container.securityContext }).toEqual({
+            where,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          });
+        }
+      }
+    });
+
+    it('mounts an API token only into the scheduler', () => {
+      for (const { owner, pod } of podTemplates(objects)) {
+        const component = owner.metadata.labels!['app.kubernetes.io/component'];
+        expect({ component, automount: pod.spec.automountServiceAccountToken }).toEqual({ component, automount: component === 'scheduler' });
+      }
+    });
+  });
+});
+
+describe('default values', () => {
+  let objects: K8sObject[];
+  beforeAll(() => {
+    objects = renderChart();
+  });
+
+  it('names components <fullname>-<component> with the component label', () => {
+    const deployments = objects.filter((object) => object.kind === 'Deployment');
+    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(['tm-taskmaster-coordinator', 'tm-taskmaster-scheduler', 'tm-taskmaster-worker']);
+    for (const deployment of deployments) {
+      expect(deployment.spec.selector.matchLabels).toEqual({
+        'app.kubernetes.io/name': 'taskmaster',
+        'app.kubernetes.io/instance': 'tm',
+        'app.kubernetes.io/component': deployment.metadata.name.replace('tm-taskmaster-', ''),
+      });
+    }
+  });
+
+  it('probes the scheduler over HTTP and the coordinator and workers with gRPC health checks', () => {
+    const scheduler = containerOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'));
+    expect(scheduler.ports).toEqual([{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
+    expect(scheduler.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(scheduler.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(scheduler.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+
+    for (const [name, port] of [['coordinator', 8080], ['worker', 8090]] as const) {
+      const container = containerOf(findObject(objects, 'Deployment', `tm-taskmaster-${name}`));
+      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+        // No `service`: both servers report health for service "".
+        expect(container[probe].grpc).toEqual({ port });
+      }
+      expect(container.ports).toEqual(expect.arrayContaining([
+        { name: 'grpc', containerPort: port, protocol: 'TCP' },
+        { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+      ]));
+    }
+  });
+
+  it('gives every service the environment config.ts reads', () => {
+    const config = configOf(objects);
+    expect(config).toMatchObject({
+      BIND_HOST: '0.0.0.0',
+      COORDINATOR_ADDRESS: 'tm-taskmaster-coordinator:8080',
+      POSTGRES_HOST: 'tm-taskmaster-postgres',
+      POSTGRES_PORT: '5432',
+      POSTGRES_DB: 'taskmaster',
+      POSTGRES_USER: 'taskmaster',
+      LOG_LEVEL: 'info',
+      HEARTBEAT_INTERVAL: '5s',
+      LEASE_DURATION: '30s',
+      WORKER_POOL_SIZE: '5',
+      TASK_PROCESS_TIME: '5s',
+      WORKER_DRAIN_TIMEOUT: '25s',
+      SCALER: 'kubernetes',
+      WORKER_DEPLOYMENT: 'tm-taskmaster-worker',
+      WORKER_SELECTOR: 'app.kubernetes.io/component=worker,app.kubernetes.io/instance=tm,app.kubernetes.io/name=taskmaster',
+      AUTOSCALER_ENABLED: 'false',
+    });
+    expect(config).not.toHaveProperty('AUTOSCALER_MIN_REPLICAS');
+
+    const password = { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'tm-taskmaster-postgres', key: 'postgres-password' } } };
+    const scheduler = findObject(objects, 'Deployment', 'tm-taskmaster-scheduler');
+    expect(envOf(scheduler)).toEqual([
+      { name: 'SCHEDULER_PORT', value: '8081' },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      password,
+    ]);
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'))).toEqual([
+      { name: 'COORDINATOR_PORT', value: '8080' },
+      { name: 'METRICS_PORT', value: '9464' },
+      password,
+    ]);
+    // Workers never touch the database: no credentials.
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-worker'))).toEqual([
+      { name: 'WORKER_PORT', value: '8090' },
+      { name: 'METRICS_PORT', value: '9464' },
+      { name: 'WORKER_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'WORKER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ]);
+    for (const deployment of objects.filter((object) => object.kind === 'Deployment')) {
+      expect(containerOf(deployment).envFrom).toEqual([{ configMapRef: { name: 'tm-taskmaster' } }]);
+    }
+  });
+
+  it('gives a stopping worker its drain timeout plus a margin', () => {
+    const grace = (drain?: number) => {
+      const rendered = renderChart(drain === undefined ? {} : { set: { 'worker.drainTimeoutSeconds': drain } });
+      return findObject(rendered, 'Deployment', 'tm-taskmaster-worker').spec.template.spec.terminationGracePeriodSeconds;
+    };
+    expect(grace()).toBe(35);
+    expect(grace(60)).toBe(70);
+  });
+
+  it('grants the scheduler exactly what the Kubernetes scaler needs', () => {
+    const role = findObject(objects, 'Role', 'tm-taskmaster-scheduler');
+    expect(role.rules).toEqual([
+      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['tm-taskmaster-worker'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['delete'] },
+    ]);
+    const binding = findObject(objects, 'RoleBinding', 'tm-taskmaster-scheduler');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tm-taskmaster-scheduler' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tm-taskmaster-scheduler', namespace: 'taskmaster' }]);
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler').spec.template.spec.serviceAccountName).toBe('tm-taskmaster-scheduler');
+    expect(objects.filter((object) => object.kind === 'Role')).toHaveLength(1);
+  });
+
+  it('keeps workers and coordinator without a Kubernetes token', () => {
+    for (const name of ['coordinator', 'worker']) {
+      expect(findObject(objects, 'ServiceAccount', `tm-taskmaster-${name}`).automountServiceAccountToken).toBe(false);
+    }
+    expect(findObject(objects, 'ServiceAccount', 'tm-taskmaster-scheduler').automountServiceAccountToken).toBe(true);
+  });
+
+  it('sets replicas when nothing else owns them', () => {
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-worker').spec.replicas).toBe(3);
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler').spec.replicas).toBe(1);
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator').spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+    expect(objects.some((object) => object.kind === 'HorizontalPodAutoscaler')).toBe(false);
+  });
+
+  it('exposes the scheduler over HTTP and the coordinator over gRPC, with metrics beside', () => {
+    expect(findObject(objects, 'Service', 'tm-taskmaster-scheduler').spec.ports).toEqual([{ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' }]);
+    expect(findObject(objects, 'Service', 'tm-taskmaster-coordinator').spec.ports).toEqual([
+      { name: 'grpc', port: 8080, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+    expect(findObject(objects, 'Service', 'tm-taskmaster-worker').spec.clusterIP).toBe('None');
+  });
+
+  it('annotates every pod for Prometheus scraping', () => {
+    const annotations = (name: string) => findObject(objects, 'Deployment', `tm-taskmaster-${name}`).spec.template.metadata.annotations;
+    expect(annotations('scheduler')).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8081', 'prometheus.io/path': '/metrics' });
+    expect(annotations('coordinator')).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
+    expect(annotations('worker')).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
+  });
+
+  it('runs PostgreSQL as a StatefulSet with a volume and a password generated once and kept', () => {
+    const statefulSet = findObject(objects, 'StatefulSet', 'tm-taskmaster-postgres');
+    expect(statefulSet.spec.template.spec.containers[0].image).toBe('postgres:17');
+    expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('8Gi');
+    const secret = findObject(objects, 'Secret', 'tm-taskmaster-postgres');
+    expect(secret.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    expect(Buffer.from(secret.data['postgres-password'], 'base64').toString()).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(findObject(objects, 'Service', 'tm-taskmaster-postgres').spec.ports[0].port).toBe(5432);
+  });
+
+  it('ships the Grafana dashboard for the sidecar', () => {
+    const dashboard = findObject(objects, 'ConfigMap', 'tm-taskmaster-dashboard');
+    expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    const shipped = readFileSync(join(CHART_DIR, 'dashboards', 'taskmaster.json'), 'utf8');
+    expect(JSON.parse(dashboard.data['taskmaster.json'])).toEqual(JSON.parse(shipped));
+  });
+
+  it('has no ingress, ServiceMonitor, PDB or chart Secret unless asked', () => {
+    const kinds = new Set(objects.map((object) => object.kind));
+    for (const kind of ['Ingress', 'ServiceMonitor', 'PodDisruptionBudget']) expect(kinds.has(kind)).toBe(false);
+    expect(objects.some((object) => object.kind === 'Secret' && object.metadata.name === 'tm-taskmaster')).toBe(false);
+  });
+});
+
+describe('migrations', () => {
+  const job = (options: RenderOptions) => renderChart(options).find((object) => object.kind === 'Job');
+
+  it('run as a plain Job at install, waiting for the database first', () => {
+    const install = job({})!;
+    expect(install.metadata.name).toBe('tm-taskmaster-migrate');
+    expect(install.metadata.annotations).toBeUndefined();
+    const pod = install.spec.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.initContainers[0]).toMatchObject({ name: 'wait-for-database', image: 'postgres:17' });
+    expect(pod.initContainers[0].command.join(' ')).toContain('pg_isready');
+    expect(pod.containers[0].image).toBe('ghcr.io/taskmaster/taskmaster-migrate:0.1.0');
+    // The Job carries its own database settings: a pre-upgrade hook runs before the ConfigMap is updated.
+    expect(pod.containers[0].envFrom).toBeUndefined();
+    expect(pod.containers[0].env.map((env: { name: string }) => env.name)).toEqual(
+      ['LOG_LEVEL', 'POSTGRES_DB', 'POSTGRES_HOST', 'POSTGRES_PORT', 'POSTGRES_USER', 'POSTGRES_PASSWORD'],
+    );
+  });
+
+  it('run as a pre-upgrade hook on upgrade', () => {
+    const upgrade = job({ isUpgrade: true })!;
+    expect(upgrade.metadata.name).toBe('tm-taskmaster-migrate-upgrade');
+    expect(upgrade.metadata.annotations).toEqual({
+      'helm.sh/hook': 'pre-upgrade',
+      'helm.sh/hook-weight': '0',
+      'helm.sh/hook-delete-policy': 'before-hook-creation',
+    });
+  });
+
+  it('can be left to the operator', () => {
+    expect(job({ set: { 'migrations.enabled': false } })).toBeUndefined();
+  });
+});
+
+describe('worker autoscaling', () => {
+  let objects: K8sObject[];
+  beforeAll(() => {
+    objects = renderChart({ valuesFiles: [ci('autoscaling')] });
+  });
+
+  it('leaves replicas out of the Deployments someone else scales, so helm upgrade keeps theirs', () => {
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-worker').spec).not.toHaveProperty('replicas');
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler').spec).not.toHaveProperty('replicas');
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator').spec.replicas).toBe(1);
+  });
+
+  it('configures the autoscaler and its leader election', () => {
+    expect(configOf(objects)).toMatchObject({
+      AUTOSCALER_ENABLED: 'true',
+      AUTOSCALER_MIN_REPLICAS: '2',
+      AUTOSCALER_MAX_REPLICAS: '20',
+      AUTOSCALER_COOLDOWN: '30s',
+      AUTOSCALER_TASKS_PER_WORKER: '10',
+      LEASE_NAME: 'tm-taskmaster-autoscaler',
+    });
+    const rules = findObject(objects, 'Role', 'tm-taskmaster-scheduler').rules;
+    expect(rules.slice(4)).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['tm-taskmaster-autoscaler'], verbs: ['get', 'update'] },
+    ]);
+  });
+
+  it('gives the scheduler an HPA', () => {
+    expect(findObject(objects, 'HorizontalPodAutoscaler', 'tm-taskmaster-scheduler').spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'tm-taskmaster-scheduler' },
+      minReplicas: 2,
+      maxReplicas: 4,
+    });
+  });
+});
+
+describe('ServiceMonitors', () => {
+  const serviceMonitors = (apiVersions: string[]) =>
+    renderChart({ valuesFiles: [ci('monitoring')], apiVersions }).filter((object) => object.kind === 'ServiceMonitor');
+
+  it('are rendered only when the cluster serves monitoring.coreos.com/v1', () => {
+    expect(serviceMonitors([])).toEqual([]);
+    const monitors = serviceMonitors(['monitoring.coreos.com/v1']);
+    expect(monitors.map((monitor) => [monitor.metadata.name, monitor.spec.endpoints[0].port])).toEqual([
+      ['tm-taskmaster-coordinator', 'metrics'],
+      ['tm-taskmaster-scheduler', 'http'],
+      ['tm-taskmaster-worker', 'metrics'],
+    ]);
+    for (const monitor of monitors) {
+      expect(monitor.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+      expect(monitor.spec.endpoints[0]).toMatchObject({ path: '/metrics', honorLabels: true });
+      expect(monitor.spec.selector.matchLabels['app.kubernetes.io/component']).toBe(monitor.metadata.name.replace('tm-taskmaster-', ''));
+    }
+  });
+});
+
+describe('ingress', () => {
+  it('routes the hosts to the scheduler with TLS and the SSE-friendly annotations', () => {
+    const ingress = findObject(renderChart({ valuesFiles: [ci('ingress-tls')] }), 'Ingress', 'tm-taskmaster-scheduler');
+    expect(ingress.spec).toEqual({
+      ingressClassName: 'nginx',
+      tls: [{ secretName: 'taskmaster-tls', hosts: ['taskmaster.example.com'] }],
+      rules: [{
+        host: 'taskmaster.example.com',
+        http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'tm-taskmaster-scheduler', port: { name: 'http' } } } }] },
+      }],
+    });
+    expect(ingress.metadata.annotations).toMatchObject({ 'nginx.ingress.kubernetes.io/proxy-buffering': 'off' });
+  });
+});
+
+describe('credentials', () => {
+  it('take an external database URL from an existing Secret and run no PostgreSQL', () => {
+    const objects = renderChart({ valuesFiles: [ci('external-postgres')] });
+    expect(objects.some((object) => object.metadata.name.endsWith('-postgres'))).toBe(false);
+    const url = { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'taskmaster-database', key: 'DATABASE_URL' } } };
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'))).toContainEqual(url);
+    expect(findObject(objects, 'Job', 'tm-taskmaster-migrate').spec.template.spec.containers[0].env).toContainEqual(url);
+    expect(Object.keys(configOf(objects)).filter((key) => key.startsWith('POSTGRES_'))).toEqual([]);
+  });
+
+  it('take an external database password from an existing Secret', () => {
+    const objects = renderChart({ set: { 'postgresql.enabled': false, 'externalDatabase.host': 'db.example.com', 'externalDatabase.existingSecret': 'db' } });
+    expect(configOf(objects)).toMatchObject({ POSTGRES_HOST: 'db.example.com', POSTGRES_PORT: '5432' });
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'))).toContainEqual(
+      { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+    );
+  });
+
+  it('put an API token in the chart Secret, read by the scheduler only', () => {
+    const objects = renderChart({ set: { 'scheduler.auth.apiToken': 's3cret' } });
+    expect(Buffer.from(findObject(objects, 'Secret', 'tm-taskmaster').data['api-token'], 'base64').toString()).toBe('s3cret');
+    const token = { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'tm-taskmaster', key: 'api-token' } } };
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'))).toContainEqual(token);
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'))).not.toContainEqual(token);
+  });
+});
+
+describe('config checksums', () => {
+  const checksums = (set: RenderOptions['set']) => {
+    const objects = renderChart({ set });
+    return Object.fromEntries(['scheduler', 'coordinator', 'worker'].map((name) => {
+      const annotations = findObject(objects, 'Deployment', `tm-taskmaster-${name}`).spec.template.metadata.annotations;
+      return [name, { config: annotations['checksum/config'], secret: annotations['checksum/secret'] }];
+    }));
+  };
+
+  it('are stable, and change with the configuration so that pods roll', () => {
+    const before = checksums({});
+    expect(checksums({})).toEqual(before);
+    expect(before.worker.config).toMatch(/^[0-9a-f]{64}$/);
+
+    const changed = checksums({ 'config.logLevel': 'debug' });
+    for (const name of ['scheduler', 'coordinator', 'worker']) expect(changed[name].config).not.toBe(before[name].config);
+
+    const token = checksums({ 'scheduler.auth.apiToken': 'other' });
+    expect(token.scheduler.secret).not.toBe(before.scheduler.secret);
+    // Only the scheduler reads the chart Secret; the token must not restart (and drain) the workers.
+    expect(token.worker).toEqual(before.worker);
+    expect(token.coordinator).toEqual(before.coordinator);
+  });
+});
+
+describe('values.schema.json', () => {
+  const failure = (set: Record<string, string | number | boolean>) => {
+    const result = runTool('helm', ['template', 'tm', CHART_DIR, ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`])]);
+    expect(result.status).not.toBe(0);
+    return result.stderr;
+  };
+
+  it('rejects bad values at install with a message naming the value', () => {
+    expect(failure({ 'worker.replicas': -1 })).toContain('worker.replicas: Must be greater than or equal to 0');
+    expect(failure({ 'worker.replicas': 51 })).toContain('worker.replicas: Must be less than or equal to 50');
+    expect(failure({ 'worker.replicas': 'many' })).toContain('worker.replicas: Invalid type. Expected: integer, given: string');
+    expect(failure({ 'worker.replica': 2 })).toContain('worker: Additional property replica is not allowed');
+    expect(failure({ 'coordinator.replicas': 2 })).toContain('coordinator.replicas: Must be less than or equal to 1');
+    expect(failure({ 'config.logLevel': 'loud' })).toContain('config.logLevel');
+    expect(failure({ 'worker.taskProcessTime': 'soon' })).toContain('worker.taskProcessTime: Does not match pattern');
+    expect(failure({ 'postgresql.enabled': false })).toContain('externalDatabase.existingSecret: String length must be greater than or equal to 1');
+  });
+});
