@@ -1,5 +1,6 @@
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
+import { parseLabelSelector, type Labels } from './label-selector';
 
 /**
  * The one place that reads the environment. `loadConfig()` reads every variable once, gathers every problem
@@ -46,6 +47,45 @@ export interface SchedulerConfig {
   readonly localWorkers: number;
   /** DOCKER_COMPOSE_FILE, default "docker-compose.yml". */
   readonly composeFile: string;
+  /** COMPOSE_PROJECT_NAME (docker compose's own variable): when set, the compose scaler only touches that project. */
+  readonly composeProject?: string;
+}
+
+/** Where the Kubernetes scaler and the autoscaler's Lease live; the Helm chart sets all of these. */
+export interface KubernetesConfig {
+  /** KUBERNETES_SERVICE_HOST, set in every pod: with the service account token it means "in a cluster". */
+  readonly serviceHost?: string;
+  /** KUBECONFIG: a kubeconfig file, for running outside a cluster (tests, a laptop); wins over in-cluster. */
+  readonly kubeconfig?: string;
+  /** POD_NAMESPACE; default the service account's namespace, else the kubeconfig context's, else "default". */
+  readonly namespace?: string;
+  /** WORKER_DEPLOYMENT, default "taskmaster-worker": the only Deployment scaled. */
+  readonly workerDeployment: string;
+  /**
+   * WORKER_SELECTOR, default "app.kubernetes.io/name=taskmaster,app.kubernetes.io/component=worker": a pod
+   * must carry every one of these labels to be listed or killed.
+   */
+  readonly workerSelector: Labels;
+  /** LEASE_NAME, default "taskmaster-autoscaler": the coordination.k8s.io Lease the autoscalers elect a leader with. */
+  readonly leaseName: string;
+  /** POD_NAME, else HOSTNAME (the pod name in Kubernetes), else random: this scheduler's holderIdentity. */
+  readonly identity: string;
+}
+
+/** The opt-in autoscaler (docs/scaling.md). */
+export interface AutoscalerConfig {
+  /** AUTOSCALER_ENABLED, default false. */
+  readonly enabled: boolean;
+  /** AUTOSCALER_MIN_REPLICAS, default 1. */
+  readonly minReplicas: number;
+  /** AUTOSCALER_MAX_REPLICAS, default 10; at least AUTOSCALER_MIN_REPLICAS. */
+  readonly maxReplicas: number;
+  /** AUTOSCALER_COOLDOWN, default 60 s: the least time between two changes. */
+  readonly cooldownMs: number;
+  /** AUTOSCALER_TASKS_PER_WORKER, default 5 (WORKER_POOL_SIZE's default): the running + queued tasks one worker is sized for. */
+  readonly tasksPerWorker: number;
+  /** AUTOSCALER_INTERVAL, default 5 s: how often the autoscaler looks. */
+  readonly intervalMs: number;
 }
 
 export interface CoordinatorConfig {
@@ -63,9 +103,18 @@ export interface CoordinatorConfig {
   readonly defaultWorkerSlots: number;
   /** DISPATCH_BATCH_SIZE, default 500: most tasks claimed by one query. */
   readonly dispatchBatchSize: number;
+  /**
+   * DISPATCH_LOOKAHEAD, default 250 ms: tasks due this soon are sent ahead and held by their worker until
+   * due (never started early); 0 = claim only due tasks. docs/performance.md has why.
+   */
+  readonly dispatchLookaheadMs: number;
   /** RETRY_BACKOFF_BASE, default 1 s, doubled per attempt with jitter, capped at RETRY_BACKOFF_MAX (60 s). */
   readonly retryBackoffBaseMs: number;
   readonly retryBackoffMaxMs: number;
+  /** EVENTS_RETENTION, default 7 days: older rows of the events table are deleted; 0 keeps them forever. */
+  readonly eventsRetentionMs: number;
+  /** METRICS_PORT, default 9464: serves /metrics and /healthz (0 = any free port, logged). */
+  readonly metricsPort: number;
 }
 
 export interface WorkerConfig {
@@ -87,6 +136,8 @@ export interface WorkerConfig {
   readonly id: number;
   /** WORKER_NAME (or POD_NAME, HOSTNAME), default "worker-<id>". */
   readonly name: string;
+  /** METRICS_PORT, default 9465: serves /metrics and /healthz (0 = any free port, logged; npm start's workers use 0). */
+  readonly metricsPort: number;
 }
 
 export interface Config {
@@ -94,12 +145,12 @@ export interface Config {
   readonly bindHost: string;
   /** LOG_LEVEL, default "info". */
   readonly logLevel: string;
-  /** METRICS_PORT, default 0 = off for coordinator/worker (the scheduler serves /metrics on its own port). */
-  readonly metricsPort: number;
   readonly database: DatabaseConfig;
   readonly scheduler: SchedulerConfig;
   readonly coordinator: CoordinatorConfig;
   readonly worker: WorkerConfig;
+  readonly kubernetes: KubernetesConfig;
+  readonly autoscaler: AutoscalerConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -157,6 +208,16 @@ class EnvReader {
     return value;
   }
 
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    this.problems.push(`${name}="${raw}" must be true or false`);
+    return fallback;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
@@ -201,6 +262,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   const heartbeatIntervalMs = read.duration('HEARTBEAT_INTERVAL', 5000);
+  // One variable with a default per service, so a coordinator and a worker on one host do not collide.
+  // The scheduler serves /metrics on its own HTTP port and ignores it.
+  const metricsPort = read.optional('METRICS_PORT') === undefined ? undefined : read.port('METRICS_PORT', 0);
   const coordinatorAddress = read.address('COORDINATOR_ADDRESS', 'localhost:8080');
 
   const scheduler: SchedulerConfig = {
@@ -211,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
     localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),
     composeFile: read.string('DOCKER_COMPOSE_FILE', 'docker-compose.yml'),
+    composeProject: read.optional('COMPOSE_PROJECT_NAME'),
   };
 
   const coordinator: CoordinatorConfig = {
@@ -221,8 +286,11 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: read.duration('POLL_INTERVAL', 5000),
     defaultWorkerSlots: read.int('DEFAULT_WORKER_SLOTS', 5, 1, 10_000),
     dispatchBatchSize: read.int('DISPATCH_BATCH_SIZE', 500, 1, 10_000),
+    dispatchLookaheadMs: read.duration('DISPATCH_LOOKAHEAD', 250, 'ms'),
     retryBackoffBaseMs: read.duration('RETRY_BACKOFF_BASE', 1000),
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
+    eventsRetentionMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
+    metricsPort: metricsPort ?? 9464,
   };
 
   const id = read.int('WORKER_ID', 0, 0, 0xffffffff) || randomWorkerId();
@@ -236,16 +304,44 @@ export function loadConfig(env: Env = process.env): Config {
     drainTimeoutMs: read.duration('WORKER_DRAIN_TIMEOUT', 25_000),
     id,
     name: read.optional('WORKER_NAME') ?? read.optional('POD_NAME') ?? `worker-${id}`,
+    metricsPort: metricsPort ?? 9465,
   };
+
+  const selectorText = read.string('WORKER_SELECTOR', 'app.kubernetes.io/name=taskmaster,app.kubernetes.io/component=worker');
+  const selector = parseLabelSelector(selectorText);
+  if ('problem' in selector) read.problems.push(`WORKER_SELECTOR="${selectorText}" ${selector.problem}`);
+  const kubernetes: KubernetesConfig = {
+    serviceHost: read.optional('KUBERNETES_SERVICE_HOST'),
+    kubeconfig: read.optional('KUBECONFIG'),
+    namespace: read.optional('POD_NAMESPACE'),
+    workerDeployment: read.string('WORKER_DEPLOYMENT', 'taskmaster-worker'),
+    workerSelector: 'labels' in selector ? selector.labels : {},
+    leaseName: read.string('LEASE_NAME', 'taskmaster-autoscaler'),
+    identity: read.optional('POD_NAME') ?? read.optional('HOSTNAME') ?? `scheduler-${randomWorkerId().toString(36)}`,
+  };
+
+  const autoscaler: AutoscalerConfig = {
+    enabled: read.boolean('AUTOSCALER_ENABLED', false),
+    minReplicas: read.int('AUTOSCALER_MIN_REPLICAS', 1, 0, 1000),
+    maxReplicas: read.int('AUTOSCALER_MAX_REPLICAS', 10, 1, 1000),
+    cooldownMs: read.duration('AUTOSCALER_COOLDOWN', 60_000),
+    tasksPerWorker: read.int('AUTOSCALER_TASKS_PER_WORKER', 5, 1, 10_000),
+    intervalMs: read.duration('AUTOSCALER_INTERVAL', 5000),
+  };
+  if (autoscaler.minReplicas > autoscaler.maxReplicas) {
+    read.problems.push(`AUTOSCALER_MIN_REPLICAS=${autoscaler.minReplicas} must not exceed AUTOSCALER_MAX_REPLICAS=${autoscaler.maxReplicas}`);
+  }
+  if (autoscaler.intervalMs < 100) read.problems.push(`AUTOSCALER_INTERVAL must be at least 100ms`);
 
   const config: Config = {
     bindHost: read.string('BIND_HOST', '0.0.0.0'),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
-    metricsPort: read.port('METRICS_PORT', 0),
     database,
     scheduler,
     coordinator,
     worker,
+    kubernetes,
+    autoscaler,
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -1,0 +1,124 @@
+import type { V1Pod } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { ForbiddenError, UnavailableError } from '../../../common/src/errors';
+import { formatLabelSelector, matchesLabels, type Labels } from '../../../common/src/label-selector';
+import type { Logger } from '../../../common/src/logger';
+import { apiStatus, loadKubernetesClient, makeApiClient, toScalerError, type KubeConfig, type KubernetesClient } from './kube-client';
+import type { RuntimeWorker, ScaleResult, Scaler } from './scaler';
+
+export interface KubernetesScalerOptions {
+  kubeConfig: KubeConfig;
+  /** The namespace of the worker Deployment; nothing outside it is touched. */
+  namespace: string;
+  /** The worker Deployment, the only one scaled (the Role grants deployments/scale on this name only). */
+  deployment: string;
+  /** Labels every worker pod carries; a pod without all of them is never deleted. */
+  selector: Labels;
+  logger: Logger;
+}
+
+/**
+ * Workers as the pods of one Deployment. Scaling patches the Deployment's scale subresource, which is what
+ * `kubectl scale` does and what the Role can grant for one Deployment by name; the Deployment and ReplicaSet
+ * controllers do the rest. Killing deletes one pod after checking it is a worker: the controller replaces it.
+ */
+export class KubernetesScaler implements Scaler {
+  readonly kind = 'kubernetes' as const;
+
+  private constructor(
+    private readonly options: KubernetesScalerOptions,
+    private readonly client: KubernetesClient,
+    private readonly apps: InstanceType<KubernetesClient['AppsV1Api']>,
+    private readonly core: InstanceType<KubernetesClient['CoreV1Api']>,
+  ) {}
+
+  static async create(options: KubernetesScalerOptions): Promise<KubernetesScaler> {
+    const client = await loadKubernetesClient();
+    const { kubeConfig } = options;
+    return new KubernetesScaler(options, client, makeApiClient(client, kubeConfig, client.AppsV1Api), makeApiClient(client, kubeConfig, client.CoreV1Api));
+  }
+
+  async scale(count: number): Promise<ScaleResult> {
+    const { namespace, deployment } = this.options;
+    try {
+      const previous = await this.desired();
+      // The generated client would send application/json-patch+json, which wants a list of operations;
+      // the API answers 415 to a plain JSON body. A merge patch is what `kubectl scale` sends.
+      await this.apps.patchNamespacedDeploymentScale(
+        { name: deployment, namespace, body: { spec: { replicas: count } } },
+        this.client.setHeaderOptions('Content-Type', this.client.PatchStrategy.MergePatch),
+      );
+      this.options.logger.info({ namespace, deployment, replicas: count, previous }, 'patched the worker deployment scale');
+      return { requested: count, previous };
+    } catch (err) {
+      throw this.deploymentError(err, 'scaling');
+    }
+  }
+
+  async kill(name: string): Promise<void> {
+    const { namespace, selector } = this.options;
+    let pod: V1Pod;
+    try {
+      pod = await this.core.readNamespacedPod({ name, namespace });
+    } catch (err) {
+      throw toScalerError(err, `worker pod ${namespace}/${name}`);
+    }
+    if (!matchesLabels(selector, pod.metadata?.labels)) {
+      throw new ForbiddenError(
+        `pod ${namespace}/${name} is not a TaskMaster worker: it lacks the labels ${formatLabelSelector(selector)}, so it is not deleted`,
+        'name',
+      );
+    }
+    try {
+      // The uid precondition makes sure the pod checked above is the one deleted, not a namesake created since.
+      await this.core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid: pod.metadata?.uid } } });
+    } catch (err) {
+      throw toScalerError(err, `deleting worker pod ${namespace}/${name}`);
+    }
+    this.options.logger.info({ namespace, pod: name }, 'deleted worker pod');
+  }
+
+  async list(): Promise<RuntimeWorker[]> {
+    const { namespace, selector } = this.options;
+    try {
+      const pods = await this.core.listNamespacedPod({ namespace, labelSelector: formatLabelSelector(selector) });
+      return pods.items.map(toRuntimeWorker);
+    } catch (err) {
+      throw toScalerError(err, `listing worker pods in ${namespace}`);
+    }
+  }
+
+  async desired(): Promise<number | null> {
+    const { namespace, deployment } = this.options;
+    try {
+      const scale = await this.apps.readNamespacedDeploymentScale({ name: deployment, namespace });
+      return scale.spec?.replicas ?? 0;
+    } catch (err) {
+      throw this.deploymentError(err, 'reading the scale of');
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open: every call is a separate HTTPS request.
+  }
+
+  /** A missing worker Deployment is a deployment problem (WORKER_DEPLOYMENT, POD_NAMESPACE), not a 404 of the request. */
+  private deploymentError(err: unknown, doing: string): unknown {
+    const { namespace, deployment } = this.options;
+    if (apiStatus(err) === 404) {
+      return new UnavailableError(`the worker deployment ${namespace}/${deployment} does not exist: check WORKER_DEPLOYMENT and POD_NAMESPACE`);
+    }
+    return toScalerError(err, `${doing} deployment ${namespace}/${deployment}`);
+  }
+}
+
+/** Phase as kubectl shows it (a pod being deleted is "Terminating"), readiness from the Ready condition. */
+export function toRuntimeWorker(pod: V1Pod): RuntimeWorker {
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const phase = pod.metadata?.deletionTimestamp ? 'Terminating' : (pod.status?.phase ?? 'Unknown');
+  return {
+    name: pod.metadata?.name ?? '',
+    phase,
+    ready: ready && phase !== 'Terminating',
+    ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+  };
+}
