@@ -1,0 +1,46 @@
+import type {
+  BatchScheduleResponse, EventView, KillResponse, ScaleResponse, ScheduleResponse, StatsView, TaskPage, TaskView,
+  WorkersResponse,
+} from '../../../services/scheduler/src/api-types';
+import { request } from './client';
+
+/** GET /api/tasks/:id/events */
+export interface TaskTimeline {
+  task: TaskView;
+  events: EventView[];
+}
+
+export interface TaskQuery {
+  /** Comma-separated statuses the API accepts (pending, active, succeeded, failed, cancelled…); empty for all. */
+  status?: string;
+  /** A task id, or a command prefix. */
+  q?: string;
+  limit?: number;
+  cursor?: string;
+  order?: 'asc' | 'desc';
+}
+
+function queryString(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== '') search.set(key, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+const taskPath = (id: string, rest = '') => `/api/tasks/${encodeURIComponent(id)}${rest}`;
+
+export const api = {
+  stats: (signal?: AbortSignal) => request<StatsView>('GET', '/api/stats', undefined, signal),
+  tasks: (query: TaskQuery, signal?: AbortSignal) =>
+    request<TaskPage>('GET', `/api/tasks${queryString({ ...query })}`, undefined, signal),
+  taskTimeline: (id: string, signal?: AbortSignal) => request<TaskTimeline>('GET', taskPath(id, '/events'), undefined, signal),
+  schedule: (command: string, scheduledAt: string) =>
+    request<ScheduleResponse>('POST', '/api/schedule', { command, scheduled_at: scheduledAt }),
+  scheduleBatch: (command: string, count: number, delaySeconds: number) =>
+    request<BatchScheduleResponse>('POST', '/api/schedule/batch', { command, count, delay_seconds: delaySeconds }),
+  cancel: (id: string) => request<TaskView>('POST', taskPath(id, '/cancel')),
+  retry: (id: string) => request<TaskView>('POST', taskPath(id, '/retry')),
+  workers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/api/workers', undefined, signal),
+  scale: (count: number) => request<ScaleResponse>('POST', '/api/workers/scale', { count }),
+  kill: (name: string) => request<KillResponse>('POST', '/api/workers/kill', { name }),
+};

@@ -1,0 +1,80 @@
+import { useCallback, useEffect } from 'react';
+import { errorMessage } from '../../api/client';
+import { Empty, ErrorNotice, Loading } from '../../components/states';
+import { navigate, useLocation } from '../../hooks/use-route';
+import { useLive } from '../../live/live-context';
+import { useStats } from '../../stats/stats-context';
+import { SchedulePanel } from './schedule-panel';
+import { TaskFilters } from './task-filters';
+import { TaskTable } from './task-table';
+import { useTaskList, type TaskFilter } from './use-task-list';
+
+/** Tasks: filter, search and page through them; schedule new ones. The filter lives in the URL, so it can be shared. */
+export function TasksView() {
+  const { search } = useLocation();
+  const filter: TaskFilter = {
+    status: search.get('status') ?? '',
+    q: search.get('q') ?? '',
+    order: search.get('order') === 'asc' ? 'asc' : 'desc',
+  };
+  const list = useTaskList(filter);
+  const stats = useStats();
+  const live = useLive();
+
+  const setFilter = useCallback((next: TaskFilter) => {
+    const params = new URLSearchParams();
+    if (next.status) params.set('status', next.status);
+    if (next.q) params.set('q', next.q);
+    if (next.order === 'asc') params.set('order', 'asc');
+    const text = params.toString();
+    navigate(`/tasks${text ? `?${text}` : ''}`, { replace: true });
+  }, []);
+
+  const { following, refreshSoon } = list;
+  useEffect(() => {
+    if (following && live.lastEventId > 0) refreshSoon();
+    // Only new events should trigger this; refreshSoon folds bursts into one request.
+  }, [live.lastEventId]);
+
+  const onChanged = () => {
+    list.refreshSoon();
+    stats.refreshSoon();
+  };
+
+  return (
+    <div className="tasks-layout">
+      <section className="card task-list" aria-labelledby="tasks-heading">
+        <div className="card-header">
+          <h2 id="tasks-heading">Tasks</h2>
+          <span className="muted small" aria-live="polite">{following ? 'Updating live' : 'Paused while browsing pages'}</span>
+          <button type="button" className="button button-quiet" onClick={list.refresh}>Refresh</button>
+        </div>
+        <TaskFilters filter={filter} stats={stats.data} onChange={setFilter} />
+        {list.loading ? (
+          <Loading label="Loading tasks…" />
+        ) : list.error !== undefined && list.tasks.length === 0 ? (
+          <ErrorNotice title="Could not load tasks" error={list.error} onRetry={list.refresh} />
+        ) : list.tasks.length === 0 ? (
+          <Empty title={filter.q || filter.status ? 'No tasks match this filter' : 'No tasks yet'}>
+            {filter.q || filter.status ? 'Try another status or search.' : 'Schedule a batch to see TaskMaster at work.'}
+          </Empty>
+        ) : (
+          <>
+            {list.error !== undefined && <ErrorNotice title="Showing the last tasks loaded" error={list.error} onRetry={list.refresh} />}
+            <TaskTable tasks={list.tasks} onChanged={onChanged} />
+            <div className="table-footer">
+              <span className="muted small">{list.tasks.length} shown</span>
+              {list.moreError !== undefined && <span className="inline-error" role="alert">{errorMessage(list.moreError)}</span>}
+              {list.hasMore && (
+                <button type="button" className="button" onClick={list.loadMore} disabled={list.loadingMore}>
+                  {list.loadingMore ? 'Loading…' : 'Load more'}
+                </button>
+              )}
+            </div>
+          </>
+        )}
+      </section>
+      <SchedulePanel onScheduled={onChanged} />
+    </div>
+  );
+}

@@ -1,0 +1,49 @@
+import type { WorkerView } from '../../../../services/scheduler/src/api-types';
+import { RelativeTime } from '../../components/relative-time';
+
+const STATE_LABELS: Record<WorkerView['state'], string> = {
+  alive: 'Alive',
+  draining: 'Draining',
+  starting: 'Starting',
+  gone: 'Gone',
+};
+
+/** One worker: state, slot usage, heartbeat, and a kill button for running ones. */
+export function WorkerCard({ worker, onKill }: { worker: WorkerView; onKill: (worker: WorkerView) => void }) {
+  const total = worker.slots_total ?? 0;
+  const busy = worker.slots_busy ?? 0;
+  const killable = worker.state !== 'gone' && worker.runtime !== undefined;
+  return (
+    <li className={`card worker-card worker-${worker.state}`} aria-label={`Worker ${worker.name}`}>
+      <div className="worker-head">
+        <div>
+          <h3 className="mono">{worker.name}</h3>
+          <p className="muted small">
+            {worker.worker_id !== undefined ? `id ${worker.worker_id}` : 'not registered'}
+            {worker.runtime?.pid !== undefined && ` · pid ${worker.runtime.pid}`}
+            {worker.runtime?.node && ` · ${worker.runtime.node}`}
+          </p>
+        </div>
+        <span className={`badge badge-worker-${worker.state}`}>{STATE_LABELS[worker.state]}</span>
+      </div>
+      {worker.slots_total !== undefined && (
+        <div className="slots">
+          <div className="slots-label small"><span>Slots</span><span className="numeric">{busy} / {total} busy</span></div>
+          <div className="slot-row" aria-hidden="true">
+            {Array.from({ length: Math.min(total, 32) }, (_, i) => <span key={i} className={`slot ${i < busy ? 'slot-busy' : ''}`} />)}
+          </div>
+        </div>
+      )}
+      <dl className="worker-facts small">
+        <div><dt>In flight</dt><dd className="numeric">{worker.in_flight ?? '–'}</dd></div>
+        <div><dt>Heartbeat</dt><dd>{worker.last_heartbeat_at ? <RelativeTime iso={worker.last_heartbeat_at} /> : '–'}</dd></div>
+        {(worker.heartbeat_misses ?? 0) > 0 && <div><dt>Missed</dt><dd className="text-warn numeric">{worker.heartbeat_misses}</dd></div>}
+      </dl>
+      {killable && (
+        <button type="button" className="button button-danger-quiet button-small" aria-label={`Kill ${worker.name}`} onClick={() => onKill(worker)}>
+          Kill
+        </button>
+      )}
+    </li>
+  );
+}

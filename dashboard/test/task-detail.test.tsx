@@ -1,0 +1,43 @@
+import { screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { apiError, event, FakeApi, task } from './fake-api';
+import { renderApp } from './render-app';
+
+describe('task detail', () => {
+  it('shows the task, its error and its timeline, and retries it', async () => {
+    const failed = task({
+      command: 'fail boom', status: 'failed', attempt: 3, worker_id: 7, last_error: 'boom',
+      started_at: '2026-01-27T12:00:01.000Z', failed_at: '2026-01-27T12:00:01.500Z',
+    });
+    const api = new FakeApi()
+      .on('GET /api/tasks/:id/events', () => ({
+        task: failed,
+        events: [
+          event({ type: 'scheduled', task_id: failed.task_id, attempt: 0, at: '2026-01-27T12:00:00.000Z' }),
+          event({ type: 'started', task_id: failed.task_id, attempt: 1, worker_id: 7, at: '2026-01-27T12:00:00.200Z' }),
+          event({ type: 'failed', task_id: failed.task_id, attempt: 3, worker_id: 7, at: '2026-01-27T12:00:01.500Z', message: 'task failed: boom' }),
+        ],
+      }))
+      .on('POST /api/tasks/:id/retry', () => ({ ...failed, status: 'pending' }));
+    const { user } = renderApp(`/tasks/${failed.task_id}`, api);
+
+    expect(await screen.findByRole('heading', { name: 'fail boom' })).toBeInTheDocument();
+    expect(screen.getByText('Last error').nextSibling).toHaveTextContent('boom');
+    expect(screen.getByText('3 of 3')).toBeInTheDocument();
+    expect(screen.getByText('3 events')).toBeInTheDocument();
+    expect(screen.getByText('+1.5 s')).toBeInTheDocument();
+    expect(screen.getByText('task failed: boom')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: /Retry task/ }));
+    expect(await screen.findByText(/queued again/)).toBeInTheDocument();
+    expect(api.requestsTo('POST /api/tasks/:id/retry')).toHaveLength(1);
+  });
+
+  it('says so when the task does not exist', async () => {
+    const api = new FakeApi().on('GET /api/tasks/:id/events', () => ({ status: 404, body: apiError('not_found', 'task 0f0f0f0f-0000-4000-8000-000000000000 does not exist', 'id') }));
+    renderApp('/tasks/0f0f0f0f-0000-4000-8000-000000000000', api);
+    expect(await screen.findByText('Task not found')).toBeInTheDocument();
+    expect(screen.getByText('Task 0f0f0f0f-0000-4000-8000-000000000000 does not exist.')).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: '← All tasks' })).toHaveAttribute('href', '/tasks');
+  });
+});
