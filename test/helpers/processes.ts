@@ -24,7 +24,8 @@ process.on('exit', () => {
 /** Runs a compiled service (`npm run build` output) as a real process with JSON logs collected. */
 export function startService(service: 'scheduler' | 'coordinator' | 'worker', env: Record<string, string>, label: string = service): ServiceProcess {
   const child = spawn(process.execPath, [serviceEntry(service)], {
-    env: { PATH: process.env.PATH ?? '', BIND_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
+    // METRICS_PORT 0: test processes share one host, so none may take the fixed default metrics ports.
+    env: { PATH: process.env.PATH ?? '', BIND_HOST: '127.0.0.1', LOG_LEVEL: 'debug', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   running.add(child);

@@ -1,6 +1,9 @@
 import { loadConfig, type Config } from './config';
 import { ConfigError } from './errors';
 import { createLogger, type Logger } from './logger';
+import { enableProcessMetrics } from './metrics';
+
+const STOP_MARGIN_MS = 15_000;
 
 export interface ServiceContext {
   config: Config;
@@ -10,9 +13,10 @@ export interface ServiceContext {
 }
 
 /**
- * The frame every main.ts runs in: config (exits with one line per bad variable), logger, and an orderly
- * shutdown on SIGTERM/SIGINT, or when the parent that started this process over IPC (npm start, the local
- * scaler) goes away, so no process is left orphaned. A start-up failure is logged and exits 1.
+ * The frame every main.ts runs in: config (exits with one line per bad variable), logger, process metrics
+ * labelled with the service's name, and an orderly shutdown on SIGTERM/SIGINT, or when the parent that
+ * started this process over IPC (npm start, the local scaler) goes away, so no process is left orphaned.
+ * A start-up failure is logged and exits 1.
  */
 export function runService(name: string, start: (context: ServiceContext) => Promise<void>): void {
   let config: Config;
@@ -24,6 +28,7 @@ export function runService(name: string, start: (context: ServiceContext) => Pro
     process.exit(2);
   }
   const logger = createLogger(name, config.logLevel);
+  enableProcessMetrics(name);
   const releasers: Array<() => Promise<unknown> | unknown> = [];
   let stopping: Promise<void> | undefined;
 
@@ -43,6 +48,13 @@ export function runService(name: string, start: (context: ServiceContext) => Pro
   };
 
   const exitAfterStop = (reason: string, code: number) => {
+    // A releaser that never settles (a peer that never answers) must not leave the process running:
+    // past the worker's drain timeout plus a margin, exit anyway.
+    const deadline = config.worker.drainTimeoutMs + STOP_MARGIN_MS;
+    setTimeout(() => {
+      logger.error({ reason, deadline_ms: deadline }, `${name} did not stop in time; exiting`);
+      process.exit(code || 1);
+    }, deadline).unref();
     void stop(reason).finally(() => process.exit(code));
   };
   process.once('SIGTERM', () => exitAfterStop('SIGTERM', 0));

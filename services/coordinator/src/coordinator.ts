@@ -5,6 +5,7 @@ import { listen, type Listener } from '../../common/src/db/listener';
 import { grpcApi } from '../../common/src/grpc/contract';
 import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { Dispatcher } from './dispatcher';
+import { observeDispatched, observeEviction, observeReassigned, observeReport, sampleQueue, watchWorkers } from './metrics';
 import { WorkerRegistry } from './registry';
 import { coordinatorService } from './service';
 import { StatusRecorder } from './status-recorder';
@@ -41,17 +42,26 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     logger,
     leaseMs: config.leaseMs,
     batchSize: config.dispatchBatchSize,
+    lookaheadMs: config.dispatchLookaheadMs,
     pollIntervalMs: config.pollIntervalMs,
+    onDispatched: observeDispatched,
+    onHandedBack: (tasks) => observeReassigned(tasks.length, 'undelivered'),
   });
   const recorder = new StatusRecorder({
     pool,
     logger,
     backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
     onRecorded: (update, outcome) => {
+      observeReport(update, outcome);
+      if (outcome.applied) {
+        const fields = { task_id: update.task_id, attempt: update.attempt, worker_id: update.worker_id, status: update.status };
+        if (outcome.final) logger.info(fields, 'task failed on its last attempt');
+        else logger.debug(fields, 'task status recorded');
+      }
       // A finished report frees the reporter's slot whether or not it applied: the worker is done with it.
       if (update.status !== 'STARTED') {
         registry.release(update.worker_id);
-        dispatcher.wake();
+        dispatcher.capacityChanged();
       }
       if (outcome.applied && update.status === 'FAILED' && !outcome.final) dispatcher.wake();
     },
@@ -63,7 +73,12 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     logger,
     evictionCheckMs: Math.min(1000, config.heartbeatIntervalMs),
     leaseCheckMs: Math.min(5000, config.leaseMs),
-    onHandedBack: () => dispatcher.wake(),
+    eventsRetentionMs: config.eventsRetentionMs,
+    onHandedBack: (tasks, reason) => {
+      observeReassigned(tasks.length, reason);
+      dispatcher.wake();
+    },
+    onEvicted: observeEviction,
   });
 
   let server: GrpcServer | undefined;
@@ -73,7 +88,8 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       host: deps.host,
       port: config.port,
       service: grpcApi().CoordinatorService.service,
-      implementation: coordinatorService({ pool, logger, registry, recorder, sweeper, leaseMs: config.leaseMs, wake: () => dispatcher.wake() }),
+      implementation: coordinatorService({ pool, logger, registry, recorder, sweeper, leaseMs: config.leaseMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs, wake: () => dispatcher.capacityChanged() }),
       serviceName: 'grpcapi.CoordinatorService',
     });
     listener = listen(deps.database, ['taskmaster_tasks'], () => dispatcher.wake(), logger);
@@ -83,6 +99,8 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   }
   dispatcher.start();
   sweeper.start();
+  const stopWatchingWorkers = watchWorkers(registry);
+  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs });
   logger.info({ port: server.port }, 'coordinator listening');
 
   const grpcServer = server;
@@ -91,6 +109,8 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     port: grpcServer.port,
     registry,
     async stop() {
+      stopWatchingWorkers();
+      await queueSampler.stop();
       await taskListener.close();
       await dispatcher.stop();
       await sweeper.stop();

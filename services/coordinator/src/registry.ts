@@ -13,6 +13,8 @@ export interface RegisteredWorker {
   pausedUntil: number;
   /** An original-contract worker: no slot counts, no batch RPC, no attempts. */
   legacy: boolean;
+  /** Holds a task sent before it is due until TaskRequest.start_after_ms has passed. */
+  delayedStart: boolean;
 }
 
 export interface RegistryOptions {
@@ -50,11 +52,13 @@ export class WorkerRegistry {
       draining: false,
       pausedUntil: 0,
       legacy,
+      delayedStart: false,
     };
     worker.address = request.address;
     worker.name = request.name || `worker-${request.workerId}`;
     worker.slotsTotal = legacy ? this.options.defaultSlots : request.slots_total;
     worker.legacy = legacy;
+    worker.delayedStart = request.delayed_start === true;
     worker.draining = request.draining;
     worker.lastHeartbeatAt = this.now();
     this.workers.set(worker.id, worker);
@@ -76,6 +80,12 @@ export class WorkerRegistry {
     const limit = this.options.heartbeatIntervalMs * this.options.maxMissedHeartbeats;
     const now = this.now();
     return [...this.workers.values()].filter((worker) => now - worker.lastHeartbeatAt > limit);
+  }
+
+  /** Whether every worker would hold a task sent early, so claims may look ahead of due time. */
+  allDelayedStart(): boolean {
+    for (const worker of this.workers.values()) if (!worker.delayedStart) return false;
+    return true;
   }
 
   freeSlots(): number {

@@ -11,7 +11,8 @@ import type {
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 } from '../../common/src/grpc/contract';
 import { existingTaskIds } from './db/record-transitions';
-import { renewLeases } from './db/renew-leases';
+import { renewExpiringLeases, renewLeases } from './db/renew-leases';
+import { observeHeartbeat } from './metrics';
 import type { WorkerRegistry } from './registry';
 import { reportProblem, type StatusRecorder } from './status-recorder';
 import type { Sweeper } from './sweeper';
@@ -23,7 +24,8 @@ export interface CoordinatorServiceDeps {
   recorder: StatusRecorder;
   sweeper: Sweeper;
   leaseMs: number;
-  /** Something changed that may let more tasks be dispatched. */
+  heartbeatIntervalMs: number;
+  /** Capacity may have appeared (a worker joined or beat, or left and its tasks were handed back). */
   wake: () => void;
 }
 
@@ -31,7 +33,7 @@ const MAX_WORKER_ID = 0xffffffff;
 
 /** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
 export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedServiceImplementation {
-  const { pool, logger, registry, recorder, sweeper, leaseMs, wake } = deps;
+  const { pool, logger, registry, recorder, sweeper, leaseMs, heartbeatIntervalMs, wake } = deps;
 
   async function submitTask(request: ClientTaskRequest): Promise<ClientTaskResponse> {
     const command = parseCommand(request.data, 'data');
@@ -51,6 +53,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     if (!/^[^\s]+:\d{1,5}$/.test(request.address)) {
       throw new ValidationError('address must be host:port where the worker serves WorkerService', 'address');
     }
+    observeHeartbeat();
     if (request.leaving) {
       await sweeper.removeWorker(request.workerId, 'left');
       wake();
@@ -67,7 +70,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
       });
       logger.info({ worker_id: worker.id, name: worker.name, address: worker.address, slots: worker.slotsTotal, legacy: worker.legacy }, 'worker joined');
     } else if (worker.inFlight > 0) {
-      await renewLeases(pool, worker.id, leaseMs);
+      await renewExpiringLeases(pool, worker.id, leaseMs, heartbeatIntervalMs);
     }
     if (!worker.draining) wake();
     return { acknowledged: true };

@@ -19,9 +19,10 @@ export interface StatusRecorderOptions {
   onRecorded?: (update: UpdateTaskStatusRequest, outcome: RecordedOutcome) => void;
 }
 
+/** One RPC's reports, answered together: one promise per call, not per report. */
 interface Pending {
-  update: UpdateTaskStatusRequest;
-  resolve: (outcome: RecordedOutcome) => void;
+  updates: readonly UpdateTaskStatusRequest[];
+  resolve: (outcomes: RecordedOutcome[]) => void;
   reject: (err: Error) => void;
 }
 
@@ -37,19 +38,25 @@ export class StatusRecorder {
 
   constructor(private readonly options: StatusRecorderOptions) {}
 
-  record(update: UpdateTaskStatusRequest): Promise<RecordedOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ update, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+  async record(update: UpdateTaskStatusRequest): Promise<RecordedOutcome> {
+    const [outcome] = await this.enqueue([update]);
+    return outcome;
   }
 
   async recordAll(updates: readonly UpdateTaskStatusRequest[]): Promise<UpdateTaskStatusResponse[]> {
-    const outcomes = await Promise.all(updates.map((update) => this.record(update)));
+    if (updates.length === 0) return [];
+    const outcomes = await this.enqueue(updates);
     return outcomes.map((outcome) => ({
       success: outcome.applied,
       message: outcome.applied ? 'recorded' : 'not applied: stale attempt, or the task is not in flight',
     }));
+  }
+
+  private enqueue(updates: readonly UpdateTaskStatusRequest[]): Promise<RecordedOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ updates, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
   private async flush(): Promise<void> {
@@ -61,7 +68,7 @@ export class StatusRecorder {
         try {
           await this.write(batch);
         } catch (err) {
-          this.options.logger.error({ err, reports: batch.length }, 'writing status reports failed');
+          this.options.logger.error({ err, calls: batch.length }, 'writing status reports failed');
           for (const pending of batch) pending.reject(err as Error);
         }
       }
@@ -75,11 +82,13 @@ export class StatusRecorder {
     const started: Transition[] = [];
     const succeeded: Transition[] = [];
     const failed: Transition[] = [];
-    for (const { update } of batch) {
-      const transition = toTransition(update);
-      if (update.status === 'STARTED') started.push(transition);
-      else if (update.status === 'COMPLETE') succeeded.push(transition);
-      else if (update.status === 'FAILED') failed.push(transition);
+    for (const { updates } of batch) {
+      for (const update of updates) {
+        const transition = toTransition(update);
+        if (update.status === 'STARTED') started.push(transition);
+        else if (update.status === 'COMPLETE') succeeded.push(transition);
+        else if (update.status === 'FAILED') failed.push(transition);
+      }
     }
     // STARTED first: a fast task's STARTED and COMPLETE often arrive in the same batch.
     const startedIds = await markStarted(pool, started);
@@ -88,14 +97,15 @@ export class StatusRecorder {
       markFailed(pool, failed, backoff),
     ]);
     for (const pending of batch) {
-      const { update } = pending;
-      const id = update.task_id.toLowerCase();
-      let outcome: RecordedOutcome;
-      if (update.status === 'STARTED') outcome = { applied: startedIds.has(id) };
-      else if (update.status === 'COMPLETE') outcome = { applied: succeededIds.has(id) };
-      else outcome = { applied: failure.applied.has(id), final: failure.final.has(id) };
-      onRecorded?.(update, outcome);
-      pending.resolve(outcome);
+      pending.resolve(pending.updates.map((update) => {
+        const id = update.task_id.toLowerCase();
+        let outcome: RecordedOutcome;
+        if (update.status === 'STARTED') outcome = { applied: startedIds.has(id) };
+        else if (update.status === 'COMPLETE') outcome = { applied: succeededIds.has(id) };
+        else outcome = { applied: failure.applied.has(id), final: failure.final.has(id) };
+        onRecorded?.(update, outcome);
+        return outcome;
+      }));
     }
   }
 }
@@ -114,12 +124,12 @@ export function reportProblem(update: UpdateTaskStatusRequest): { field: string;
 
 function toTransition(update: UpdateTaskStatusRequest): Transition {
   const seconds = update.status === 'STARTED' ? update.started_at : update.status === 'COMPLETE' ? update.completed_at : update.failed_at;
-  const at = update.at_ms > 0 ? new Date(update.at_ms) : seconds > 0 ? new Date(seconds * 1000) : new Date();
   return {
     taskId: update.task_id,
     attempt: update.attempt,
     workerId: update.worker_id,
-    at,
+    atMs: update.at_ms > 0 ? update.at_ms : seconds > 0 ? seconds * 1000 : Date.now(),
     detail: update.status === 'FAILED' ? update.error : update.status === 'COMPLETE' ? update.result : '',
+    startedAtMs: update.status !== 'STARTED' && update.started_at_ms > 0 ? update.started_at_ms : null,
   };
 }

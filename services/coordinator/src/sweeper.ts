@@ -2,6 +2,7 @@ import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
+import { pruneEvents } from './db/prune-events';
 import type { WorkerRegistry } from './registry';
 import type { WorkerClients } from './worker-clients';
 
@@ -14,6 +15,8 @@ export interface SweeperOptions {
   evictionCheckMs: number;
   /** How often expired leases are looked for (one query). */
   leaseCheckMs: number;
+  /** Events older than this are pruned, once a minute; 0 keeps them forever. */
+  eventsRetentionMs: number;
   /** Called after tasks went back to pending, so the dispatcher claims them again. */
   onHandedBack: (tasks: readonly HandedBack[], reason: 'evicted' | 'left' | 'lease_expired') => void;
   onEvicted?: () => void;
@@ -35,6 +38,9 @@ export class Sweeper {
     const { evictionCheckMs, leaseCheckMs } = this.options;
     this.timers.push(setInterval(() => this.serialize(() => this.evictSilentWorkers()), evictionCheckMs));
     this.timers.push(setInterval(() => this.serialize(() => this.expireLeases()), leaseCheckMs));
+    if (this.options.eventsRetentionMs > 0) {
+      this.timers.push(setInterval(() => this.serialize(() => this.pruneEvents()), 60_000));
+    }
   }
 
   async stop(): Promise<void> {
@@ -68,6 +74,11 @@ export class Sweeper {
 
   private async evictSilentWorkers(): Promise<void> {
     for (const worker of this.options.registry.silent()) await this.removeWorker(worker.id, 'evicted');
+  }
+
+  private async pruneEvents(): Promise<void> {
+    const deleted = await pruneEvents(this.options.pool, this.options.eventsRetentionMs);
+    if (deleted > 0) this.options.logger.info({ deleted }, 'pruned old events');
   }
 
   private async expireLeases(): Promise<void> {

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { loadConfig } from '../../common/src/config';
 import { createLogger } from '../../common/src/logger';
-import { callUnary, createCoordinatorClient, protoPath, type CoordinatorServiceClient } from '../../common/src/grpc/contract';
+import { callUnary, createCoordinatorClient, grpcApi, protoPath, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import { createHealthClient } from '../../common/src/grpc/server';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { startCoordinator, type Coordinator } from '../src/coordinator';
@@ -133,7 +133,6 @@ test('a worker built against the original contract registers, receives tasks, an
 test('fencing: a report for another attempt, or a second report, is refused with FAILED_PRECONDITION', async () => {
   const held: string[] = [];
   const server = new grpc.Server();
-  const { grpcApi } = await import('../../common/src/grpc/contract');
   server.addService(grpcApi().WorkerService.service, {
     SubmitTasks: (call: any, callback: any) => {
       held.push(...call.request.tasks.map((t: { task_id: string }) => t.task_id));
@@ -152,7 +151,9 @@ test('fencing: a report for another attempt, or a second report, is refused with
     expect((await db.pool.query('SELECT status FROM tasks WHERE id = $1', [task.id])).rows[0].status).toBe('dispatched');
     expect(await callUnary(client, client.UpdateTaskStatus, { ...report, attempt: 1 }, 5000)).toMatchObject({ success: true });
     await expectCode(callUnary(client, client.UpdateTaskStatus, { ...report, attempt: 1 }, 5000), grpc.status.FAILED_PRECONDITION);
-    const batch = await callUnary(client, client.UpdateTaskStatuses, { updates: [{ ...report, attempt: 1 }, { ...report, task_id: 'bad', attempt: 1 }] }, 5000);
+    // Proto defaults fill the fields a report leaves out, as on the wire.
+    const updates = [{ ...report, attempt: 1 }, { ...report, task_id: 'bad', attempt: 1 }] as UpdateTaskStatusRequest[];
+    const batch = await callUnary(client, client.UpdateTaskStatuses, { updates }, 5000);
     expect(batch.results.map((r) => r.success)).toEqual([false, false]);
     expect(batch.results[1].message).toMatch(/task_id/);
     const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM events WHERE task_id = $1 AND type = 'completed'", [task.id]);

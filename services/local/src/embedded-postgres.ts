@@ -13,6 +13,8 @@ export interface EmbeddedPostgresOptions {
   port: number;
   /** Keep the data directory on stop (npm start) or delete it (tests). */
   persistent: boolean;
+  /** Extra server settings, as `-c name=value` pairs (the benchmark preloads pg_stat_statements). */
+  settings?: Record<string, string>;
   onLog?: (line: string) => void;
 }
 
@@ -35,7 +37,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password: PASSWORD,
     persistent: options.persistent,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
     onLog: (message: unknown) => options.onLog?.(String(message)),
     onError: (message: unknown) => options.onLog?.(String(message)),
   });

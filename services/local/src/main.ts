@@ -63,6 +63,9 @@ async function main(): Promise<void> {
     COORDINATOR_ADDRESS: env.COORDINATOR_ADDRESS ?? `127.0.0.1:${config.coordinator.port}`,
     SCALER: env.SCALER ?? 'local',
     LOCAL_WORKERS: env.LOCAL_WORKERS ?? '3',
+    // A free port for the coordinator's /metrics unless one is asked for: a developer's machine may well
+    // have 9464 taken (another TaskMaster, an OpenTelemetry collector). The port taken is logged.
+    METRICS_PORT: env.METRICS_PORT ?? '0',
   };
   const children: ChildProcess[] = [];
   let stopping = false;

@@ -7,6 +7,7 @@ import { repoRoot } from '../../common/src/paths';
 import type { CoordinatorView } from './coordinator-view';
 import type { EventFeed } from './events/event-feed';
 import { accessLog, errorHandler, notFoundHandler, requestContext, requireToken } from './http';
+import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
 import { logRoutes } from './routes/logs';
 import { scheduleRoutes } from './routes/schedule';
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(logger));
+  app.use(httpMetrics());
   app.use(accessLog());
   app.use(healthRoutes(pool));
   if (deps.extraRoutes) app.use(deps.extraRoutes);
@@ -46,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
 
   const schedule = scheduleRoutes(pool);
   const tasks = taskRoutes(pool, coordinator);
-  app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs }));
+  app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

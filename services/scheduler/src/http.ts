@@ -30,8 +30,11 @@ export function accessLog(): RequestHandler {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      const quiet = /^\/(healthz|readyz|metrics)$/.test(req.path);
-      req.log[quiet ? 'debug' : 'info']({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // Not req.path: inside a router it lacks the router's mount path ("/stats" for /api/stats). The query
+      // string is left out, as it may carry values a log should not.
+      const path = req.originalUrl.split('?')[0];
+      const quiet = /^\/(healthz|readyz|metrics)$/.test(path);
+      req.log[quiet ? 'debug' : 'info']({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

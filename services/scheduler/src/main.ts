@@ -1,9 +1,11 @@
-import type { Server } from 'node:http';
 import { createPool, waitForDatabase } from '../../common/src/db/pool';
 import { runService } from '../../common/src/service-runner';
+import { closeHttp, listenHttp } from '../../common/src/listen-http';
 import { createApp } from './app';
 import { coordinatorView } from './coordinator-view';
 import { EventFeed } from './events/event-feed';
+import { instrumentScaler, metricsRoutes } from './metrics';
+import { startAutoscaler } from './scaler/create-autoscaler';
 import { createScaler } from './scaler/create-scaler';
 
 runService('scheduler', async ({ config, logger, onStop }) => {
@@ -15,22 +17,20 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   onStop(() => coordinator.close());
   const feed = new EventFeed({ pool, database: config.database, logger });
   onStop(() => feed.close());
-  const scaler = await createScaler(config, logger);
+  const scaler = instrumentScaler(await createScaler(config, logger));
   onStop(() => scaler.close());
+  // Registered after the scaler, so it stops (and gives its lease up) before the scaler closes.
+  const autoscaler = await startAutoscaler(config, { scaler, pool, coordinator, logger });
+  if (autoscaler) onStop(() => autoscaler.stop());
 
   const app = createApp({
     pool, logger, feed, coordinator, scaler,
     apiToken: config.scheduler.apiToken,
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
+    extraRoutes: metricsRoutes(),
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(config.scheduler.port, config.bindHost, () => resolve(listening));
-    listening.once('error', reject);
-  });
-  onStop(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
+  const server = await listenHttp(app, config.scheduler.port, config.bindHost, 'SCHEDULER_PORT');
+  onStop(() => closeHttp(server));
   const port = (server.address() as { port: number }).port;
   logger.info({ port, scaler: scaler.kind }, `scheduler listening on http://${config.bindHost === '0.0.0.0' ? 'localhost' : config.bindHost}:${port}`);
 });

@@ -1,3 +1,4 @@
+import { tasksCreated } from '../metrics';
 import type { Pool } from './pool';
 
 export interface NewTask {
@@ -21,23 +22,27 @@ export interface InsertedTask {
  * (~170k rows/s here, DESIGN.md §8). The AFTER INSERT trigger records "scheduled" events and NOTIFYs the
  * coordinators, so nothing else is needed for the tasks to run.
  * An idempotency key that exists already returns the existing row (inserted = false); the no-op
- * DO UPDATE is what makes RETURNING include it.
+ * DO UPDATE is what makes RETURNING include it. The key's unique index is partial (migration 0005), so
+ * the conflict target repeats its predicate.
  * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none).
  */
 const INSERT_TASKS = `
   INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[])
-  ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
+  DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
   RETURNING id, command, scheduled_at, (xmax = 0) AS inserted`;
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
-  const { rows } = await pool.query<InsertedTask>(INSERT_TASKS, [
+  const { rows } = await pool.query<InsertedTask>({ name: 'insert-tasks', text: INSERT_TASKS, values: [
     tasks.map((task) => task.command),
     tasks.map((task) => task.scheduledAt),
     tasks.map((task) => task.maxAttempts ?? 3),
     tasks.map((task) => task.priority ?? 0),
     tasks.map((task) => task.idempotencyKey ?? null),
-  ]);
+  ] });
+  // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).
+  tasksCreated.inc(rows.filter((row) => row.inserted).length);
   return rows;
 }

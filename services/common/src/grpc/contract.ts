@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { grpcClientDuration, grpcClientRequests } from '../metrics';
 import { repoRoot } from '../paths';
 
 /**
@@ -15,6 +16,8 @@ export interface TaskRequest {
   data: string;
   attempt: number;
   scheduled_at_ms: number;
+  /** Hold the task this long after receipt before starting it; 0 = start now. */
+  start_after_ms: number;
 }
 export interface TaskResponse {
   task_id: string;
@@ -43,6 +46,8 @@ export interface HeartbeatRequest {
   name: string;
   draining: boolean;
   leaving: boolean;
+  /** The worker honours TaskRequest.start_after_ms. */
+  delayed_start: boolean;
 }
 export interface HeartbeatResponse {
   acknowledged: boolean;
@@ -58,6 +63,8 @@ export interface UpdateTaskStatusRequest {
   error: string;
   result: string;
   at_ms: number;
+  /** With COMPLETE/FAILED: the start time when no STARTED was sent; 0 otherwise. */
+  started_at_ms: number;
 }
 export interface UpdateTaskStatusResponse {
   success: boolean;
@@ -146,17 +153,41 @@ export function createCoordinatorClient(address: string): CoordinatorServiceClie
   return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as CoordinatorServiceClient;
 }
 
-/** Calls a unary method as a promise, with a deadline. */
+/**
+ * Calls a unary method as a promise, with a deadline. Every call is counted by method and code, and timed
+ * (the one place gRPC client metrics are taken).
+ */
 export function callUnary<Req, Res>(
   client: grpc.Client,
   method: Unary<Req, Res>,
   request: Partial<Req>,
   timeoutMs: number,
 ): Promise<Res> {
+  const name = methodName(client, method);
+  const endTimer = grpcClientDuration.startTimer({ method: name });
   return new Promise((resolve, reject) => {
     method.call(client, request, { deadline: Date.now() + timeoutMs }, (err, response) => {
+      const code = grpc.status[err ? err.code : grpc.status.OK] ?? 'UNKNOWN';
+      endTimer({ code });
+      grpcClientRequests.inc({ method: name, code });
       if (err) reject(err);
       else resolve(response as Res);
     });
   });
+}
+
+const methodNames = new WeakMap<object, string>();
+
+/**
+ * The proto name of a client method ("SubmitTasks"), found once per method on the client's service
+ * definition: grpc-js method functions carry no name of their own.
+ */
+function methodName(client: grpc.Client, method: object): string {
+  let name = methodNames.get(method);
+  if (name === undefined) {
+    const service = (client.constructor as grpc.ServiceClientConstructor).service ?? {};
+    name = Object.keys(service).find((key) => (client as unknown as Record<string, unknown>)[key] === method) ?? 'unknown';
+    methodNames.set(method, name);
+  }
+  return name;
 }

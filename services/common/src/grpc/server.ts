@@ -5,6 +5,7 @@ import {
   ConflictError, ForbiddenError, NotFoundError, StaleAttemptError, TaskMasterError, UnavailableError, ValidationError,
 } from '../errors';
 import type { Logger } from '../logger';
+import { grpcServerDuration, grpcServerRequests } from '../metrics';
 
 /** Maps our errors to gRPC status codes: the one place this happens for gRPC (DESIGN.md §3). */
 export function grpcStatusFor(err: unknown): grpc.status {
@@ -18,7 +19,8 @@ export function grpcStatusFor(err: unknown): grpc.status {
 
 /**
  * Wraps an async handler as a grpc-js unary handler. Known errors become their status code with their
- * message; anything else is logged once and answered INTERNAL without internals.
+ * message; anything else is logged once and answered INTERNAL without internals. Every call is counted by
+ * method and code, and timed (the one place gRPC server metrics are taken).
  */
 export function unary<Req, Res>(
   logger: Logger,
@@ -26,10 +28,19 @@ export function unary<Req, Res>(
   handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const endTimer = grpcServerDuration.startTimer({ method });
+    const observe = (code: grpc.status) => {
+      endTimer({ code: grpc.status[code] });
+      grpcServerRequests.inc({ method, code: grpc.status[code] });
+    };
     handler(call.request, call).then(
-      (response) => callback(null, response),
+      (response) => {
+        observe(grpc.status.OK);
+        callback(null, response);
+      },
       (err: unknown) => {
         const code = grpcStatusFor(err);
+        observe(code);
         if (code === grpc.status.INTERNAL) {
           logger.error({ err, method }, 'gRPC handler failed');
           callback({ code, details: 'internal error' });
@@ -67,7 +78,7 @@ export async function startGrpcServer(options: {
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
+      err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(bound),
     );
   });
   return {

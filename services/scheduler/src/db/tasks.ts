@@ -47,7 +47,8 @@ export interface ListTasksQuery {
 
 /*
  * A page of tasks ordered by (scheduled_at, id), keyset-paginated: the cursor is the last row of the previous
- * page, so page 1,000 costs what page 1 costs (tasks_status_scheduled_idx / tasks_scheduled_id_idx), where
+ * page, so page 1,000 costs what page 1 costs (tasks_status_scheduled_idx; idx_tasks_scheduled_at for
+ * all tasks and for succeeded ones, migration 0005), where
  * OFFSET would read and discard every earlier row. Each filter is a parameter that is NULL when unused:
  *   $1 statuses (text[] or NULL), $2 cursor scheduled_at, $3 cursor id, $4 task id, $5 command prefix, $6 limit.
  * Two statements, one per direction, because the comparison and ORDER BY flip together.

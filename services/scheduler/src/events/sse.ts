@@ -41,13 +41,19 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
     };
     const send = (events: readonly EventView[]) => {
       if (closed || events.length === 0) return;
-      let chunk = '';
-      for (const event of events) chunk += `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`;
-      res.write(chunk);
+      // Behind means earlier events are still queued for it. Checked before this write, so a large backlog
+      // sent at once does not count against a client that reads it promptly. Memory per client is bounded by
+      // maxBuffered plus one batch. The socket is destroyed, not ended: ending would keep every queued byte
+      // in memory until the client took it (test/observability/log-stream.test.ts).
       if (res.writableLength > maxBuffered) {
         req.log.warn({ buffered: res.writableLength }, 'SSE client too slow; disconnecting it');
         close();
+        res.destroy();
+        return;
       }
+      let chunk = '';
+      for (const event of events) chunk += `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`;
+      res.write(chunk);
     };
     const keepAlive = setInterval(() => res.write(`: keep-alive ${new Date().toISOString()}\n\n`), options.keepAliveMs);
     req.on('close', close);

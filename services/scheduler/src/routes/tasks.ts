@@ -5,6 +5,7 @@ import type { StatsView, TaskPage } from '../api-types';
 import type { CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
 import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask } from '../db/tasks';
+import { observeCancelled } from '../metrics';
 import { encodeCursor, parseListQuery, parseTaskId } from '../validation';
 import { eventView, taskView } from '../views';
 
@@ -53,6 +54,7 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
         throw new ConflictError(`task ${id} is ${row.status}; only ${allowed} tasks can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
       }
       req.log.info({ task_id: id, action }, `task ${action}`);
+      if (action === 'cancel') observeCancelled();
       const row = await getTask(pool, id);
       res.json(taskView(row!));
     };

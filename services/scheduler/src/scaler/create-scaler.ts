@@ -34,8 +34,6 @@ export async function createScaler(config: Config, logger: Logger): Promise<Scal
       ...process.env,
       COORDINATOR_ADDRESS: config.scheduler.coordinatorAddress,
       WORKER_PORT: '0',
-      // Workers on one host cannot share the default 9465; each logs the port it took.
-      METRICS_PORT: '0',
     },
   });
   if (config.scheduler.localWorkers > 0) await scaler.scale(config.scheduler.localWorkers);

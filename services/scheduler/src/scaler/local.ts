@@ -85,7 +85,8 @@ export class LocalScaler implements Scaler {
   private start(): void {
     const name = `worker-${++this.sequence}`;
     const child = spawn(process.execPath, [this.options.entry ?? serviceEntry('worker')], {
-      env: { ...this.options.env, WORKER_NAME: name },
+      // Free metrics ports (each worker logs its own): the workers share this host and cannot all take 9465.
+      env: { ...this.options.env, WORKER_NAME: name, METRICS_PORT: '0' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const worker: LocalWorker = { name, child, startedAt: Date.now(), retiring: false };
