@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, waitForSucceeded, type TestDatabase } from '../helpers/database';
 import { startCluster, type Cluster } from '../helpers/processes';
 import { request } from '../helpers/scheduler-app';
 import { waitFor } from '../helpers/wait';
@@ -25,10 +25,7 @@ test('200 tasks scheduled over HTTP, some due now and some in 2 s, each complete
   const ids = [...now.body.task_ids, ...later.body.task_ids, ...singles.map((s) => s.body.task_id)];
   expect(new Set(ids).size).toBe(200);
 
-  await waitFor(async () => {
-    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'succeeded'");
-    return rows[0].n === 200;
-  }, 60_000, 'all 200 tasks to succeed');
+  await waitForSucceeded(db, 200, 60_000);
 
   // A task may be handed to its worker up to DISPATCH_LOOKAHEAD (250 ms) before it is due, never started early.
   const { rows: early } = await db.pool.query(

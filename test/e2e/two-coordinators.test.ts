@@ -1,7 +1,6 @@
 import { insertTasks } from '../../services/common/src/db/insert-tasks';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, waitForSucceeded, type TestDatabase } from '../helpers/database';
 import { startCluster, type Cluster } from '../helpers/processes';
-import { waitFor } from '../helpers/wait';
 
 let db: TestDatabase;
 const clusters: Cluster[] = [];
@@ -23,10 +22,7 @@ test('two coordinators against one database never dispatch the same attempt twic
   await insertTasks(db.pool, tasks.slice(0, 500));
   await insertTasks(db.pool, tasks.slice(500));
 
-  await waitFor(async () => {
-    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'succeeded'");
-    return rows[0].n === 1000;
-  }, 90_000, 'all 1000 tasks to succeed');
+  await waitForSucceeded(db, 1000, 90_000);
 
   const { rows: doubled } = await db.pool.query(
     "SELECT task_id, attempt, count(*)::int AS n FROM events WHERE type = 'assigned' GROUP BY task_id, attempt HAVING count(*) > 1",

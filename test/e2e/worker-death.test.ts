@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, waitForSucceeded, type TestDatabase } from '../helpers/database';
 import { startCluster, type Cluster } from '../helpers/processes';
 import { request } from '../helpers/scheduler-app';
 import { waitFor } from '../helpers/wait';
@@ -31,10 +31,7 @@ test('SIGKILL of a worker holding tasks: each of its tasks completes on another 
   victim.child.kill('SIGKILL');
   await victim.exited;
 
-  await waitFor(async () => {
-    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'succeeded'");
-    return rows[0].n === 20;
-  }, 60_000, 'all 20 tasks to succeed');
+  await waitForSucceeded(db, 20, 60_000);
 
   // Everything the victim was given and did not finish went back and was finished by the other worker.
   const { rows: unfinished } = await db.pool.query(

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { createPool, type Pool } from '../../services/common/src/db/pool';
 import { createLogger } from '../../services/common/src/logger';
 import type { DatabaseConfig } from '../../services/common/src/config';
+import { waitFor } from './wait';
 
 export interface TestDatabase {
   readonly url: string;
@@ -61,4 +62,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** Waits until exactly `count` tasks of the test database have succeeded. */
+export async function waitForSucceeded(db: TestDatabase, count: number, timeoutMs: number): Promise<void> {
+  let seen = 0;
+  await waitFor(async () => {
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'succeeded'");
+    seen = rows[0].n;
+    return seen === count;
+  }, timeoutMs, () => `${count} tasks to succeed (${seen} did)`);
 }
