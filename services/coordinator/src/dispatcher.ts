@@ -36,7 +36,7 @@ export interface DispatcherOptions {
  * committed), then sends each worker its share in one SubmitTasks call (SubmitTask per task for original
  * workers) without waiting for the answers, and claims again until nothing due is left or no slot is free.
  *
- * Passes run one at a time. They are started by wake(): a NOTIFY on insert (wakeup.ts), a slot freed, a
+ * Passes run one at a time. They are started by wake(): a NOTIFY on insert (LISTEN in coordinator.ts), a slot freed, a
  * worker joining; and by a timer set to the lookahead before the earliest pending task falls due, bounded by
  * the fallback poll interval. So an idle system makes one query per poll interval, and a task due in the
  * future is at its worker before it is due and starts within a timer's precision of its scheduled_at, never
