@@ -7,7 +7,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../services/
 import { freePort } from '../test/helpers/ports';
 import { readCpuMs, type CpuMs } from './cpu-usage';
 import type { BenchOptions } from './options';
-import { RssSampler, ServiceProcess } from './processes';
+import { startService, type ServiceProcess } from '../test/helpers/processes';
+import { RssSampler } from './rss-sampler';
 
 export interface BenchCluster {
   /** The bench's own connections, for measuring. */
@@ -87,19 +88,20 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
       mkdirSync(dir, { recursive: true });
       nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
     }
+    // Only the newest lines are kept: a long run must cost the bench no memory.
     const start = (kind: ServiceProcess['kind'], name: string, extra: Record<string, string> = {}) => {
-      const service = new ServiceProcess(kind, name, { ...env, ...extra }, nodeFlags);
+      const service = startService(kind, { ...env, ...extra }, name, { nodeFlags, keepLines: 30 });
       services.push(service);
       return service;
     };
 
     const coordinator = start('coordinator', 'coordinator');
-    await coordinator.waitForLog((msg) => msg === 'coordinator listening');
+    await coordinator.waitForLog((line) => line.msg === 'coordinator listening', 30_000);
     const scheduler = start('scheduler', 'scheduler');
     const workers = Array.from({ length: options.workers }, (_, i) => start('worker', `bench-worker-${i + 1}`, { WORKER_NAME: `bench-worker-${i + 1}` }));
     await Promise.all([
-      scheduler.waitForLog((msg) => msg.startsWith('scheduler listening')),
-      ...workers.map((worker) => worker.waitForLog((msg) => msg === 'registered with the coordinator')),
+      scheduler.waitForLog((line) => String(line.msg).startsWith('scheduler listening'), 30_000),
+      ...workers.map((worker) => worker.waitForLog((line) => line.msg === 'registered with the coordinator', 30_000)),
     ]);
     rss = new RssSampler(() => services);
     log(`started coordinator, scheduler and ${options.workers} workers with ${options.workerSlots} slots each`);

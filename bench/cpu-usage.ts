@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceKind, ServiceProcess } from './processes';
+import type { ServiceKind, ServiceProcess } from '../test/helpers/processes';
 
 export type CpuComponent = ServiceKind | 'postgres';
 export type CpuMs = Record<CpuComponent, number>;

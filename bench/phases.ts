@@ -6,7 +6,7 @@ import {
   checkCorrectness, countStatements, lastRecordedAtMs, resetStatements, startDelays, startLegs, waitUntilIdle,
   type Correctness, type Percentiles,
 } from './measure';
-import type { ServiceKind } from './processes';
+import type { ServiceKind } from '../test/helpers/processes';
 
 export interface PhaseContext {
   db: pg.Pool;

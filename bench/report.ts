@@ -3,7 +3,7 @@ import type { CpuMs } from './cpu-usage';
 import type { StatementCost } from './measure';
 import type { BenchOptions } from './options';
 import type { PhaseResult } from './phases';
-import type { ServiceKind } from './processes';
+import type { ServiceKind } from '../test/helpers/processes';
 
 /** The bench's last line: one JSON object, the figures docs/performance.md quotes. */
 export interface BenchSummary {

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   try {
     const { phases, idle } = await runPhases(cluster, client, options, log);
     for (const service of cluster.services) {
-      if (service.warnings.length > 0) log(`${service.name} logged warnings, first ones:\n${service.warnings.slice(0, 5).join('\n')}`);
+      if (service.warnings.length > 0) log(`${service.name} logged warnings, first ones:\n${service.warnings.slice(0, 5).map((line) => JSON.stringify(line)).join('\n')}`);
     }
     client.close();
     await cluster.stop();

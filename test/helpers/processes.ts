@@ -4,16 +4,30 @@ import { serviceEntry } from '../../services/common/src/paths';
 import { freePort } from './ports';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+export type ServiceKind = 'scheduler' | 'coordinator' | 'worker';
 
 export interface ServiceProcess {
+  readonly kind: ServiceKind;
   readonly name: string;
   readonly child: ChildProcess;
+  /** Its log lines, parsed; only the newest `keepLines` when that option is set. */
   readonly logs: LogLine[];
-  /** Resolves with the first log line (past or future) matching `predicate`. */
+  /** The first 20 lines at warn level or above, or not JSON (a crash trace), however many lines are kept. */
+  readonly warnings: LogLine[];
+  /** The process id while it runs; undefined once it exited. */
+  readonly pid: number | undefined;
+  /** Resolves with the first log line (past or future) matching `predicate`; rejects on timeout or exit. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends a signal and waits for the exit; SIGKILL after `graceMs`. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
   readonly exited: Promise<number | null>;
+}
+
+export interface StartServiceOptions {
+  /** Node flags before the entry point (the bench's --cpu-prof). */
+  nodeFlags?: readonly string[];
+  /** Keep only this many of the newest log lines, so a long run costs no memory (the bench). */
+  keepLines?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -21,15 +35,20 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs a compiled service (`npm run build` output) as a real process with JSON logs collected. */
-export function startService(service: 'scheduler' | 'coordinator' | 'worker', env: Record<string, string>, label: string = service): ServiceProcess {
-  const child = spawn(process.execPath, [serviceEntry(service)], {
+/**
+ * Runs a compiled service (`npm run build` output) as a real process with its JSON log lines collected. IPC
+ * ties it to this process: if this one dies, the service stops (service-runner.ts). Used by the tests and
+ * the bench.
+ */
+export function startService(service: ServiceKind, env: Record<string, string>, label: string = service, options: StartServiceOptions = {}): ServiceProcess {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), serviceEntry(service)], {
     // METRICS_PORT 0: test processes share one host, so none may take the fixed default metrics ports.
     env: { PATH: process.env.PATH ?? '', BIND_HOST: '127.0.0.1', LOG_LEVEL: 'debug', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   running.add(child);
   const logs: LogLine[] = [];
+  const warnings: LogLine[] = [];
   const waiters: Array<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
   const onLine = (text: string) => {
     let line: LogLine;
@@ -39,6 +58,8 @@ export function startService(service: 'scheduler' | 'coordinator' | 'worker', en
       line = { msg: text, level: 'raw' };
     }
     logs.push(line);
+    if (options.keepLines !== undefined && logs.length > options.keepLines) logs.shift();
+    if (['warn', 'error', 'fatal', 'raw'].includes(line.level ?? '') && warnings.length < 20) warnings.push(line);
     for (const waiter of [...waiters]) {
       if (waiter.predicate(line)) {
         waiters.splice(waiters.indexOf(waiter), 1);
@@ -52,19 +73,31 @@ export function startService(service: 'scheduler' | 'coordinator' | 'worker', en
     running.delete(child);
     resolve(code);
   }));
+  // 'close' comes after the output streams ended, so every line the process wrote has been seen by then.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const lastLines = () => logs.slice(-15).map((l) => JSON.stringify(l)).join('\n');
 
   return {
+    kind: service,
     name: label,
     child,
     logs,
+    warnings,
     exited,
+    get pid() {
+      return child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
     waitForLog(predicate, timeoutMs = 20_000) {
       const found = logs.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
-          reject(new Error(`${label}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(new Error(`${label}: no matching log line within ${timeoutMs} ms; last lines:\n${lastLines()}`));
         }, timeoutMs);
+        void closed.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${label}: exited with code ${child.exitCode}; last lines:\n${lastLines()}`));
+        });
         waiters.push({ predicate, resolve: (line) => { clearTimeout(timer); resolve(line); } });
       });
     },
