@@ -36,9 +36,10 @@ export interface DispatcherOptions {
  * committed), then sends each worker its share in one SubmitTasks call (SubmitTask per task for original
  * workers) without waiting for the answers, and claims again until nothing due is left or no slot is free.
  *
- * Passes run one at a time. They are started by wake(): a NOTIFY on insert (LISTEN in coordinator.ts), a slot freed, a
- * worker joining; and by a timer set to the lookahead before the earliest pending task falls due, bounded by
- * the fallback poll interval. So an idle system makes one query per poll interval, and a task due in the
+ * Passes run one at a time. They are started by wake(): a NOTIFY on insert, retry or hand-back (LISTEN in
+ * coordinator.ts); a slot freed or a worker joining, when the last pass ran out of slots (capacityChanged);
+ * and by a timer set to the lookahead before the earliest pending task falls due, bounded by the fallback
+ * poll interval. So an idle system makes one query per poll interval, and a task due in the
  * future is at its worker before it is due and starts within a timer's precision of its scheduled_at, never
  * before (claim-due-tasks.ts).
  */
@@ -195,14 +196,12 @@ export class Dispatcher {
     if (worker.legacy) {
       return Promise.all(tasks.map((task) => callUnary(client, client.SubmitTask, toRequest(task), timeout)));
     }
-    if (!tasks.some((task) => task.hold_until > 0)) {
-      return (await callUnary(client, client.SubmitTasks, { tasks: tasks.map(toRequest) }, timeout)).results;
-    }
     // Held tasks go in small calls, one after another: a task starts late by the time from building its
-    // call to the worker decoding it, 7-30 ms for one call of 333 tasks, about 1 ms for 50.
+    // call to the worker decoding it, 7-30 ms for one call of 333 tasks, about 1 ms for 50. Others go in one.
+    const perCall = tasks.some((task) => task.hold_until > 0) ? HELD_TASKS_PER_CALL : tasks.length;
     const results: TaskResponse[] = [];
-    for (let i = 0; i < tasks.length; i += HELD_TASKS_PER_CALL) {
-      const chunk = tasks.slice(i, i + HELD_TASKS_PER_CALL).map(toRequest);
+    for (let i = 0; i < tasks.length; i += perCall) {
+      const chunk = tasks.slice(i, i + perCall).map(toRequest);
       results.push(...(await callUnary(client, client.SubmitTasks, { tasks: chunk }, timeout)).results);
     }
     return results;

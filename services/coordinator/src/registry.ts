@@ -88,12 +88,6 @@ export class WorkerRegistry {
     return true;
   }
 
-  freeSlots(): number {
-    let free = 0;
-    for (const worker of this.workers.values()) if (!worker.draining) free += Math.max(0, worker.slotsTotal - worker.inFlight);
-    return free;
-  }
-
   /**
    * Reserves up to `max` free slots, one per worker per round, starting one worker further on each call, so
    * work spreads round-robin. Returns one worker id per reserved slot; the caller gives back what it does not

@@ -25,7 +25,7 @@ export interface CoordinatorServiceDeps {
   sweeper: Sweeper;
   leaseMs: number;
   heartbeatIntervalMs: number;
-  /** Capacity may have appeared (a worker joined or beat, or left and its tasks were handed back). */
+  /** Capacity may have appeared (a worker joined or beat). */
   wake: () => void;
 }
 
@@ -55,8 +55,8 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     }
     observeHeartbeat();
     if (request.leaving) {
+      // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
       await sweeper.removeWorker(request.workerId, 'left');
-      wake();
       return { acknowledged: true };
     }
     const { worker, joined } = registry.heartbeat(request);

@@ -15,7 +15,7 @@ export interface StatusRecorderOptions {
   pool: Pool;
   logger: Logger;
   backoff: { baseMs: number; maxMs: number };
-  /** Called once per applied report and per finished task's worker, after the write committed. */
+  /** Called once per report, applied or not (outcome.applied tells), after the write committed. */
   onRecorded?: (update: UpdateTaskStatusRequest, outcome: RecordedOutcome) => void;
 }
 

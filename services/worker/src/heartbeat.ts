@@ -3,8 +3,9 @@ import { callUnary, type CoordinatorServiceClient, type HeartbeatRequest } from 
 
 /**
  * Registers the worker and keeps it alive in the coordinator's registry: a heartbeat every interval, and one
- * at once whenever the worker's state changes (draining, leaving). Each heartbeat renews the leases of the
- * tasks the worker holds. A missed heartbeat is only logged: the next one retries.
+ * at once whenever the worker's state changes (draining, leaving). Each heartbeat lets the coordinator renew
+ * the leases of the tasks the worker holds that run out soon (renewExpiringLeases). A missed heartbeat is
+ * only logged: the next one retries.
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;

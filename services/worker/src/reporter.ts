@@ -50,10 +50,6 @@ export class StatusReporter {
     });
   }
 
-  get pending(): number {
-    return this.queue.length;
-  }
-
   /** Resolves when every queued report was sent, or after `timeoutMs`; then stops retrying. */
   async flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -30,7 +30,7 @@ export interface WorkerDeps {
 export interface Worker {
   readonly port: number;
   readonly address: string;
-  /** Tasks running now. */
+  /** Tasks held (sent ahead, not yet due) or running now. */
   readonly busy: number;
   /** SIGTERM path: take no more work, finish what is held within the drain timeout, hand back the rest. */
   drain(): Promise<void>;
