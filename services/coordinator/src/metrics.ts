@@ -4,7 +4,7 @@ import type { UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import type { ClaimedTask } from './db/claim-due-tasks';
-import { measureQueue } from './db/measure-queue';
+import { measureQueue } from '../../common/src/db/measure-queue';
 import type { WorkerRegistry } from './registry';
 import type { RecordedOutcome } from './status-recorder';
 

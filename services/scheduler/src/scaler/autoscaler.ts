@@ -2,7 +2,7 @@ import { insertEvent } from '../../../common/src/db/events';
 import type { Pool } from '../../../common/src/db/pool';
 import type { Logger } from '../../../common/src/logger';
 import type { CoordinatorView } from '../coordinator-view';
-import { countDueTasks } from '../db/count-due-tasks';
+import { measureQueue } from '../../../common/src/db/measure-queue';
 import { decideReplicas, type ScalingDecision, type ScalingInput, type ScalingPolicy } from './decide-replicas';
 import type { LeaderElector } from './leader-election';
 import type { Scaler } from './scaler';
@@ -102,7 +102,7 @@ export class Autoscaler {
     const [current, queued, workers] = await Promise.all([
       // Compose keeps no count until one is set: then the workers that are up are the count.
       scaler.desired().then(async (desired) => desired ?? (await scaler.list()).filter((w) => w.ready).length),
-      countDueTasks(pool, cap),
+      measureQueue(pool, cap).then((queue) => queue.depth),
       coordinator.listWorkers(),
     ]);
     return {

@@ -1,4 +1,4 @@
-import type { Pool } from '../../../common/src/db/pool';
+import type { Pool } from './pool';
 
 export interface QueueMeasure {
   /** Pending tasks that are due now (waiting for a free slot), counted up to the cap. */
@@ -7,11 +7,14 @@ export interface QueueMeasure {
   oldest_due_age_seconds: number;
 }
 
-/** Beyond this many due tasks the depth reads as the cap: counting millions of rows every few seconds would be a load of its own. */
+/**
+ * Beyond this many due tasks the depth reads as the cap: counting millions of rows every few seconds would be
+ * a load of its own. The autoscaler passes a smaller cap: past what its maximum can serve, more changes nothing.
+ */
 const QUEUE_DEPTH_CAP = 100_000;
 
 /*
- * The backlog for the queue gauges: how many pending tasks are due (at most $1), and how long the head of the
+ * The backlog, for the coordinator's queue gauges and the scheduler's autoscaler: how many pending tasks are due (at most $1), and how long the head of the
  * queue (the first in claim order, scheduled_at then id) has been due, counted from the later of its
  * scheduled_at and its creation, as schedule-to-start latency is. No locks. Both subqueries read the partial
  * index tasks_pending_due_idx (pending rows in due order), so the finished history costs nothing; the count
@@ -28,7 +31,7 @@ const MEASURE_QUEUE = `
       ORDER BY scheduled_at, id LIMIT 1
     ), 0) AS oldest_due_age_seconds`;
 
-export async function measureQueue(pool: Pool): Promise<QueueMeasure> {
-  const { rows } = await pool.query<QueueMeasure>({ name: 'measure-queue', text: MEASURE_QUEUE, values: [QUEUE_DEPTH_CAP] });
+export async function measureQueue(pool: Pool, cap = QUEUE_DEPTH_CAP): Promise<QueueMeasure> {
+  const { rows } = await pool.query<QueueMeasure>({ name: 'measure-queue', text: MEASURE_QUEUE, values: [cap] });
   return rows[0];
 }
