@@ -24,15 +24,22 @@ export function requestContext(logger: Logger): RequestHandler {
   };
 }
 
+/**
+ * The request's path as the client sent it. Not req.path: inside a router, or a handler mounted at "/api", it
+ * lacks the mount path ("/stats" for /api/stats). The query string is left out, as it may carry values a log
+ * should not.
+ */
+function fullPath(req: Request): string {
+  return req.originalUrl.split('?')[0];
+}
+
 /** Logs each finished request once, with its status and duration; probes and metrics at debug. */
 export function accessLog(): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      // Not req.path: inside a router it lacks the router's mount path ("/stats" for /api/stats). The query
-      // string is left out, as it may carry values a log should not.
-      const path = req.originalUrl.split('?')[0];
+      const path = fullPath(req);
       const quiet = /^\/(healthz|readyz|metrics)$/.test(path);
       req.log[quiet ? 'debug' : 'info']({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
@@ -92,5 +99,5 @@ export const errorHandler: ErrorRequestHandler = (err, req: Request, res: Respon
 };
 
 export function notFoundHandler(): RequestHandler {
-  return (req, res) => sendError(res, 404, { code: 'not_found', message: `no route ${req.method} ${req.path}` });
+  return (req, res) => sendError(res, 404, { code: 'not_found', message: `no route ${req.method} ${fullPath(req)}` });
 }

@@ -7,7 +7,7 @@ import type { ListTasksQuery } from './db/tasks';
 
 type Body = Record<string, unknown>;
 
-export function asBody(value: unknown): Body {
+function asBody(value: unknown): Body {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('the request body must be a JSON object', 'body');
@@ -21,7 +21,7 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
  * An ISO-8601 date-time ("2026-01-27T12:30:00Z"); without an offset it is taken as UTC, whatever the
  * server's time zone.
  */
-export function parseScheduledAt(value: unknown, field = 'scheduled_at'): Date {
+function parseScheduledAt(value: unknown, field = 'scheduled_at'): Date {
   if (value === undefined || value === null || value === '') {
     throw new ValidationError(`${field} is required: an ISO-8601 date-time such as 2026-01-27T12:30:00Z`, field);
   }

@@ -47,9 +47,8 @@ export interface ListTasksQuery {
 
 /*
  * A page of tasks ordered by (scheduled_at, id), keyset-paginated: the cursor is the last row of the previous
- * page, so page 1,000 costs what page 1 costs (tasks_status_scheduled_idx; idx_tasks_scheduled_at for
- * all tasks and for succeeded ones, migration 0005), where
- * OFFSET would read and discard every earlier row. Each filter is a parameter that is NULL when unused:
+ * page, so page 1,000 costs what page 1 costs (tasks_status_scheduled_idx; idx_tasks_scheduled_at for all
+ * tasks and for succeeded ones, migration 0005), where OFFSET would read and discard every earlier row. Each filter is a parameter that is NULL when unused:
  *   $1 statuses (text[] or NULL), $2 cursor scheduled_at, $3 cursor id, $4 task id, $5 command prefix, $6 limit.
  * Two statements, one per direction, because the comparison and ORDER BY flip together.
  */
@@ -92,16 +91,16 @@ export async function countTasksByStatus(pool: Pool): Promise<Record<TaskRow['st
 
 /*
  * Cancels a task that has not been dispatched yet. Only `pending` can be cancelled: a dispatched or
- * running task is already in a worker's hands. RETURNING tells whether it applied.
+ * running task is already in a worker's hands. RETURNING gives the updated row, or none when it did not apply.
  */
 const CANCEL_TASK = `
   UPDATE tasks SET status = 'cancelled', cancelled_at = now(), updated_at = now()
   WHERE id = $1 AND status = 'pending'
-  RETURNING id`;
+  RETURNING ${TASK_COLUMNS}`;
 
-export async function cancelTask(pool: Pool, id: string): Promise<boolean> {
-  const { rowCount } = await pool.query(CANCEL_TASK, [id]);
-  return rowCount === 1;
+export async function cancelTask(pool: Pool, id: string): Promise<TaskRow | undefined> {
+  const { rows } = await pool.query<TaskRow>(CANCEL_TASK, [id]);
+  return rows[0];
 }
 
 /*
@@ -111,9 +110,9 @@ const RETRY_TASK = `
   UPDATE tasks SET status = 'pending', scheduled_at = now(), max_attempts = greatest(max_attempts, attempt + 1),
                    cancelled_at = NULL, updated_at = now()
   WHERE id = $1 AND status IN ('failed', 'cancelled')
-  RETURNING id`;
+  RETURNING ${TASK_COLUMNS}`;
 
-export async function retryTask(pool: Pool, id: string): Promise<boolean> {
-  const { rowCount } = await pool.query(RETRY_TASK, [id]);
-  return rowCount === 1;
+export async function retryTask(pool: Pool, id: string): Promise<TaskRow | undefined> {
+  const { rows } = await pool.query<TaskRow>(RETRY_TASK, [id]);
+  return rows[0];
 }

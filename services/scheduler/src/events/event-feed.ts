@@ -47,10 +47,6 @@ export class EventFeed {
     this.gapTimeoutMs = options.gapTimeoutMs ?? 2000;
   }
 
-  get subscriberCount(): number {
-    return this.subscribers.size;
-  }
-
   /**
    * Subscribes `sink`: it first gets the backlog (events after `lastEventId`, or the newest backlogSize
    * events), then every new event, in order, with no duplicate and no gap between the two.

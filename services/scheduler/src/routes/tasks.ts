@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import type { StatsView, TaskPage } from '../api-types';
 import type { CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
-import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask } from '../db/tasks';
+import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask, type TaskRow } from '../db/tasks';
 import { observeCancelled } from '../metrics';
 import { encodeCursor, parseListQuery, parseTaskId } from '../validation';
 import { eventView, taskView } from '../views';
@@ -13,11 +13,15 @@ import { eventView, taskView } from '../views';
 export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Router; legacy: Router } {
   const api = Router();
 
-  const status = async (req: Request, res: Response) => {
-    const id = parseTaskId(req.query.task_id);
+  /** The task, or a 404 naming `field`, the parameter that carried its id. */
+  const findTask = async (id: string, field: string): Promise<TaskRow> => {
     const row = await getTask(pool, id);
-    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'task_id');
-    res.json(taskView(row));
+    if (!row) throw new NotFoundError(`task ${id} does not exist`, field);
+    return row;
+  };
+
+  const status = async (req: Request, res: Response) => {
+    res.json(taskView(await findTask(parseTaskId(req.query.task_id), 'task_id')));
   };
   api.get('/status', status);
 
@@ -32,31 +36,26 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
   });
 
   api.get('/tasks/:id', async (req, res) => {
-    const id = parseTaskId(req.params.id, 'id');
-    const row = await getTask(pool, id);
-    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
-    res.json(taskView(row));
+    res.json(taskView(await findTask(parseTaskId(req.params.id, 'id'), 'id')));
   });
 
   api.get('/tasks/:id/events', async (req, res) => {
     const id = parseTaskId(req.params.id, 'id');
-    const row = await getTask(pool, id);
-    if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
+    const row = await findTask(id, 'id');
     res.json({ task: taskView(row), events: (await readTaskEvents(pool, id)).map(eventView) });
   });
 
-  const control = (action: 'cancel' | 'retry', apply: (pool: Pool, id: string) => Promise<boolean>, allowed: string) =>
+  const control = (action: 'cancel' | 'retry', apply: (pool: Pool, id: string) => Promise<TaskRow | undefined>, allowed: string) =>
     async (req: Request, res: Response) => {
       const id = parseTaskId(req.params.id, 'id');
-      if (!(await apply(pool, id))) {
-        const row = await getTask(pool, id);
-        if (!row) throw new NotFoundError(`task ${id} does not exist`, 'id');
+      const updated = await apply(pool, id);
+      if (!updated) {
+        const row = await findTask(id, 'id');
         throw new ConflictError(`task ${id} is ${row.status}; only ${allowed} tasks can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
       }
       req.log.info({ task_id: id, action }, `task ${action}`);
       if (action === 'cancel') observeCancelled();
-      const row = await getTask(pool, id);
-      res.json(taskView(row!));
+      res.json(taskView(updated));
     };
   api.post('/tasks/:id/cancel', control('cancel', cancelTask, 'pending'));
   api.post('/tasks/:id/retry', control('retry', retryTask, 'failed or cancelled'));

@@ -6,14 +6,14 @@ import type { RuntimeWorker, ScaleResult, Scaler } from './scaler';
 /** The labels docker compose puts on every container it creates. */
 const SERVICE_LABEL = 'com.docker.compose.service';
 const PROJECT_LABEL = 'com.docker.compose.project';
+/** The compose service of the workers (docker-compose.yml). */
+const SERVICE = 'worker';
 
 export interface ComposeScalerOptions {
   /** DOCKER_COMPOSE_FILE. */
   composeFile: string;
   /** COMPOSE_PROJECT_NAME; when set, containers of other projects are neither listed nor stopped. */
   project?: string;
-  /** The compose service of the workers. */
-  service?: string;
   /** The environment docker runs in (PATH, DOCKER_HOST, ...); default this process's. */
   env?: NodeJS.ProcessEnv;
   logger: Logger;
@@ -31,16 +31,12 @@ export class ComposeScaler implements Scaler {
 
   constructor(private readonly options: ComposeScalerOptions) {}
 
-  private get service(): string {
-    return this.options.service ?? 'worker';
-  }
-
   async scale(count: number): Promise<ScaleResult> {
     const previous = this.requested ?? (await this.list()).filter((w) => w.phase === 'running').length;
     const { composeFile } = this.options;
-    await this.docker(['compose', '-f', composeFile, 'up', '-d', '--scale', `${this.service}=${count}`, '--no-recreate', this.service], 300_000);
+    await this.docker(['compose', '-f', composeFile, 'up', '-d', '--scale', `${SERVICE}=${count}`, '--no-recreate', SERVICE], 300_000);
     this.requested = count;
-    this.options.logger.info({ composeFile, service: this.service, replicas: count, previous }, 'scaled the compose worker service');
+    this.options.logger.info({ composeFile, service: SERVICE, replicas: count, previous }, 'scaled the compose worker service');
     return { requested: count, previous };
   }
 
@@ -55,9 +51,9 @@ export class ComposeScaler implements Scaler {
       throw err;
     }
     const project = this.options.project;
-    if (labels?.[SERVICE_LABEL] !== this.service || (project !== undefined && labels?.[PROJECT_LABEL] !== project)) {
+    if (labels?.[SERVICE_LABEL] !== SERVICE || (project !== undefined && labels?.[PROJECT_LABEL] !== project)) {
       throw new ForbiddenError(
-        `container "${name}" is not a worker: it does not belong to the compose service "${this.service}"${project ? ` of project "${project}"` : ''}, so it is not stopped`,
+        `container "${name}" is not a worker: it does not belong to the compose service "${SERVICE}"${project ? ` of project "${project}"` : ''}, so it is not stopped`,
         'name',
       );
     }
@@ -66,7 +62,7 @@ export class ComposeScaler implements Scaler {
   }
 
   async list(): Promise<RuntimeWorker[]> {
-    const filters = ['--filter', `label=${SERVICE_LABEL}=${this.service}`];
+    const filters = ['--filter', `label=${SERVICE_LABEL}=${SERVICE}`];
     if (this.options.project) filters.push('--filter', `label=${PROJECT_LABEL}=${this.options.project}`);
     const output = await this.docker(['ps', '--all', ...filters, '--format', '{{.Names}}\t{{.State}}\t{{.Status}}']);
     return output

@@ -47,7 +47,7 @@ export class LocalScaler implements Scaler {
 
   async kill(name: string): Promise<void> {
     const worker = this.workers.get(name);
-    if (!worker || worker.child.exitCode !== null) throw new NotFoundError(`no running worker named "${name}"`, 'name');
+    if (!worker || hasExited(worker.child)) throw new NotFoundError(`no running worker named "${name}"`, 'name');
     this.options.logger.info({ name, pid: worker.child.pid }, 'killing worker (SIGTERM)');
     worker.child.kill('SIGTERM');
   }
@@ -55,8 +55,8 @@ export class LocalScaler implements Scaler {
   async list(): Promise<RuntimeWorker[]> {
     return [...this.workers.values()].map(({ name, child }) => ({
       name,
-      phase: child.exitCode === null && child.signalCode === null ? 'running' : 'exited',
-      ready: child.exitCode === null,
+      phase: hasExited(child) ? 'exited' : 'running',
+      ready: !hasExited(child),
       pid: child.pid,
     }));
   }
@@ -106,7 +106,7 @@ export class LocalScaler implements Scaler {
   private stop(worker: LocalWorker): Promise<void> {
     worker.retiring = true;
     const { child } = worker;
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    if (hasExited(child)) return Promise.resolve();
     return new Promise((resolve) => {
       const force = setTimeout(() => child.kill('SIGKILL'), this.options.stopGraceMs ?? 30_000);
       child.once('exit', () => {
@@ -116,4 +116,9 @@ export class LocalScaler implements Scaler {
       child.kill('SIGTERM');
     });
   }
+}
+
+/** Exited with a code or ended by a signal (only one of the two is set). */
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }
