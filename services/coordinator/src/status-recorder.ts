@@ -1,3 +1,4 @@
+import { waitUntilDurable } from '../../common/src/db/durability';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import type { UpdateTaskStatusRequest, UpdateTaskStatusResponse } from '../../common/src/grpc/contract';
@@ -29,8 +30,11 @@ interface Pending {
 /**
  * Writes worker status reports to the database in batches. Reports from every concurrent RPC are queued;
  * while one flush is writing, the next batch gathers, so under load each statement carries hundreds of
- * reports and at rest a report is written at once. A report is acknowledged only after its write committed
- * (synchronous_commit stays on), so an acknowledged transition survives a crash.
+ * reports and at rest a report is written at once. The statements commit without waiting for the disk, and
+ * the reports are acknowledged only once they are durable (waitUntilDurable), so an acknowledged
+ * transition survives a crash. Waiting in the commit instead held PostgreSQL's NOTIFY lock (the events
+ * trigger notifies) through every disk flush stall, and the inserts and claims, which notify too, queued
+ * behind it (durability.ts).
  */
 export class StatusRecorder {
   private queue: Pending[] = [];
@@ -96,6 +100,7 @@ export class StatusRecorder {
       markSucceeded(pool, succeeded),
       markFailed(pool, failed, backoff),
     ]);
+    await waitUntilDurable(pool);
     for (const pending of batch) {
       pending.resolve(pending.updates.map((update) => {
         const id = update.task_id.toLowerCase();

@@ -1,4 +1,5 @@
 import { tasksCreated } from '../metrics';
+import { ASYNC_COMMIT, waitUntilDurable } from './durability';
 import type { Pool } from './pool';
 
 export interface NewTask {
@@ -20,15 +21,18 @@ export interface InsertedTask {
 /*
  * Inserts any number of tasks in one statement: one round trip and one trigger run for a whole batch
  * (~170k rows/s here, DESIGN.md §8). The AFTER INSERT trigger records "scheduled" events and NOTIFYs the
- * coordinators, so nothing else is needed for the tasks to run.
+ * coordinators, so nothing else is needed for the tasks to run. The statement commits without waiting for
+ * the disk, so the coordinators can claim the tasks at once; insertTasks returns only once they are durable
+ * (durability.ts).
  * An idempotency key that exists already returns the existing row (inserted = false); the no-op
  * DO UPDATE is what makes RETURNING include it. The key's unique index is partial (migration 0005), so
  * the conflict target repeats its predicate.
  * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none).
  */
 const INSERT_TASKS = `
+  WITH ${ASYNC_COMMIT}
   INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key)
-  SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[])
+  SELECT u.* FROM async_commit, unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[]) AS u
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
   DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
   RETURNING id, command, scheduled_at, (xmax = 0) AS inserted`;
@@ -42,6 +46,7 @@ export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promis
     tasks.map((task) => task.priority ?? 0),
     tasks.map((task) => task.idempotencyKey ?? null),
   ] });
+  await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).
   tasksCreated.inc(rows.filter((row) => row.inserted).length);
   return rows;

@@ -1,3 +1,4 @@
+import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
 
 export interface ClaimedTask {
@@ -24,7 +25,8 @@ export interface ClaimedTask {
  *     of reading tasks_pending_due_idx (1 ms).
  * Locks: FOR UPDATE SKIP LOCKED on the picked rows, so concurrent coordinators claim disjoint tasks and never
  * wait on each other. The statement commits on its own (autocommit) before any gRPC call is made: row locks
- * are never held across the network (DESIGN.md §1).
+ * are never held across the network (DESIGN.md §1). It commits without waiting for the disk (ASYNC_COMMIT):
+ * a claim lost in a crash is a lease that expired, and durability.ts says why that is safe.
  * Every claim increments `attempt`; the worker echoes it on every report (fencing). A task is never started
  * early: with no lookahead `scheduled_at <= now()`; with one, see claimDueTasks.
  * The picked ids go through ARRAY(...), paired with the plan by a two-array unnest (the shorter one padded
@@ -34,7 +36,8 @@ export interface ClaimedTask {
  * tasks_pending_due_idx serves the inner select; docs/performance.md has the plans at a 100k backlog.
  */
 const claimDueTasksSql = (lookaheadMs: number) => `
-  WITH picked AS (
+  WITH ${ASYNC_COMMIT},
+  picked AS (
     SELECT id FROM tasks
     WHERE status = 'pending' AND scheduled_at <= now() + interval '${Math.trunc(lookaheadMs)} milliseconds'
     ORDER BY scheduled_at, id
@@ -48,7 +51,7 @@ const claimDueTasksSql = (lookaheadMs: number) => `
       picked_at = now(),
       lease_expires_at = now() + make_interval(secs => $2::int / 1000.0),
       updated_at = now()
-  FROM unnest(ARRAY(SELECT id FROM picked), $1::bigint[]) AS slot(id, worker_id)
+  FROM async_commit, unnest(ARRAY(SELECT id FROM picked), $1::bigint[]) AS slot(id, worker_id)
   WHERE t.id = slot.id
   RETURNING t.id, t.command, t.attempt, t.worker_id,
             (extract(epoch FROM greatest(t.scheduled_at, t.created_at)) * 1000)::float8 AS due_at_ms,

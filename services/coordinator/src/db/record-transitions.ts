@@ -1,3 +1,4 @@
+import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
 
 /** One worker report, ready for the database. attempt 0 = an old worker that does not send attempts. */
@@ -19,18 +20,22 @@ export interface Transition {
  * Fencing: a row is only updated when its attempt is the one reported (or the reporter is an old worker
  * sending attempt 0) and its status allows the transition, so a zombie worker's report, a duplicate, or a
  * report for a task that was handed to someone else changes nothing. RETURNING tells which reports applied.
- * The AFTER UPDATE trigger records the matching events in the same statement.
+ * The AFTER UPDATE trigger records the matching events in the same statement. The statements commit without
+ * waiting for the disk (ASYNC_COMMIT): the recorder waits until they are durable before it acknowledges the
+ * reports (status-recorder.ts).
  * Parameters of all three: $1 task ids, $2 attempts, $3 worker ids, $4 times, $5 details, $6 start times.
  * Times go as Unix ms (float8), not timestamptz: formatting a Date per value was 3 % of the coordinator's
  * CPU (--cpu-prof, node-postgres' dateToString).
  */
 const FROM_REPORTS = `
-  FROM (SELECT id, attempt, worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at
+  FROM async_commit,
+       (SELECT id, attempt, worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at
         FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::text[], $6::float8[])
              AS u(id, attempt, worker_id, at_ms, detail, started_ms)) r
   WHERE t.id = r.id AND (r.attempt = 0 OR t.attempt = r.attempt)`;
 
 const MARK_STARTED = `
+  WITH ${ASYNC_COMMIT}
   UPDATE tasks t
   SET status = 'running', started_at = r.at, worker_id = coalesce(nullif(r.worker_id, 0), t.worker_id), updated_at = now()
   ${FROM_REPORTS} AND t.status = 'dispatched'
@@ -42,6 +47,7 @@ const MARK_STARTED = `
 const STARTED_AT = `CASE WHEN t.status = 'dispatched' THEN coalesce(r.started_at, r.at) ELSE t.started_at END`;
 
 const MARK_SUCCEEDED = `
+  WITH ${ASYNC_COMMIT}
   UPDATE tasks t
   SET status = 'succeeded', completed_at = r.at, started_at = ${STARTED_AT},
       result = nullif(r.detail, ''), lease_expires_at = NULL, updated_at = now()
@@ -51,6 +57,7 @@ const MARK_SUCCEEDED = `
 // With attempts left, a failure goes back to pending after an exponential backoff with jitter
 // ($7 base ms, $8 cap ms): base * 2^(attempt-1), capped, times a random factor in [0.5, 1).
 const MARK_FAILED = `
+  WITH ${ASYNC_COMMIT}
   UPDATE tasks t
   SET status = CASE WHEN t.attempt < t.max_attempts THEN 'pending' ELSE 'failed' END::task_status,
       failed_at = r.at, started_at = ${STARTED_AT},
