@@ -103,14 +103,14 @@ test('a workload of 50 tasks, 10 of them failing twice, moves every task counter
   expect(sumOf(coordinator, 'taskmaster_worker_slots')).toBe(10);
   expect(sumOf(coordinator, 'taskmaster_heartbeats_received_total')).toBeGreaterThan(0);
 
-  // gRPC: each call is counted once by its client and once by its server.
-  const submitted = sumOf(workers, 'taskmaster_grpc_server_requests_total', { method: 'SubmitTasks', code: 'OK' });
+  // gRPC: each call, and each request on a stream, is counted once by its client and once by its server.
+  const submitted = sumOf(workers, 'taskmaster_grpc_server_requests_total', { method: 'StreamTasks', code: 'OK' });
   expect(submitted).toBeGreaterThan(0);
-  expect(sumOf(coordinator, 'taskmaster_grpc_client_requests_total', { method: 'SubmitTasks', code: 'OK' })).toBe(submitted);
-  const reported = delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_requests_total', { method: 'UpdateTaskStatuses', code: 'OK' });
+  expect(sumOf(coordinator, 'taskmaster_grpc_client_requests_total', { method: 'StreamTasks', code: 'OK' })).toBe(submitted);
+  const reported = delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_requests_total', { method: 'StreamTaskStatuses', code: 'OK' });
   expect(reported).toBeGreaterThan(0);
-  expect(sumOf(workers, 'taskmaster_grpc_client_requests_total', { method: 'UpdateTaskStatuses', code: 'OK' })).toBe(reported);
-  expect(delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_request_duration_seconds_count', { method: 'UpdateTaskStatuses' })).toBe(reported);
+  expect(sumOf(workers, 'taskmaster_grpc_client_requests_total', { method: 'StreamTaskStatuses', code: 'OK' })).toBe(reported);
+  expect(delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_request_duration_seconds_count', { method: 'StreamTaskStatuses' })).toBe(reported);
 
   // HTTP: by route template.
   expect(delta(schedulerBefore, scheduler, 'taskmaster_http_requests_total', { method: 'POST', route: '/api/schedule/batch', status: '201' })).toBe(2);

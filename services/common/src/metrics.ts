@@ -71,7 +71,8 @@ export const tasksCreated = new Counter({
   registers: [registry],
 });
 
-// gRPC calls are observed in one place each: the unary() server wrapper and the callUnary() client helper.
+// gRPC calls are observed in one place each: answer() in grpc/server.ts serves unary calls and stream requests
+// alike; callUnary() and RequestStream make them. A request on a stream counts as a call of the stream's method.
 // 1 ms to 10 s: a batch of 1,000 status reports takes tens of milliseconds; deadlines are 10 s.
 const GRPC_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

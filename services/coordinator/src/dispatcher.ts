@@ -33,8 +33,8 @@ export interface DispatcherOptions {
 
 /**
  * Moves due tasks to workers. A pass claims as many due tasks as there are free slots (one statement,
- * committed), then sends each worker its share in one SubmitTasks call (SubmitTask per task for original
- * workers) without waiting for the answers, and claims again until nothing due is left or no slot is free.
+ * committed), then sends each worker its share as one message on its StreamTasks stream (SubmitTask per task
+ * for original workers) without waiting for the answers, and claims again until nothing due is left or no slot is free.
  *
  * Passes run one at a time. They are started by wake(): a NOTIFY on insert, retry or hand-back (LISTEN in
  * coordinator.ts); a slot freed or a worker joining, when the last pass ran out of slots (capacityChanged);
@@ -182,7 +182,7 @@ export class Dispatcher {
   }
 
   private async submit(worker: RegisteredWorker, tasks: ClaimedTask[]): Promise<TaskResponse[]> {
-    const client = this.options.clients.get(worker.address);
+    const { client, tasks: taskStream } = this.options.clients.get(worker.address);
     const timeout = this.options.rpcTimeoutMs ?? 10_000;
     // A held task's wait is counted from when its request is built; the worker counts it from when the
     // request arrives, later still, so it never starts early.
@@ -202,7 +202,7 @@ export class Dispatcher {
     const results: TaskResponse[] = [];
     for (let i = 0; i < tasks.length; i += perCall) {
       const chunk = tasks.slice(i, i + perCall).map(toRequest);
-      results.push(...(await callUnary(client, client.SubmitTasks, { tasks: chunk }, timeout)).results);
+      results.push(...(await taskStream.call({ tasks: chunk }, timeout)).results);
     }
     return results;
   }

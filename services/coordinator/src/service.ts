@@ -4,7 +4,7 @@ import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
-import { unary } from '../../common/src/grpc/server';
+import { requestStream, unary } from '../../common/src/grpc/server';
 import { parseCommand } from '../../common/src/validation';
 import type {
   ClientTaskRequest, ClientTaskResponse, HeartbeatRequest, HeartbeatResponse, ListWorkersResponse,
@@ -111,6 +111,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     SendHeartbeat: unary(logger, 'SendHeartbeat', sendHeartbeat),
     UpdateTaskStatus: unary(logger, 'UpdateTaskStatus', updateTaskStatus),
     UpdateTaskStatuses: unary(logger, 'UpdateTaskStatuses', updateTaskStatuses),
+    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', updateTaskStatuses),
     ListWorkers: unary(logger, 'ListWorkers', listWorkers),
   };
 }

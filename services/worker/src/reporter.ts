@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/src/logger';
-import { callUnary, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
+import type {
+  CoordinatorServiceClient, UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest,
+} from '../../common/src/grpc/contract';
+import { RequestStream } from '../../common/src/grpc/request-stream';
 
 const MAX_BATCH = 1000;
 
@@ -9,8 +12,9 @@ export type StatusUpdate = Pick<UpdateTaskStatusRequest, 'task_id' | 'status' | 
   Partial<UpdateTaskStatusRequest>;
 
 /**
- * Sends status reports to the coordinator in batches (UpdateTaskStatuses), one call at a time so that a
- * task's STARTED always reaches the coordinator before its COMPLETE. A failed call is retried with backoff,
+ * Sends status reports to the coordinator in batches over one stream (StreamTaskStatuses; UpdateTaskStatuses
+ * calls to a coordinator without it), one batch at a time so that a task's STARTED always reaches the
+ * coordinator before its COMPLETE. A failed call is retried with backoff,
  * with the same reports in the same order, until it gets through: a report is never dropped because the
  * coordinator was briefly away. Reports the coordinator refuses (a stale attempt) are logged and dropped:
  * the task belongs to a newer attempt elsewhere.
@@ -26,12 +30,15 @@ export class StatusReporter {
   private readonly unsentStarts = new Map<string, StatusUpdate>();
   private sending: Promise<void> | undefined;
   private closed = false;
+  private readonly stream: RequestStream<UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse>;
 
   constructor(
-    private readonly client: CoordinatorServiceClient,
+    client: CoordinatorServiceClient,
     private readonly logger: Logger,
     private readonly timeoutMs = 10_000,
-  ) {}
+  ) {
+    this.stream = new RequestStream(client, { name: 'StreamTaskStatuses', stream: client.StreamTaskStatuses, unary: client.UpdateTaskStatuses });
+  }
 
   report(update: StatusUpdate): void {
     if (update.status === 'STARTED') {
@@ -56,6 +63,7 @@ export class StatusReporter {
     while ((this.sending || this.queue.length > 0) && Date.now() < deadline) await sleep(10);
     const flushed = !this.sending && this.queue.length === 0;
     this.closed = true;
+    this.stream.close();
     return flushed;
   }
 
@@ -67,7 +75,7 @@ export class StatusReporter {
       const batch = this.queue.slice(0, MAX_BATCH);
       for (const update of batch) if (this.unsentStarts.get(update.task_id) === update) this.unsentStarts.delete(update.task_id);
       try {
-        const response = await callUnary(this.client, this.client.UpdateTaskStatuses, { updates: batch as UpdateTaskStatusRequest[] }, this.timeoutMs);
+        const response = await this.stream.call({ updates: batch as UpdateTaskStatusRequest[] }, this.timeoutMs);
         this.queue.splice(0, batch.length);
         failures = 0;
         response.results.forEach((result, i) => {

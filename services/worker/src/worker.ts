@@ -4,7 +4,7 @@ import type { Logger } from '../../common/src/logger';
 import {
   createCoordinatorClient, grpcApi, type TaskBatchRequest, type TaskBatchResponse, type TaskRequest, type TaskResponse,
 } from '../../common/src/grpc/contract';
-import { startGrpcServer, unary, type GrpcServer } from '../../common/src/grpc/server';
+import { requestStream, startGrpcServer, unary, type GrpcServer } from '../../common/src/grpc/server';
 import { executeCommand, TaskFailure } from './executor';
 import { Heartbeat } from './heartbeat';
 import { StatusReporter } from './reporter';
@@ -123,6 +123,7 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     return { task_id: task.task_id, success: true, message: 'accepted' };
   };
 
+  const acceptAll = async (request: TaskBatchRequest): Promise<TaskBatchResponse> => ({ results: request.tasks.map(accept) });
   const server: GrpcServer = await startGrpcServer({
     host: deps.host,
     port: config.port,
@@ -130,9 +131,8 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     serviceName: 'grpcapi.WorkerService',
     implementation: {
       SubmitTask: unary(logger, 'SubmitTask', async (request: TaskRequest) => accept(request)),
-      SubmitTasks: unary(logger, 'SubmitTasks', async (request: TaskBatchRequest): Promise<TaskBatchResponse> => ({
-        results: request.tasks.map(accept),
-      })),
+      SubmitTasks: unary(logger, 'SubmitTasks', acceptAll),
+      StreamTasks: requestStream(logger, 'StreamTasks', acceptAll),
     },
   });
 

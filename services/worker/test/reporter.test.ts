@@ -1,16 +1,35 @@
-import type { CoordinatorServiceClient, UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
+import { createCoordinatorClient, grpcApi, type UpdateTaskStatusBatchRequest, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
+import { requestStream, startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { createLogger } from '../../common/src/logger';
 import { StatusReporter } from '../src/reporter';
 
-/** A coordinator client that records each UpdateTaskStatuses call and answers after `delayMs`. */
-function fakeCoordinator(delayMs = 0) {
+const logger = createLogger('test', 'silent');
+const servers: GrpcServer[] = [];
+const clients: { close(): void }[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(servers.splice(0).map((server) => server.shutdown(100)));
+});
+
+/** A real gRPC coordinator that records each batch of its report stream and answers after `delayMs`. */
+async function fakeCoordinator(delayMs = 0) {
   const calls: UpdateTaskStatusRequest[][] = [];
-  const client = {
-    UpdateTaskStatuses(request: { updates: UpdateTaskStatusRequest[] }, _options: unknown, callback: (err: null, res: unknown) => void) {
-      calls.push(request.updates.map((update) => ({ ...update })));
-      setTimeout(() => callback(null, { results: request.updates.map(() => ({ success: true, message: '' })) }), delayMs);
+  const server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    service: grpcApi().CoordinatorService.service,
+    serviceName: 'grpcapi.CoordinatorService',
+    implementation: {
+      StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', async (request: UpdateTaskStatusBatchRequest) => {
+        calls.push(request.updates);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return { results: request.updates.map(() => ({ success: true, message: '' })) };
+      }),
     },
-  } as unknown as CoordinatorServiceClient;
+  });
+  servers.push(server);
+  const client = createCoordinatorClient(`127.0.0.1:${server.port}`);
+  clients.push(client);
   return { client, calls };
 }
 
@@ -18,10 +37,8 @@ const started = (taskId: string, atMs: number) => ({ task_id: taskId, status: 'S
 const completed = (taskId: string, atMs: number) => ({ task_id: taskId, status: 'COMPLETE' as const, attempt: 1, worker_id: 7, at_ms: atMs, result: 'ok' });
 
 describe('StatusReporter', () => {
-  const logger = createLogger('test', 'silent');
-
   test('a task that finishes before its STARTED is sent sends one COMPLETE carrying the start time', async () => {
-    const { client, calls } = fakeCoordinator();
+    const { client, calls } = await fakeCoordinator();
     const reporter = new StatusReporter(client, logger);
     reporter.report(started('a', 1000));
     reporter.report(completed('a', 1005));
@@ -31,18 +48,18 @@ describe('StatusReporter', () => {
   });
 
   test('a STARTED already sent is not folded: the COMPLETE follows it in a later call', async () => {
-    const { client, calls } = fakeCoordinator(20);
+    const { client, calls } = await fakeCoordinator(20);
     const reporter = new StatusReporter(client, logger);
     reporter.report(started('b', 1000));
     await new Promise((resolve) => setTimeout(resolve, 5));
     reporter.report(completed('b', 1010));
     await reporter.flush(1000);
     expect(calls.map((call) => call.map((update) => update.status))).toEqual([['STARTED'], ['COMPLETE']]);
-    expect(calls[1][0].started_at_ms).toBeUndefined();
+    expect(calls[1][0].started_at_ms).toBe(0);
   });
 
   test('a finish of another attempt does not replace the queued STARTED', async () => {
-    const { client, calls } = fakeCoordinator();
+    const { client, calls } = await fakeCoordinator();
     const reporter = new StatusReporter(client, logger);
     reporter.report(started('c', 1000));
     reporter.report({ ...completed('c', 1005), attempt: 2 });

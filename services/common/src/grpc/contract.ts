@@ -91,15 +91,18 @@ export interface ListWorkersResponse {
   workers: WorkerInfo[];
 }
 
-type Unary<Req, Res> = (
+export type Unary<Req, Res> = (
   request: Partial<Req>,
   options: { deadline?: grpc.Deadline },
   callback: (err: grpc.ServiceError | null, response?: Res) => void,
 ) => grpc.ClientUnaryCall;
 
+export type Bidi<Req, Res> = () => grpc.ClientDuplexStream<Partial<Req>, Res>;
+
 export interface WorkerServiceClient extends grpc.Client {
   SubmitTask: Unary<TaskRequest, TaskResponse>;
   SubmitTasks: Unary<TaskBatchRequest, TaskBatchResponse>;
+  StreamTasks: Bidi<TaskBatchRequest, TaskBatchResponse>;
 }
 
 export interface CoordinatorServiceClient extends grpc.Client {
@@ -107,6 +110,7 @@ export interface CoordinatorServiceClient extends grpc.Client {
   SendHeartbeat: Unary<HeartbeatRequest, HeartbeatResponse>;
   UpdateTaskStatus: Unary<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
   UpdateTaskStatuses: Unary<UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse>;
+  StreamTaskStatuses: Bidi<UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse>;
   ListWorkers: Unary<Record<string, never>, ListWorkersResponse>;
 }
 

@@ -18,39 +18,96 @@ export function grpcStatusFor(err: unknown): grpc.status {
 }
 
 /**
- * Wraps an async handler as a grpc-js unary handler. Known errors become their status code with their
- * message; anything else is logged once and answered INTERNAL without internals. Every call is counted by
- * method and code, and timed (the one place gRPC server metrics are taken).
+ * Runs one request through its handler. Known errors become their status code with their message; anything
+ * else is logged once and answered INTERNAL without internals. Every request is counted by method and code,
+ * and timed (the one place gRPC server metrics are taken).
  */
+async function answer<Res>(
+  logger: Logger,
+  method: string,
+  run: () => Promise<Res>,
+): Promise<{ response: Res; error?: undefined } | { error: Partial<grpc.StatusObject> }> {
+  const endTimer = grpcServerDuration.startTimer({ method });
+  const observe = (code: grpc.status) => {
+    endTimer({ code: grpc.status[code] });
+    grpcServerRequests.inc({ method, code: grpc.status[code] });
+  };
+  try {
+    const response = await run();
+    observe(grpc.status.OK);
+    return { response };
+  } catch (err) {
+    const code = grpcStatusFor(err);
+    observe(code);
+    if (code === grpc.status.INTERNAL) {
+      logger.error({ err, method }, 'gRPC handler failed');
+      return { error: { code, details: 'internal error' } };
+    }
+    logger.info({ method, code: grpc.status[code], reason: (err as TaskMasterError).message }, 'gRPC request refused');
+    return { error: { code, details: (err as Error).message } };
+  }
+}
+
+/** Wraps an async handler as a grpc-js unary handler (answer() above). */
 export function unary<Req, Res>(
   logger: Logger,
   method: string,
   handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const endTimer = grpcServerDuration.startTimer({ method });
-    const observe = (code: grpc.status) => {
-      endTimer({ code: grpc.status[code] });
-      grpcServerRequests.inc({ method, code: grpc.status[code] });
-    };
-    handler(call.request, call).then(
-      (response) => {
-        observe(grpc.status.OK);
-        callback(null, response);
-      },
-      (err: unknown) => {
-        const code = grpcStatusFor(err);
-        observe(code);
-        if (code === grpc.status.INTERNAL) {
-          logger.error({ err, method }, 'gRPC handler failed');
-          callback({ code, details: 'internal error' });
-        } else {
-          logger.info({ method, code: grpc.status[code], reason: (err as TaskMasterError).message }, 'gRPC request refused');
-          callback({ code, details: (err as Error).message });
-        }
-      },
-    );
+    void answer(logger, method, () => handler(call.request, call)).then((outcome) =>
+      outcome.error ? callback(outcome.error) : callback(null, outcome.response));
   };
+}
+
+/** A bidirectional stream handler that can end its open streams (server shutdown). */
+export interface StreamHandler<Req, Res> extends grpc.handleBidiStreamingCall<Req, Res> {
+  endAll(): Promise<void>;
+}
+
+/**
+ * Serves a unary-style method over a long-lived bidirectional stream (RequestStream is the client): each
+ * request message is handled as if it were a unary call to `handler` and answered by one response message,
+ * in the order the requests came, one at a time. A request the handler refuses ends the stream with that
+ * status, as the unary call would have ended; the client fails what it was waiting for and opens a new
+ * stream for its next request. On shutdown, endAll() ends every open stream once its answers are written,
+ * so the server can stop without cutting a stream off mid-request.
+ */
+export function requestStream<Req, Res>(
+  logger: Logger,
+  method: string,
+  handler: (request: Req) => Promise<Res>,
+): StreamHandler<Req, Res> {
+  const open = new Map<grpc.ServerDuplexStream<Req, Res>, () => Promise<void>>();
+  const handle = (call: grpc.ServerDuplexStream<Req, Res>) => {
+    let answered = Promise.resolve();
+    let failed = false;
+    const end = () => answered.then(() => {
+      open.delete(call);
+      if (!failed && !call.cancelled) call.end();
+    });
+    open.set(call, end);
+    call.on('data', (request: Req) => {
+      answered = answered.then(async () => {
+        if (failed || call.cancelled) return;
+        const outcome = await answer(logger, method, () => handler(request));
+        if (outcome.error) {
+          failed = true;
+          call.emit('error', outcome.error);
+        } else {
+          call.write(outcome.response);
+        }
+      });
+    });
+    call.on('end', () => void end());
+    call.on('cancelled', () => open.delete(call));
+    call.on('error', () => open.delete(call));
+  };
+  return Object.assign(handle, {
+    endAll: async () => {
+      await Promise.all([...open.values()].map((end) => end()));
+    },
+  });
 }
 
 export interface GrpcServer {
@@ -81,6 +138,8 @@ export async function startGrpcServer(options: {
       err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(bound),
     );
   });
+  const streams = Object.values(options.implementation)
+    .filter((handler): handler is StreamHandler<unknown, unknown> => typeof (handler as Partial<StreamHandler<unknown, unknown>>).endAll === 'function');
   return {
     server,
     health,
@@ -88,6 +147,8 @@ export async function startGrpcServer(options: {
     async shutdown(graceMs = 5000) {
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(options.serviceName, 'NOT_SERVING');
+      // tryShutdown waits for every call to end, and a client's stream would otherwise stay open until the grace ran out.
+      await Promise.all(streams.map((handler) => handler.endAll()));
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();
