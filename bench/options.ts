@@ -16,6 +16,8 @@ export interface BenchOptions {
   /** Phase 2: single-task requests per second, for steadySeconds. */
   steadyRate: number;
   steadySeconds: number;
+  /** The same load first, for this long, not measured: the system settles after the burst. */
+  steadySettleSeconds: number;
   /** Phase 3: tasks due at the same instant. */
   futureTasks: number;
   /** Phase 4: tasks held pending (RSS), then released at once; 0 skips the phase. */
@@ -85,6 +87,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     burstTasks: small ? 2000 : 20_000,
     steadyRate: 200,
     steadySeconds: small ? 3 : 20,
+    steadySettleSeconds: 1,
     futureTasks: small ? 100 : 1000,
     backlogTasks: small ? 0 : 100_000,
     idleSeconds: small ? 3 : 10,

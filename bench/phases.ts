@@ -63,10 +63,16 @@ export async function runBurst(ctx: PhaseContext, count: number): Promise<PhaseR
   };
 }
 
-/** Phase 2: one POST /api/schedule every 1/rate s for `seconds`: the schedule-to-start latency at rest. */
-export async function runSteady(ctx: PhaseContext, rate: number, seconds: number): Promise<PhaseResult> {
+/**
+ * Phase 2: one POST /api/schedule every 1/rate s for `seconds`: the schedule-to-start latency at rest. The
+ * same load runs for `settleSeconds` before, not measured: in the first 200 ms after the burst, tasks
+ * started 10-30 ms late while the services and PostgreSQL were still busy with its aftermath (garbage
+ * collection, compiling the code paths of single tasks, autovacuum), which measures the burst, not rest.
+ */
+export async function runSteady(ctx: PhaseContext, rate: number, seconds: number, settleSeconds: number): Promise<PhaseResult> {
   ctx.takeRssPeaks();
-  const total = rate * seconds;
+  const settling = rate * settleSeconds;
+  const total = settling + rate * seconds;
   const startMs = Date.now();
   const requests: Promise<string>[] = [];
   for (let i = 0; i < total; i++) {
@@ -74,7 +80,7 @@ export async function runSteady(ctx: PhaseContext, rate: number, seconds: number
     if (wait > 0) await sleep(wait);
     requests.push(ctx.client.scheduleOne('noop'));
   }
-  const ids = await Promise.all(requests);
+  const ids = (await Promise.all(requests)).slice(settling);
   const result = await finishLatencyPhase(ctx, 'steady', ids, 'due');
   return { ...result, legsMs: await startLegs(ctx.db, ids) };
 }

@@ -75,8 +75,8 @@ async function runPhases(
   await resetStatements(cluster.db);
   log(`burst: ${options.burstTasks} tasks`);
   record(await runBurst(ctx, options.burstTasks));
-  log(`steady: ${options.steadyRate} tasks/s for ${options.steadySeconds} s`);
-  record(await runSteady(ctx, options.steadyRate, options.steadySeconds));
+  log(`steady: ${options.steadyRate} tasks/s for ${options.steadySettleSeconds} s to settle, then ${options.steadySeconds} s measured`);
+  record(await runSteady(ctx, options.steadyRate, options.steadySeconds, options.steadySettleSeconds));
   log(`future: ${options.futureTasks} tasks due at the same second`);
   record(await runFuture(ctx, options.futureTasks));
   if (options.backlogTasks > 0) {

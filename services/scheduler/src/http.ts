@@ -33,15 +33,23 @@ function fullPath(req: Request): string {
   return req.originalUrl.split('?')[0];
 }
 
-/** Logs each finished request once, with its status and duration; probes and metrics at debug. */
+/** Requests slower than this are logged at info even when they succeed. */
+const SLOW_REQUEST_MS = 1000;
+
+/**
+ * Logs each finished request once, with its status and duration: at info when it failed (4xx, 5xx) or was
+ * slow, at debug otherwise. A line per task submitted cost the scheduler more CPU than the submission itself
+ * (a write to the log pipe, and a wake-up of whatever reads it) and carried nothing the HTTP metrics and
+ * the task's own events do not; LOG_LEVEL=debug brings every line back.
+ */
 export function accessLog(): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      const path = fullPath(req);
-      const quiet = /^\/(healthz|readyz|metrics)$/.test(path);
-      req.log[quiet ? 'debug' : 'info']({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      const notable = res.statusCode >= 400 || ms >= SLOW_REQUEST_MS;
+      if (!notable && !req.log.isLevelEnabled('debug')) return;
+      req.log[notable ? 'info' : 'debug']({ method: req.method, path: fullPath(req), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };
