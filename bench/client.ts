@@ -49,14 +49,15 @@ export class SchedulerClient {
 }
 
 /**
- * Submits `total` tasks in 1,000-task batch requests, `concurrency` requests in flight. Returns the ids in
- * submission order and when the last request was answered.
+ * Submits `total` tasks of `command` in 1,000-task batch requests, `concurrency` requests in flight. Returns
+ * the ids in submission order and when the last request was answered.
  */
 export async function submitInBatches(
   client: SchedulerClient,
   total: number,
   concurrency: number,
   delaySeconds = 0,
+  command = 'noop',
 ): Promise<{ ids: string[]; doneAtMs: number }> {
   const batches = Array.from({ length: Math.ceil(total / 1000) }, (_, i) => Math.min(1000, total - i * 1000));
   const results: string[][] = new Array(batches.length);
@@ -64,7 +65,7 @@ export async function submitInBatches(
   const lane = async () => {
     while (next < batches.length) {
       const index = next++;
-      results[index] = await client.scheduleBatch('noop', batches[index], delaySeconds);
+      results[index] = await client.scheduleBatch(command, batches[index], delaySeconds);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, lane));

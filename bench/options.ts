@@ -13,6 +13,11 @@ export interface BenchOptions {
   warmupTasks: number;
   /** Phase 1: tasks submitted at once, in 1,000-task requests. */
   burstTasks: number;
+  /**
+   * The burst's command (and the warm-up's): `noop` by default. A command that takes time, such as
+   * `sleep 0.02`, makes the workers' slots the limit, to show throughput growing with workers.
+   */
+  burstCommand: string;
   /** Phase 2: single-task requests per second, for steadySeconds. */
   steadyRate: number;
   steadySeconds: number;
@@ -38,7 +43,7 @@ export interface BenchOptions {
   explain: boolean;
 }
 
-const USAGE = 'usage: npm run bench -- [--workers=N] [--slots=N] [--scale=full|small] [--env NAME=VALUE]... '
+const USAGE = 'usage: npm run bench -- [--workers=N] [--slots=N] [--scale=full|small] [--burst-command=CMD] [--env NAME=VALUE]... '
   + '[--pg NAME=VALUE]... [--profile[=DIR]] [--statements] [--explain]';
 
 /**
@@ -65,7 +70,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       flags.set(name, inline ?? '');
     }
   }
-  const known = ['workers', 'slots', 'scale', 'profile', 'statements', 'explain', 'help'];
+  const known = ['workers', 'slots', 'scale', 'burst-command', 'profile', 'statements', 'explain', 'help'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   if (flags.has('help')) throw new Error(USAGE);
 
@@ -85,6 +90,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     workerSlots: int(flags.get('slots'), DEFAULT_WORKER_SLOTS, 'slots'),
     warmupTasks: small ? 500 : 3000,
     burstTasks: small ? 2000 : 20_000,
+    burstCommand: flags.get('burst-command') || 'noop',
     steadyRate: 200,
     steadySeconds: small ? 3 : 20,
     steadySettleSeconds: 1,

@@ -46,12 +46,12 @@ async function drain(ctx: PhaseContext, ids: readonly string[], fromMs: number, 
   return { timedOut, cpuMsPerThousand, tasksPerS: perSecond(ids.length, fromMs, await lastRecordedAtMs(ctx.db, ids)) };
 }
 
-/** Phase 1: `count` no-op tasks submitted as fast as the scheduler takes them, run to completion. */
-export async function runBurst(ctx: PhaseContext, count: number): Promise<PhaseResult> {
+/** Phase 1: `count` tasks of `command` submitted as fast as the scheduler takes them, run to completion. */
+export async function runBurst(ctx: PhaseContext, count: number, command: string): Promise<PhaseResult> {
   ctx.takeRssPeaks();
   const cpuBefore = ctx.readCpu();
   const startMs = Date.now();
-  const { ids, doneAtMs } = await submitInBatches(ctx.client, count, ctx.submitConcurrency);
+  const { ids, doneAtMs } = await submitInBatches(ctx.client, count, ctx.submitConcurrency, 0, command);
   return {
     name: 'burst',
     tasks: count,

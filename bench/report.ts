@@ -10,6 +10,7 @@ export interface BenchSummary {
   workers: number;
   worker_slots: number;
   scale: BenchOptions['scale'];
+  burst_command: string;
   burst_tasks_per_s: number;
   submit_tasks_per_s: number;
   backlog_tasks_per_s: number | null;
@@ -48,6 +49,7 @@ export function summarize(options: BenchOptions, phases: PhaseResult[], idle: nu
     workers: options.workers,
     worker_slots: options.workerSlots,
     scale: options.scale,
+    burst_command: options.burstCommand,
     burst_tasks_per_s: burst.tasksPerS!,
     submit_tasks_per_s: burst.submitTasksPerS!,
     backlog_tasks_per_s: backlog?.tasksPerS ?? null,

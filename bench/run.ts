@@ -70,11 +70,11 @@ async function runPhases(
   // A short run first, not measured: the first thousands of tasks run before V8 has compiled the hot paths
   // and cost the services twice the CPU per task (measured: 53 against 31 µs per task in the workers).
   log(`warm-up: ${options.warmupTasks} tasks, not measured`);
-  await runBurst(ctx, options.warmupTasks);
+  await runBurst(ctx, options.warmupTasks, options.burstCommand);
   // Statement counts and times cover the measured phases only, not start-up and migrations.
   await resetStatements(cluster.db);
-  log(`burst: ${options.burstTasks} tasks`);
-  record(await runBurst(ctx, options.burstTasks));
+  log(`burst: ${options.burstTasks} tasks of "${options.burstCommand}"`);
+  record(await runBurst(ctx, options.burstTasks, options.burstCommand));
   log(`steady: ${options.steadyRate} tasks/s for ${options.steadySettleSeconds} s to settle, then ${options.steadySeconds} s measured`);
   record(await runSteady(ctx, options.steadyRate, options.steadySeconds, options.steadySettleSeconds));
   log(`future: ${options.futureTasks} tasks due at the same second`);
