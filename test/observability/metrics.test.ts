@@ -109,7 +109,12 @@ test('a workload of 50 tasks, 10 of them failing twice, moves every task counter
   expect(sumOf(coordinator, 'taskmaster_grpc_client_requests_total', { method: 'StreamTasks', code: 'OK' })).toBe(submitted);
   const reported = delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_requests_total', { method: 'StreamTaskStatuses', code: 'OK' });
   expect(reported).toBeGreaterThan(0);
-  expect(sumOf(workers, 'taskmaster_grpc_client_requests_total', { method: 'StreamTaskStatuses', code: 'OK' })).toBe(reported);
+  // A worker counts a report when the coordinator's answer arrives, a moment after the coordinator counted it.
+  await waitFor(
+    async () => sumOf(await scrapeWorkers(), 'taskmaster_grpc_client_requests_total', { method: 'StreamTaskStatuses', code: 'OK' }) === reported,
+    10_000,
+    'the workers counted every answered report',
+  );
   expect(delta(coordinatorBefore, coordinator, 'taskmaster_grpc_server_request_duration_seconds_count', { method: 'StreamTaskStatuses' })).toBe(reported);
 
   // HTTP: by route template.
