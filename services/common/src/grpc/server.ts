@@ -81,18 +81,22 @@ export function requestStream<Req, Res>(
   const open = new Map<grpc.ServerDuplexStream<Req, Res>, () => Promise<void>>();
   const handle = (call: grpc.ServerDuplexStream<Req, Res>) => {
     let answered = Promise.resolve();
-    let failed = false;
+    // Set once the stream failed, was cancelled or is ending: later requests go unanswered, and the client
+    // fails them when it sees the stream end.
+    let closed = false;
     const end = () => answered.then(() => {
       open.delete(call);
-      if (!failed && !call.cancelled) call.end();
+      if (closed || call.cancelled) return;
+      closed = true;
+      call.end();
     });
     open.set(call, end);
     call.on('data', (request: Req) => {
       answered = answered.then(async () => {
-        if (failed || call.cancelled) return;
+        if (closed || call.cancelled) return;
         const outcome = await answer(logger, method, () => handler(request));
         if (outcome.error) {
-          failed = true;
+          closed = true;
           call.emit('error', outcome.error);
         } else {
           call.write(outcome.response);
