@@ -17,10 +17,11 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   onStop(() => coordinator.close());
   const feed = new EventFeed({ pool, database: config.database, logger });
   onStop(() => feed.close());
-  const scaler = instrumentScaler(await createScaler(config, logger));
+  const backend = await createScaler(config, logger);
+  const scaler = instrumentScaler(backend.scaler);
   onStop(() => scaler.close());
   // Registered after the scaler, so it stops (and gives its lease up) before the scaler closes.
-  const autoscaler = await startAutoscaler(config, { scaler, pool, coordinator, logger });
+  const autoscaler = await startAutoscaler(config, { scaler, cluster: backend.cluster, pool, coordinator, logger });
   if (autoscaler) onStop(() => autoscaler.stop());
 
   const app = createApp({

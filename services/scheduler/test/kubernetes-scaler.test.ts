@@ -12,7 +12,7 @@ import { ForbiddenError, NotFoundError, UnavailableError } from '../../common/sr
 import { createLogger } from '../../common/src/logger';
 import { apiRequest, describeIfControlPlane, startControlPlane, type ControlPlane } from '../../../test/helpers/envtest';
 import { createScaler } from '../src/scaler/create-scaler';
-import { loadKubeConfig } from '../src/scaler/kube-client';
+import { loadKubernetesCluster } from '../src/scaler/kube-client';
 import { KubernetesScaler } from '../src/scaler/kubernetes';
 import {
   FOREIGN_POD, NAMESPACE, OTHER_DEPLOYMENT, OTHER_NAMESPACE, UNLABELLED_POD, WORKER_DEPLOYMENT, WORKER_LABELS, WORKER_SELECTOR,
@@ -128,7 +128,7 @@ describeIfControlPlane('KubernetesScaler as the scheduler ServiceAccount (envtes
 
   test('a missing worker Deployment is a 503 naming the setting to check, not a 404', async () => {
     const admin = await KubernetesScaler.create({
-      kubeConfig: await loadKubeConfig(loadConfig({ KUBECONFIG: cp.kubeconfigPath }).kubernetes),
+      ...(await loadKubernetesCluster(loadConfig({ KUBECONFIG: cp.kubeconfigPath }).kubernetes)),
       namespace: NAMESPACE,
       deployment: 'no-such-deployment',
       selector: WORKER_LABELS,
@@ -143,7 +143,7 @@ describeIfControlPlane('KubernetesScaler as the scheduler ServiceAccount (envtes
     const kubeconfig = join(dir, 'scheduler.kubeconfig');
     writeFileSync(kubeconfig, ns.kubeConfig.exportConfig(), { mode: 0o600 });
     const config = loadConfig({ SCALER: 'kubernetes', KUBECONFIG: kubeconfig, WORKER_DEPLOYMENT, WORKER_SELECTOR });
-    const fromConfig = await createScaler(config, logger);
+    const { scaler: fromConfig } = await createScaler(config, logger);
     expect(fromConfig.kind).toBe('kubernetes');
     expect(await fromConfig.desired()).toBe(3);
     expect((await fromConfig.list()).map((w) => w.name).sort()).toEqual(await workerPods());

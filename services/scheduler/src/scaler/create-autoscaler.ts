@@ -3,12 +3,14 @@ import type { Pool } from '../../../common/src/db/pool';
 import type { Logger } from '../../../common/src/logger';
 import type { CoordinatorView } from '../coordinator-view';
 import { Autoscaler } from './autoscaler';
-import { loadKubeConfig, resolveNamespace } from './kube-client';
+import type { KubernetesCluster } from './kube-client';
 import { LeaseLeaderElector, soleLeader, type LeaderElector } from './leader-election';
 import type { Scaler } from './scaler';
 
 export interface AutoscalerDeps {
   scaler: Scaler;
+  /** The scaler's cluster, when it is Kubernetes: the replicas elect their leader through a Lease there. */
+  cluster?: KubernetesCluster;
   pool: Pool;
   coordinator: CoordinatorView;
   logger: Logger;
@@ -25,15 +27,13 @@ function leaseDurationMs(intervalMs: number): number {
  */
 export async function startAutoscaler(config: Config, deps: AutoscalerDeps): Promise<Autoscaler | undefined> {
   if (!config.autoscaler.enabled) return undefined;
-  const { scaler, logger } = deps;
+  const { cluster, logger, ...inputs } = deps;
   const { identity, leaseName } = config.kubernetes;
   const autoscalerLogger = logger.child({ component: 'autoscaler' });
   let elector: LeaderElector = soleLeader(identity);
-  if (scaler.kind === 'kubernetes') {
-    const kubeConfig = await loadKubeConfig(config.kubernetes);
+  if (cluster) {
     elector = await LeaseLeaderElector.create({
-      kubeConfig,
-      namespace: resolveNamespace(config.kubernetes, kubeConfig),
+      ...cluster,
       name: leaseName,
       identity,
       leaseDurationMs: leaseDurationMs(config.autoscaler.intervalMs),
@@ -42,7 +42,7 @@ export async function startAutoscaler(config: Config, deps: AutoscalerDeps): Pro
   }
   const { minReplicas, maxReplicas, tasksPerWorker, cooldownMs, intervalMs } = config.autoscaler;
   const autoscaler = new Autoscaler({
-    ...deps,
+    ...inputs,
     elector,
     policy: { minReplicas, maxReplicas, tasksPerWorker, cooldownMs },
     intervalMs,

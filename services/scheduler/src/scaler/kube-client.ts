@@ -24,16 +24,6 @@ export function isInCluster(settings: Pick<KubernetesConfig, 'serviceHost'>, exi
   return settings.serviceHost !== undefined && exists(`${SERVICE_ACCOUNT_DIR}/token`);
 }
 
-/** KUBECONFIG when set (tests, a laptop), else the pod's ServiceAccount, else ~/.kube/config. */
-export async function loadKubeConfig(settings: KubernetesConfig): Promise<KubeConfig> {
-  const { KubeConfig } = await loadKubernetesClient();
-  const kubeConfig = new KubeConfig();
-  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
-  else if (isInCluster(settings)) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
-  return kubeConfig;
-}
-
 /** Bounds every API call: the generated client sets no timeout, and a call hung on a dead connection would hold
  * an autoscaler pass past the end of its leadership. 10 s ends well before a 15 s lease could pass to another. */
 export const API_TIMEOUT_MS = 10_000;
@@ -62,10 +52,29 @@ export function makeApiClient<T>(
   );
 }
 
+/** Where the scheduler talks to Kubernetes: its kubeconfig and the namespace of the workers (and of the Lease). */
+export interface KubernetesCluster {
+  kubeConfig: KubeConfig;
+  namespace: string;
+}
+
+/**
+ * KUBECONFIG when set (tests, a laptop), else the pod's ServiceAccount, else ~/.kube/config; loaded once at
+ * start-up, for the scaler and the autoscaler's leader election alike.
+ */
+export async function loadKubernetesCluster(settings: KubernetesConfig): Promise<KubernetesCluster> {
+  const { KubeConfig } = await loadKubernetesClient();
+  const kubeConfig = new KubeConfig();
+  if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
+  else if (isInCluster(settings)) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  return { kubeConfig, namespace: resolveNamespace(settings, kubeConfig) };
+}
+
 /**
  * POD_NAMESPACE, else the context's namespace (loadFromCluster puts the ServiceAccount's there), else "default".
  */
-export function resolveNamespace(settings: KubernetesConfig, kubeConfig: KubeConfig): string {
+function resolveNamespace(settings: KubernetesConfig, kubeConfig: KubeConfig): string {
   return settings.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
 }
 
