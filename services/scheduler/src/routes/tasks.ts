@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import type { StatsView, TaskPage } from '../api-types';
-import type { CoordinatorView } from '../coordinator-view';
+import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
 import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask, type TaskRow } from '../db/tasks';
 import { observeCancelled } from '../metrics';
@@ -63,6 +63,7 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
   api.get('/stats', async (_req, res) => {
     const [counts, workers] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers()]);
     const alive = workers ?? [];
+    const slots = slotTotals(alive);
     res.json({
       pending: counts.pending,
       dispatched: counts.dispatched,
@@ -72,8 +73,8 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
       cancelled: counts.cancelled,
       total: Object.values(counts).reduce((sum, n) => sum + n, 0),
       workers: alive.length,
-      slots_total: alive.reduce((sum, w) => sum + w.slots_total, 0),
-      slots_busy: alive.reduce((sum, w) => sum + w.slots_busy, 0),
+      slots_total: slots.total,
+      slots_busy: slots.busy,
       coordinator_reachable: workers !== null,
     } satisfies StatsView);
   });

@@ -1,7 +1,7 @@
 import { insertEvent } from '../../../common/src/db/events';
 import type { Pool } from '../../../common/src/db/pool';
 import type { Logger } from '../../../common/src/logger';
-import type { CoordinatorView } from '../coordinator-view';
+import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { measureQueue } from '../../../common/src/db/measure-queue';
 import { decideReplicas, type ScalingDecision, type ScalingInput, type ScalingPolicy } from './decide-replicas';
 import type { LeaderElector } from './leader-election';
@@ -105,11 +105,12 @@ export class Autoscaler {
       measureQueue(pool, cap).then((queue) => queue.depth),
       coordinator.listWorkers(),
     ]);
+    const slots = workers ? slotTotals(workers) : null;
     return {
       current,
       queued,
-      slotsBusy: workers ? workers.reduce((sum, w) => sum + w.slots_busy, 0) : null,
-      slotsTotal: workers ? workers.reduce((sum, w) => sum + w.slots_total, 0) : null,
+      slotsBusy: slots?.busy ?? null,
+      slotsTotal: slots?.total ?? null,
       now: this.now(),
       lastChangeAt: this.lastChangeAt,
     };
