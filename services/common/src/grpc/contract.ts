@@ -158,22 +158,29 @@ export function createCoordinatorClient(address: string): CoordinatorServiceClie
 }
 
 /**
- * Calls a unary method as a promise, with a deadline. Every call is counted by method and code, and timed
- * (the one place gRPC client metrics are taken).
+ * Starts timing one call of `method` made to another service; the function it returns records how the call
+ * ended. The one place gRPC client metrics are taken: callUnary and RequestStream both use it.
  */
+export function observeClientCall(method: string): (code: grpc.status) => void {
+  const endTimer = grpcClientDuration.startTimer({ method });
+  return (code) => {
+    const label = grpc.status[code] ?? 'UNKNOWN';
+    endTimer({ code: label });
+    grpcClientRequests.inc({ method, code: label });
+  };
+}
+
+/** Calls a unary method as a promise, with a deadline, observed by observeClientCall. */
 export function callUnary<Req, Res>(
   client: grpc.Client,
   method: Unary<Req, Res>,
   request: Partial<Req>,
   timeoutMs: number,
 ): Promise<Res> {
-  const name = methodName(client, method);
-  const endTimer = grpcClientDuration.startTimer({ method: name });
+  const observe = observeClientCall(methodName(client, method));
   return new Promise((resolve, reject) => {
     method.call(client, request, { deadline: Date.now() + timeoutMs }, (err, response) => {
-      const code = grpc.status[err ? err.code : grpc.status.OK] ?? 'UNKNOWN';
-      endTimer({ code });
-      grpcClientRequests.inc({ method: name, code });
+      observe(err ? err.code : grpc.status.OK);
       if (err) reject(err);
       else resolve(response as Res);
     });

@@ -1,12 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { grpcClientDuration, grpcClientRequests } from '../metrics';
-import { callUnary, type Bidi, type Unary } from './contract';
+import { callUnary, observeClientCall, type Bidi, type Unary } from './contract';
 
 interface Waiting<Res> {
   resolve: (response: Res) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
-  endTimer: (labels: { code: string }) => void;
+  observe: (code: grpc.status) => void;
 }
 
 function streamError(code: grpc.status, details: string): grpc.ServiceError {
@@ -28,7 +27,7 @@ function streamError(code: grpc.status, details: string): grpc.ServiceError {
  * A peer that does not know the stream method (UNIMPLEMENTED: an older build) acted on nothing: those
  * requests, and every later one, go as unary calls instead.
  *
- * Each request is counted and timed like a unary call, under the stream method's name.
+ * Each request is counted and timed like a unary call (observeClientCall), under the stream method's name.
  */
 export class RequestStream<Req, Res> {
   private stream: grpc.ClientDuplexStream<Partial<Req>, Res> | undefined;
@@ -45,7 +44,7 @@ export class RequestStream<Req, Res> {
     const stream = this.stream ?? this.open();
     return new Promise<Res>((resolve, reject) => {
       const timer = setTimeout(() => this.break(stream, streamError(grpc.status.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`)), timeoutMs);
-      const waiting: Waiting<Res> = { resolve, reject, timer, endTimer: grpcClientDuration.startTimer({ method: this.method.name }) };
+      const waiting: Waiting<Res> = { resolve, reject, timer, observe: observeClientCall(this.method.name) };
       this.waiting.push(waiting);
       stream.write(request);
     }).catch((err: grpc.ServiceError) => {
@@ -90,8 +89,6 @@ export class RequestStream<Req, Res> {
 
   private settle(waiting: Waiting<Res>, code: grpc.status): void {
     clearTimeout(waiting.timer);
-    const label = grpc.status[code] ?? 'UNKNOWN';
-    waiting.endTimer({ code: label });
-    grpcClientRequests.inc({ method: this.method.name, code: label });
+    waiting.observe(code);
   }
 }
