@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { insertTasks } from '../../services/common/src/db/insert-tasks';
 import { migrate } from '../../services/common/src/db/migrate';
+import { createLogger } from '../../services/common/src/logger';
 import { claimDueTasks } from '../../services/coordinator/src/db/claim-due-tasks';
+import { StatusRecorder } from '../../services/coordinator/src/status-recorder';
 import { freePort } from '../helpers/ports';
 
 /*
- * The insert and the claim commit without waiting for the disk (services/common/src/db/durability.ts). This
- * crashes a real PostgreSQL right after the inserts were acknowledged and the claims made, and checks what
- * recovery finds: every acknowledged task, and no claim that lost its task.
+ * The insert, the claim and the status writes commit without waiting for the disk
+ * (services/common/src/db/durability.ts). This crashes a real PostgreSQL right after inserts and status
+ * reports were acknowledged and claims made, and checks what recovery finds: every acknowledged task and
+ * every acknowledged finish, and no claim that lost its task.
  * The server's WAL writer is told to wait 10 s between rounds, so whatever insertTasks did not itself make
  * durable before returning is still in PostgreSQL's memory when the crash (an immediate shutdown, which
  * writes nothing) comes: without the wait in insertTasks, this test loses tasks.
@@ -63,7 +66,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('acknowledged tasks survive a database crash; a claim lost in it leaves its task pending', async () => {
+test('acknowledged tasks and reports survive a database crash; a claim lost in it leaves its task pending', async () => {
   const port = await freePort();
   let started = await startPostgres(dataDir, port);
   server = started.child;
@@ -81,6 +84,13 @@ test('acknowledged tasks survive a database crash; a claim lost in it leaves its
   acknowledged.push(...batch.map((task) => task.id));
   const claimed = await claimDueTasks(before, Array.from({ length: 100 }, () => 1), 60_000);
   expect(claimed).toHaveLength(100);
+  const recorder = new StatusRecorder({ pool: before, logger: createLogger('test', 'silent'), backoff: { baseMs: 1000, maxMs: 1000 } });
+  const finished = claimed.slice(0, 50);
+  const answers = await recorder.recordAll(finished.map((task) => ({
+    task_id: task.id, status: 'COMPLETE', attempt: task.attempt, worker_id: 1, at_ms: Date.now(),
+    started_at: 0, completed_at: 0, failed_at: 0, error: '', result: 'ok', started_at_ms: 0,
+  })));
+  expect(answers.every((answer) => answer.success)).toBe(true);
 
   await crash(dataDir);
   await before.end().catch(() => undefined);
@@ -95,9 +105,11 @@ test('acknowledged tasks survive a database crash; a claim lost in it leaves its
     );
     const byStatus = Object.fromEntries(rows.map((row) => [row.status, row.count]));
     expect(Object.values(byStatus).reduce((sum, count) => sum + count, 0)).toBe(acknowledged.length);
-    // Claims that reached the disk before the crash stand; the others are gone and their tasks pending.
-    expect(Object.keys(byStatus).every((status) => status === 'pending' || status === 'dispatched')).toBe(true);
-    expect(byStatus.dispatched ?? 0).toBeLessThanOrEqual(claimed.length);
+    // Acknowledged finishes stand. Other claims that reached the disk stand; the rest are gone and their
+    // tasks pending.
+    expect(byStatus.succeeded).toBe(finished.length);
+    expect(Object.keys(byStatus).every((status) => ['pending', 'dispatched', 'succeeded'].includes(status))).toBe(true);
+    expect(byStatus.dispatched ?? 0).toBeLessThanOrEqual(claimed.length - finished.length);
   } finally {
     await after.end();
   }

@@ -3,9 +3,9 @@ import type { Pool } from './pool';
 /*
  * Visible now, durable before anyone is told. A commit normally returns, and becomes visible to other
  * sessions, only once its WAL is flushed to disk. On the disks we measured, that flush usually takes well
- * under a millisecond but stalls for 20-400 ms every second or two (docs/performance.md, "Disk flush
- * stalls"), and every task waiting behind it starts that much later. Two statements on the way from a
- * request to a worker therefore commit without waiting for the flush:
+ * under a millisecond but stalls of 20-400 ms come and go (`npm run bench -- --probes`; docs/performance.md),
+ * and PostgreSQL holds its NOTIFY lock through a notifying commit's flush, so every task behind a stall
+ * started that much later. The three statements on a task's way commit without waiting for the flush:
  *
  * - the insert of new tasks (insert-tasks.ts), which then calls waitUntilDurable before its caller answers
  *   the client: a 201 still means the task is on disk, while the coordinators can already see and dispatch it;
@@ -13,10 +13,12 @@ import type { Pool } from './pool';
  *   before the claim reaches the disk, recovery finds the task pending with its previous attempt number, as
  *   if the lease had expired: it runs again (at least once, as after a worker's death). The worker that got
  *   the lost claim reports under an attempt number the database no longer has, or that the next claim
- *   reuses; either way the fence in record-transitions.ts applies at most one finish.
+ *   reuses; either way the fence in record-transitions.ts applies at most one finish;
+ * - the status writes (record-transitions.ts), which the recorder acknowledges only after waitUntilDurable:
+ *   a worker forgets a report once it is acknowledged, so that acknowledgement must survive a crash.
  *
- * Status reports, cancels, retries and hand-backs keep the server's synchronous_commit: a worker forgets a
- * report once it is acknowledged, so that acknowledgement must survive a crash.
+ * Cancels, retries and hand-backs are rare and keep the server's synchronous_commit.
+ * test/e2e/crash-durability.test.ts crashes a real server to check the insert's and the claim's side.
  *
  * ASYNC_COMMIT is a CTE that sets synchronous_commit to off for the statement's own transaction
  * (set_config's third argument), so the session and every other statement keep the server's setting.
