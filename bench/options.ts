@@ -41,10 +41,12 @@ export interface BenchOptions {
   statements: boolean;
   /** Only print the plans of the hot statements at a 100k backlog (explain-plans.ts), no benchmark. */
   explain: boolean;
+  /** Only measure disk flushes and gRPC calls apart from the system (probes.ts), no benchmark. */
+  probes: boolean;
 }
 
 const USAGE = 'usage: npm run bench -- [--workers=N] [--slots=N] [--scale=full|small] [--burst-command=CMD] [--env NAME=VALUE]... '
-  + '[--pg NAME=VALUE]... [--profile[=DIR]] [--statements] [--explain]';
+  + '[--pg NAME=VALUE]... [--profile[=DIR]] [--statements] [--explain] [--probes]';
 
 /**
  * Default slots per worker. A no-op task holds its slot only from dispatch to its report, so slots are what
@@ -70,7 +72,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       flags.set(name, inline ?? '');
     }
   }
-  const known = ['workers', 'slots', 'scale', 'burst-command', 'profile', 'statements', 'explain', 'help'];
+  const known = ['workers', 'slots', 'scale', 'burst-command', 'profile', 'statements', 'explain', 'probes', 'help'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   if (flags.has('help')) throw new Error(USAGE);
 
@@ -103,5 +105,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     profileDir: profile === undefined ? undefined : profile || 'bench-profiles',
     statements: flags.has('statements'),
     explain: flags.has('explain'),
+    probes: flags.has('probes'),
   };
 }

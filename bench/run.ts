@@ -6,6 +6,7 @@ import { summarizeProfiles } from './cpu-profile';
 import { explainPlans } from './explain-plans';
 import { topStatements, resetStatements } from './measure';
 import { parseOptions } from './options';
+import { runProbes } from './probes';
 import { runBacklog, runBurst, runFuture, runIdle, runSteady, type PhaseContext, type PhaseResult } from './phases';
 import { phaseTable, statementTable, summarize } from './report';
 
@@ -20,6 +21,10 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
   if (options.explain) {
     process.stdout.write(`${await explainPlans(log)}\n`);
+    return;
+  }
+  if (options.probes) {
+    process.stdout.write(`${JSON.stringify(await runProbes(log))}\n`);
     return;
   }
   const loadBefore = loadavg().map((n) => Math.round(n * 100) / 100);

@@ -15,9 +15,9 @@ function streamError(code: grpc.status, details: string): grpc.ServiceError {
 /**
  * Request/response calls carried by one long-lived bidirectional stream (StreamTasks, StreamTaskStatuses):
  * the peer answers each request message with one response message, in order, so the n-th response settles
- * the n-th request still waiting. A unary call costs 1.2 ms of the caller's CPU and 0.7 ms of the callee's
- * on this machine at 200 calls/s, a stream message 0.37 and 0.18 ms (docs/performance.md), and a task makes
- * two such calls on its way through.
+ * the n-th request still waiting. At 200 calls/s on this machine a unary call costs 1.7-1.9 ms of the
+ * caller's CPU and 1.1-1.2 ms of the callee's, a stream message about half (`npm run bench -- --probes`,
+ * docs/performance.md), and a task makes two such calls on its way through.
  *
  * The stream opens on the first call and again on the first call after it broke. When it breaks (the peer
  * went away, ended it, or refused a request with an error status), every request still waiting fails with
