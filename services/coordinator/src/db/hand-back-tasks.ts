@@ -43,13 +43,18 @@ const HAND_BACK_WORKER_TASKS = `
     LIMIT $2 FOR UPDATE SKIP LOCKED))
   RETURNING t.id, t.worker_id`;
 
-export async function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000): Promise<HandedBack[]> {
+/** Runs a hand-back statement, `limit` rows at a time, until a run returns fewer; every row handed back. */
+async function handBackInBatches(pool: Pool, sql: string, values: unknown[], limit: number): Promise<HandedBack[]> {
   const all: HandedBack[] = [];
   for (;;) {
-    const { rows } = await pool.query<HandedBack>(HAND_BACK_WORKER_TASKS, [workerId, limit]);
+    const { rows } = await pool.query<HandedBack>(sql, [...values, limit]);
     all.push(...rows);
     if (rows.length < limit) return all;
   }
+}
+
+export function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000): Promise<HandedBack[]> {
+  return handBackInBatches(pool, HAND_BACK_WORKER_TASKS, [workerId], limit);
 }
 
 /*
@@ -65,11 +70,6 @@ const HAND_BACK_EXPIRED_LEASES = `
     LIMIT $1 FOR UPDATE SKIP LOCKED))
   RETURNING t.id, t.worker_id`;
 
-export async function handBackExpiredLeases(pool: Pool, limit = 1000): Promise<HandedBack[]> {
-  const all: HandedBack[] = [];
-  for (;;) {
-    const { rows } = await pool.query<HandedBack>(HAND_BACK_EXPIRED_LEASES, [limit]);
-    all.push(...rows);
-    if (rows.length < limit) return all;
-  }
+export function handBackExpiredLeases(pool: Pool, limit = 1000): Promise<HandedBack[]> {
+  return handBackInBatches(pool, HAND_BACK_EXPIRED_LEASES, [], limit);
 }
