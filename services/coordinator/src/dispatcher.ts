@@ -192,6 +192,9 @@ export class Dispatcher {
       attempt: task.attempt,
       scheduled_at_ms: task.due_at_ms,
       start_after_ms: task.hold_until > 0 ? Math.max(0, Math.ceil(task.hold_until - performance.now())) : 0,
+      name: '',
+      payload: '',
+      queue: '',
     });
     if (worker.legacy) {
       return Promise.all(tasks.map((task) => callUnary(client, client.SubmitTask, toRequest(task), timeout)));

@@ -57,7 +57,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     if (request.leaving) {
       // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
       await sweeper.removeWorker(request.workerId, 'left');
-      return { acknowledged: true };
+      return { acknowledged: true, drop: [] };
     }
     const { worker, joined } = registry.heartbeat(request);
     if (joined) {
@@ -73,7 +73,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
       await renewExpiringLeases(pool, worker.id, leaseMs, heartbeatIntervalMs);
     }
     if (!worker.draining) wake();
-    return { acknowledged: true };
+    return { acknowledged: true, drop: [] };
   }
 
   async function updateTaskStatus(request: UpdateTaskStatusRequest): Promise<UpdateTaskStatusResponse> {

@@ -9,87 +9,47 @@ import { repoRoot } from '../paths';
  * them (keepCase, enums as strings, int64 as numbers, defaults filled in).
  */
 
-export type TaskStatus = 'QUEUED' | 'STARTED' | 'COMPLETE' | 'FAILED';
-
-export interface TaskRequest {
-  task_id: string;
-  data: string;
-  attempt: number;
-  scheduled_at_ms: number;
-  /** Hold the task this long after receipt before starting it; 0 = start now. */
-  start_after_ms: number;
-}
-export interface TaskResponse {
-  task_id: string;
-  message: string;
-  success: boolean;
-}
-export interface TaskBatchRequest {
-  tasks: TaskRequest[];
-}
-export interface TaskBatchResponse {
-  results: TaskResponse[];
-}
-export interface ClientTaskRequest {
-  data: string;
-  scheduled_at: number;
-}
-export interface ClientTaskResponse {
-  message: string;
-  task_id: string;
-}
-export interface HeartbeatRequest {
-  workerId: number;
-  address: string;
-  slots_total: number;
-  slots_free: number;
-  name: string;
-  draining: boolean;
-  leaving: boolean;
-  /** The worker honours TaskRequest.start_after_ms. */
-  delayed_start: boolean;
-}
-export interface HeartbeatResponse {
-  acknowledged: boolean;
-}
-export interface UpdateTaskStatusRequest {
-  task_id: string;
-  status: TaskStatus;
-  started_at: number;
-  completed_at: number;
-  failed_at: number;
-  worker_id: number;
-  attempt: number;
-  error: string;
-  result: string;
-  at_ms: number;
-  /** With COMPLETE/FAILED: the start time when no STARTED was sent; 0 otherwise. */
-  started_at_ms: number;
-}
-export interface UpdateTaskStatusResponse {
-  success: boolean;
-  message: string;
-}
-export interface UpdateTaskStatusBatchRequest {
-  updates: UpdateTaskStatusRequest[];
-}
-export interface UpdateTaskStatusBatchResponse {
-  results: UpdateTaskStatusResponse[];
-}
-export interface WorkerInfo {
-  workerId: number;
-  address: string;
-  name: string;
-  slots_total: number;
-  slots_busy: number;
-  heartbeat_misses: number;
-  last_heartbeat_ms: number;
-  draining: boolean;
-  in_flight: number;
-}
-export interface ListWorkersResponse {
-  workers: WorkerInfo[];
-}
+/*
+ * The messages as proto-loader delivers them (keepCase, enums as strings, int64 as numbers, defaults filled
+ * in): the `__Output` types generated from the proto by `npm run generate` (proto-loader-gen-types, into
+ * services/sdk/src/generated, not committed).
+ */
+import type { TaskRequest__Output } from '../../../sdk/src/generated/grpcapi/TaskRequest';
+export type TaskRequest = TaskRequest__Output;
+import type { TaskResponse__Output } from '../../../sdk/src/generated/grpcapi/TaskResponse';
+export type TaskResponse = TaskResponse__Output;
+import type { TaskBatchRequest__Output } from '../../../sdk/src/generated/grpcapi/TaskBatchRequest';
+export type TaskBatchRequest = TaskBatchRequest__Output;
+import type { TaskBatchResponse__Output } from '../../../sdk/src/generated/grpcapi/TaskBatchResponse';
+export type TaskBatchResponse = TaskBatchResponse__Output;
+import type { ClientTaskRequest__Output } from '../../../sdk/src/generated/grpcapi/ClientTaskRequest';
+export type ClientTaskRequest = ClientTaskRequest__Output;
+import type { ClientTaskResponse__Output } from '../../../sdk/src/generated/grpcapi/ClientTaskResponse';
+export type ClientTaskResponse = ClientTaskResponse__Output;
+import type { HeartbeatRequest__Output } from '../../../sdk/src/generated/grpcapi/HeartbeatRequest';
+export type HeartbeatRequest = HeartbeatRequest__Output;
+import type { HeartbeatResponse__Output } from '../../../sdk/src/generated/grpcapi/HeartbeatResponse';
+export type HeartbeatResponse = HeartbeatResponse__Output;
+import type { HeldTask__Output } from '../../../sdk/src/generated/grpcapi/HeldTask';
+export type HeldTask = HeldTask__Output;
+import type { UpdateTaskStatusRequest__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusRequest';
+export type UpdateTaskStatusRequest = UpdateTaskStatusRequest__Output;
+import type { UpdateTaskStatusResponse__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusResponse';
+export type UpdateTaskStatusResponse = UpdateTaskStatusResponse__Output;
+import type { UpdateTaskStatusBatchRequest__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusBatchRequest';
+export type UpdateTaskStatusBatchRequest = UpdateTaskStatusBatchRequest__Output;
+import type { UpdateTaskStatusBatchResponse__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusBatchResponse';
+export type UpdateTaskStatusBatchResponse = UpdateTaskStatusBatchResponse__Output;
+import type { WorkerInfo__Output } from '../../../sdk/src/generated/grpcapi/WorkerInfo';
+export type WorkerInfo = WorkerInfo__Output;
+import type { ListWorkersResponse__Output } from '../../../sdk/src/generated/grpcapi/ListWorkersResponse';
+export type ListWorkersResponse = ListWorkersResponse__Output;
+import type { WorkerMessage__Output } from '../../../sdk/src/generated/grpcapi/WorkerMessage';
+export type WorkerMessage = WorkerMessage__Output;
+import type { CoordinatorMessage__Output } from '../../../sdk/src/generated/grpcapi/CoordinatorMessage';
+export type CoordinatorMessage = CoordinatorMessage__Output;
+import type { TaskStatus__Output } from '../../../sdk/src/generated/grpcapi/TaskStatus';
+export type TaskStatus = TaskStatus__Output;
 
 export type Unary<Req, Res> = (
   request: Partial<Req>,

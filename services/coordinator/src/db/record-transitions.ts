@@ -50,7 +50,7 @@ const MARK_SUCCEEDED = `
   WITH ${ASYNC_COMMIT}
   UPDATE tasks t
   SET status = 'succeeded', completed_at = r.at, started_at = ${STARTED_AT},
-      result = nullif(r.detail, ''), lease_expires_at = NULL, updated_at = now()
+      result = to_jsonb(nullif(r.detail, '')), lease_expires_at = NULL, updated_at = now()
   ${FROM_REPORTS} AND t.status IN ('dispatched', 'running')
   RETURNING t.id`;
 

@@ -1,0 +1,25 @@
+-- Named tasks with JSON input and output (the SDK), retries that count executions, and an index of what each
+-- worker holds (the heartbeat's reconciliation).
+
+ALTER TABLE tasks
+  -- The task's type, such as 'send-email'; NULL for a command task (the original contract: `command` says
+  -- what to run). The pattern is the API's, checked here too so that no way in can store another.
+  ADD COLUMN name       TEXT CHECK (name ~ '^[a-z0-9][a-z0-9._:-]{0,127}$'),
+  ADD COLUMN queue      TEXT NOT NULL DEFAULT 'default' CHECK (queue ~ '^[a-z0-9][a-z0-9._:-]{0,127}$'),
+  ADD COLUMN payload    JSONB,
+  -- Attempts that ran: a STARTED applied, or a finish straight from `dispatched`. `attempt` still counts
+  -- claims and is the fence; the retry budget (max_attempts) is spent by executions, so a delivery that
+  -- never ran (refused, undelivered, evicted before it started) costs nothing.
+  ADD COLUMN executions INTEGER NOT NULL DEFAULT 0;
+
+-- A result was free text; it is JSON now. Old text results become JSON strings.
+ALTER TABLE tasks ALTER COLUMN result TYPE JSONB USING to_jsonb(result);
+
+-- A command task names its command instead; a named task may carry a command too (a label), not required.
+ALTER TABLE tasks ALTER COLUMN command DROP NOT NULL;
+ALTER TABLE tasks ADD CONSTRAINT tasks_name_or_command CHECK (name IS NOT NULL OR command IS NOT NULL);
+
+-- What a worker holds, by worker: the heartbeat compares it with the worker's own list, and the lease sweep
+-- reads it in expiry order. Replaces tasks_lease_idx, which had the same rows.
+DROP INDEX tasks_lease_idx;
+CREATE INDEX tasks_in_flight_idx ON tasks (worker_id, lease_expires_at) WHERE status IN ('dispatched', 'running');
