@@ -82,7 +82,7 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
   }
   const batch = await insertTasks(before, Array.from({ length: 200 }, (_, i) => ({ command: `batch-${i}`, scheduledAt: new Date() })));
   acknowledged.push(...batch.map((task) => task.id));
-  const claimed = await claimDueTasks(before, Array.from({ length: 100 }, () => 1), 60_000);
+  const claimed = await claimDueTasks(before, Array.from({ length: 100 }, () => 1), { names: [], commandTasks: true, commandsWithoutPayload: false }, 60_000);
   expect(claimed).toHaveLength(100);
   const recorder = new StatusRecorder({ pool: before, logger: createLogger('test', 'silent'), backoff: { baseMs: 1000, maxMs: 1000 } });
   const finished = claimed.slice(0, 50);

@@ -99,6 +99,11 @@ export interface CoordinatorConfig {
   readonly leaseMs: number;
   /** POLL_INTERVAL, default 5 s: the fallback scan in case a notification is lost. */
   readonly pollIntervalMs: number;
+  /**
+   * HOLDINGS_GRACE, default 5 s: how long a task sent to a worker may be missing from the holdings its
+   * heartbeats list before it is handed back (it may have crossed the heartbeat on the way).
+   */
+  readonly holdingsGraceMs: number;
   /** DEFAULT_WORKER_SLOTS, default 5: assumed for old workers that do not report slots. */
   readonly defaultWorkerSlots: number;
   /** DISPATCH_BATCH_SIZE, default 500: most tasks claimed by one query. */
@@ -284,6 +289,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxMissedHeartbeats: read.int('MAX_MISSED_HEARTBEATS', 3, 1, 100),
     leaseMs: read.duration('LEASE_DURATION', 30_000),
     pollIntervalMs: read.duration('POLL_INTERVAL', 5000),
+    holdingsGraceMs: read.duration('HOLDINGS_GRACE', 5000),
     defaultWorkerSlots: read.int('DEFAULT_WORKER_SLOTS', 5, 1, 10_000),
     dispatchBatchSize: read.int('DISPATCH_BATCH_SIZE', 500, 1, 10_000),
     dispatchLookaheadMs: read.duration('DISPATCH_LOOKAHEAD', 250, 'ms'),

@@ -4,12 +4,10 @@ import { insertEvent } from '../../common/src/db/events';
 import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
 import { pruneEvents } from './db/prune-events';
 import type { WorkerRegistry } from './registry';
-import type { WorkerClients } from './worker-clients';
 
 export interface SweeperOptions {
   pool: Pool;
   registry: WorkerRegistry;
-  clients: WorkerClients;
   logger: Logger;
   /** How often silent workers are looked for (in memory, no query). */
   evictionCheckMs: number;
@@ -51,9 +49,9 @@ export class Sweeper {
 
   /** Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves. */
   async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
-    const { pool, registry, clients, logger } = this.options;
+    const { pool, registry, logger } = this.options;
     const worker = registry.remove(workerId);
-    if (worker) clients.close(worker.address);
+    worker?.transport?.close();
     const tasks = await handBackWorkerTasks(pool, workerId);
     const name = worker?.name ?? `worker-${workerId}`;
     await insertEvent(pool, {
@@ -84,7 +82,7 @@ export class Sweeper {
   private async expireLeases(): Promise<void> {
     const tasks = await handBackExpiredLeases(this.options.pool);
     if (tasks.length === 0) return;
-    for (const task of tasks) if (task.worker_id !== null) this.options.registry.release(task.worker_id);
+    for (const task of tasks) if (task.worker_id !== null) this.options.registry.unassign(task.worker_id, task.id);
     this.options.logger.warn({ handed_back: tasks.length }, 'leases expired; tasks handed back');
     this.options.onHandedBack(tasks, 'lease_expired');
   }

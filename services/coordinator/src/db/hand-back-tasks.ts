@@ -58,6 +58,29 @@ export function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000):
 }
 
 /*
+ * What the database gives a worker that the worker does not hold, claimed longer than the grace ago (so it
+ * had time to arrive): a claim whose send never happened (the coordinator died between the two), a send
+ * lost on a broken stream, or an earlier hand-back that failed. $1 worker id, $2/$3 the (task id, attempt)
+ * pairs the worker holds, $4 grace ms; bounded like above.
+ */
+const HAND_BACK_UNHELD = `
+  UPDATE tasks t
+  SET status = 'pending', lease_expires_at = NULL, updated_at = now()
+  WHERE t.id = ANY(ARRAY(
+    SELECT id FROM tasks
+    WHERE worker_id = $1 AND status IN ('dispatched', 'running')
+      AND picked_at < now() - make_interval(secs => $4::int / 1000.0)
+      AND (id, attempt) NOT IN (SELECT * FROM unnest($2::uuid[], $3::int[]))
+    LIMIT $5 FOR UPDATE SKIP LOCKED))
+  RETURNING t.id, t.worker_id`;
+
+export function handBackUnheld(
+  pool: Pool, workerId: number, held: readonly { task_id: string; attempt: number }[], graceMs: number, limit = 1000,
+): Promise<HandedBack[]> {
+  return handBackInBatches(pool, HAND_BACK_UNHELD, [workerId, held.map((t) => t.task_id), held.map((t) => t.attempt), Math.ceil(graceMs)], limit);
+}
+
+/*
  * Leases that ran out: their worker stopped renewing them (it is gone, or lost track of them) even if no
  * coordinator evicted it, such as after a coordinator restart that emptied its registry. Bounded like above.
  */
