@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CoordinatorConfig, DatabaseConfig } from '../../common/src/config';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
@@ -30,6 +31,8 @@ export interface Coordinator {
 /** Builds and starts a coordinator: gRPC server, dispatcher, status recorder, sweeps, LISTEN wake-ups. */
 export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinator> {
   const { config, pool, logger } = deps;
+  // Names this process in worker_owners: a restarted coordinator is a new owner, and claims its workers anew.
+  const coordinatorId = randomUUID();
   const registry = new WorkerRegistry({
     defaultSlots: config.defaultWorkerSlots,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -73,6 +76,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     pool,
     registry,
     logger,
+    coordinatorId,
     evictionCheckMs: Math.min(1000, config.heartbeatIntervalMs),
     leaseCheckMs: Math.min(5000, config.leaseMs),
     eventsRetentionMs: config.eventsRetentionMs,
@@ -84,7 +88,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   });
 
   const heartbeat = heartbeatHandler({
-    pool, logger, registry, sweeper, clients,
+    pool, logger, registry, sweeper, clients, coordinatorId,
     leaseMs: config.leaseMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     holdingsGraceMs: config.holdingsGraceMs,

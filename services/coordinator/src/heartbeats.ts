@@ -5,6 +5,7 @@ import { ValidationError } from '../../common/src/errors';
 import type { HeartbeatRequest, HeartbeatResponse, HeldTask } from '../../common/src/grpc/contract';
 import { handBackUnheld, type HandedBack } from './db/hand-back-tasks';
 import { reconcileHeld, renewalHorizonMs, renewByWorker } from './db/reconcile-holdings';
+import { claimWorker, whileOwned } from './db/worker-owners';
 import type { RegisteredWorker, WorkerRegistry, WorkerTransport } from './registry';
 import type { Sweeper } from './sweeper';
 import type { WorkerClients } from './worker-clients';
@@ -14,6 +15,8 @@ export interface HeartbeatDeps {
   logger: Logger;
   registry: WorkerRegistry;
   sweeper: Sweeper;
+  /** This coordinator's id in worker_owners. */
+  coordinatorId: string;
   clients: WorkerClients;
   leaseMs: number;
   heartbeatIntervalMs: number;
@@ -85,7 +88,12 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     const settling = performance.now() - (joinedAt.get(worker.id) ?? 0) < 2 * holdingsGraceMs;
     if (missing.length > 0 || worker.needsReconcile || settling) {
       try {
-        const handedBack = await handBackUnheld(pool, worker.id, held, holdingsGraceMs);
+        let handedBack = worker.ownership && await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs));
+        if (handedBack === undefined) {
+          // Another coordinator claimed it since, yet it beats here: it moved back. Claim it again.
+          worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
+          handedBack = await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs)) ?? [];
+        }
         worker.needsReconcile = false;
         if (handedBack.length > 0) {
           logger.warn({ worker_id: worker.id, handed_back: handedBack.length }, 'tasks dispatched to a worker that does not hold them; handed back');
@@ -107,7 +115,12 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
       joinedAt.delete(request.workerId);
       return { acknowledged: true, drop: [] };
     }
+    const previous = registry.get(request.workerId);
+    // A new connection (a new stream, or unary calls from a new peer) may come after the worker was with
+    // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
+    const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
     const { worker, joined: isNew } = registry.heartbeat(request, peer);
+    if (isNew || reconnected || !worker.ownership) worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
     if (transport) {
       if (worker.transport !== transport) worker.transport?.close();
       worker.transport = transport;

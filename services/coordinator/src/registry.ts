@@ -1,4 +1,5 @@
 import type { HeartbeatRequest, HeldTask, TaskRequest, TaskResponse, WorkerInfo } from '../../common/src/grpc/contract';
+import type { Ownership } from './db/worker-owners';
 
 /** How tasks reach a worker: a call the coordinator dials, or the worker's own Connect stream. */
 export interface WorkerTransport {
@@ -55,6 +56,8 @@ export interface RegisteredWorker {
   peer: string;
   /** The database may hold tasks for it that the coordinator does not know (joined, or a hand-back failed). */
   needsReconcile: boolean;
+  /** This coordinator's claim on the worker (worker_owners), set when it joined or reconnected here. */
+  ownership: Ownership | undefined;
 }
 
 export interface Assignment {
@@ -126,6 +129,7 @@ export class WorkerRegistry {
       transport: undefined,
       peer,
       needsReconcile: true,
+      ownership: undefined,
     };
     worker.address = request.address;
     worker.name = request.name || `worker-${request.workerId}`;

@@ -3,12 +3,15 @@ import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
 import { pruneEvents } from './db/prune-events';
+import { claimWorker, whileOwned } from './db/worker-owners';
 import type { WorkerRegistry } from './registry';
 
 export interface SweeperOptions {
   pool: Pool;
   registry: WorkerRegistry;
   logger: Logger;
+  /** This coordinator's id in worker_owners. */
+  coordinatorId: string;
   /** How often silent workers are looked for (in memory, no query). */
   evictionCheckMs: number;
   /** How often expired leases are looked for (one query). */
@@ -47,12 +50,23 @@ export class Sweeper {
     await this.busy;
   }
 
-  /** Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves. */
+  /**
+   * Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves.
+   * Only while this coordinator still owns the worker: one that moved to another coordinator is that
+   * one's, with its tasks (db/worker-owners.ts). A worker leaving that this coordinator never saw (it
+   * restarted) is claimed first: it is talking to this one.
+   */
   async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
-    const { pool, registry, logger } = this.options;
+    const { pool, registry, logger, coordinatorId } = this.options;
     const worker = registry.remove(workerId);
     worker?.transport?.close();
-    const tasks = await handBackWorkerTasks(pool, workerId);
+    const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId) : undefined);
+    const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId), { release: true });
+    if (!owned) {
+      logger.info({ worker_id: workerId, reason }, 'worker removed; another coordinator owns it now, so its tasks are left to that one');
+      return;
+    }
+    const tasks = owned;
     const name = worker?.name ?? `worker-${workerId}`;
     await insertEvent(pool, {
       type: reason === 'evicted' ? 'worker_evicted' : 'worker_left',

@@ -2,14 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { loadConfig } from '../../common/src/config';
 import { createLogger } from '../../common/src/logger';
 import {
-  callUnary, createCoordinatorClient, type CoordinatorMessage, type CoordinatorServiceClient, type HeartbeatRequest,
-  type HeldTask, type TaskRequest, type WorkerMessage,
+  callUnary, createCoordinatorClient, type CoordinatorServiceClient, type HeartbeatRequest,
+  type TaskRequest,
 } from '../../common/src/grpc/contract';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { startCoordinator, type Coordinator } from '../src/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
 import { freePort } from '../../../test/helpers/ports';
 import { waitFor } from '../../../test/helpers/wait';
+import { connectStream, StreamWorker as BaseStreamWorker } from './stream-worker';
 
 /*
  * The coordinator learns what each worker holds from the worker (issue 10): these tests play a worker on a
@@ -36,52 +37,15 @@ afterAll(async () => {
   await coordinator.stop();
   await db.drop();
 });
+class StreamWorker extends BaseStreamWorker {
+  constructor(id: number, base: Partial<HeartbeatRequest>, accept?: (task: TaskRequest) => boolean) {
+    super(client, id, base, accept);
+  }
+}
+
 afterEach(async () => {
   await db.pool.query('DELETE FROM tasks');
 });
-
-/** A worker on a Connect stream that accepts what it is sent (or refuses, per `accept`) and runs nothing. */
-class StreamWorker {
-  readonly received: TaskRequest[] = [];
-  private seq = 0;
-  private readonly answers = new Map<number, (message: CoordinatorMessage) => void>();
-  private readonly call: grpc.ClientDuplexStream<Partial<WorkerMessage>, CoordinatorMessage>;
-
-  constructor(
-    readonly id: number,
-    private readonly base: Partial<HeartbeatRequest>,
-    private readonly accept: (task: TaskRequest) => boolean = () => true,
-  ) {
-    this.call = (client as unknown as { Connect: () => grpc.ClientDuplexStream<Partial<WorkerMessage>, CoordinatorMessage> }).Connect();
-    this.call.on('data', (message: CoordinatorMessage) => {
-      if (message.body === 'tasks' && message.tasks) {
-        this.received.push(...message.tasks.tasks);
-        this.call.write({
-          seq: message.seq,
-          accepted: { results: message.tasks.tasks.map((t) => ({ task_id: t.task_id, success: this.accept(t), message: '' })) },
-        });
-        return;
-      }
-      this.answers.get(message.seq)?.(message);
-      this.answers.delete(message.seq);
-    });
-    this.call.on('error', () => undefined);
-  }
-
-  async beat(held: HeldTask[], extra: Partial<HeartbeatRequest> = {}): Promise<HeldTask[]> {
-    const seq = ++this.seq;
-    const answer = new Promise<CoordinatorMessage>((resolve) => this.answers.set(seq, resolve));
-    this.call.write({
-      seq,
-      heartbeat: { workerId: this.id, name: `w${this.id}`, slots_total: 10, reports_held: true, delayed_start: true, held, ...this.base, ...extra } as HeartbeatRequest,
-    });
-    return (await answer).heartbeat!.drop;
-  }
-
-  close(): void {
-    this.call.end();
-  }
-}
 
 async function workerInfo(id: number) {
   const { workers } = await callUnary(client, client.ListWorkers, {}, 5000);
@@ -182,14 +146,14 @@ test('a sent task the worker never lists is handed back after the grace; one it 
 });
 
 test('Connect refuses a first message that is not a heartbeat, and a heartbeat without slots, naming the field', async () => {
-  const call = (client as unknown as { Connect: () => grpc.ClientDuplexStream<Partial<WorkerMessage>, CoordinatorMessage> }).Connect();
+  const call = connectStream(client);
   const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
   call.on('error', () => undefined);
   call.on('data', () => undefined);
   call.write({ seq: 1, reports: { updates: [] } });
   expect(await status).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/heartbeat/) });
 
-  const second = (client as unknown as { Connect: () => grpc.ClientDuplexStream<Partial<WorkerMessage>, CoordinatorMessage> }).Connect();
+  const second = connectStream(client);
   const secondStatus = new Promise<grpc.StatusObject>((resolve) => second.on('status', resolve));
   second.on('error', () => undefined);
   second.on('data', () => undefined);

@@ -8,6 +8,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** A pool or one client of it (inside a transaction): what a single statement needs. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
 
 /** The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. */
 export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {

@@ -1,4 +1,4 @@
-import type { Pool } from '../../../common/src/db/pool';
+import type { Pool, Queryable } from '../../../common/src/db/pool';
 
 /** A task handed back to `pending`, with the worker that held it (for slot accounting). */
 export interface HandedBack {
@@ -44,7 +44,7 @@ const HAND_BACK_WORKER_TASKS = `
   RETURNING t.id, t.worker_id`;
 
 /** Runs a hand-back statement, `limit` rows at a time, until a run returns fewer; every row handed back. */
-async function handBackInBatches(pool: Pool, sql: string, values: unknown[], limit: number): Promise<HandedBack[]> {
+async function handBackInBatches(pool: Queryable, sql: string, values: unknown[], limit: number): Promise<HandedBack[]> {
   const all: HandedBack[] = [];
   for (;;) {
     const { rows } = await pool.query<HandedBack>(sql, [...values, limit]);
@@ -53,7 +53,7 @@ async function handBackInBatches(pool: Pool, sql: string, values: unknown[], lim
   }
 }
 
-export function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000): Promise<HandedBack[]> {
+export function handBackWorkerTasks(pool: Queryable, workerId: number, limit = 1000): Promise<HandedBack[]> {
   return handBackInBatches(pool, HAND_BACK_WORKER_TASKS, [workerId], limit);
 }
 
@@ -75,7 +75,7 @@ const HAND_BACK_UNHELD = `
   RETURNING t.id, t.worker_id`;
 
 export function handBackUnheld(
-  pool: Pool, workerId: number, held: readonly { task_id: string; attempt: number }[], graceMs: number, limit = 1000,
+  pool: Queryable, workerId: number, held: readonly { task_id: string; attempt: number }[], graceMs: number, limit = 1000,
 ): Promise<HandedBack[]> {
   return handBackInBatches(pool, HAND_BACK_UNHELD, [workerId, held.map((t) => t.task_id), held.map((t) => t.attempt), Math.ceil(graceMs)], limit);
 }
