@@ -41,8 +41,8 @@ const MOVE_LEDGER_FROM_PUBLIC = `
   $$`;
 
 /**
- * Applies the migrations not yet recorded in schema_migrations, all in one transaction under a transaction
- * advisory lock. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
+ * Applies the migrations not yet recorded in taskmaster.schema_migrations, all in one transaction under a
+ * transaction advisory lock, creating every object in the schema taskmaster. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
  * exactly once, the second waiting for the first; a failing file rolls back every file of this run, so the
  * schema is never half-migrated. Returns the versions applied now.
  */
