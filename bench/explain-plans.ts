@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { insertTasks } from '../services/common/src/db/insert-tasks';
 import { migrate } from '../services/common/src/db/migrate';
+import { SEARCH_PATH_OPTIONS } from '../services/common/src/db/pool';
 import { claimDueTasks, nextDueInMs } from '../services/coordinator/src/db/claim-due-tasks';
 import { markSucceeded } from '../services/coordinator/src/db/record-transitions';
 import { reconcileHeld } from '../services/coordinator/src/db/reconcile-holdings';
@@ -24,7 +25,7 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-explain-pg-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const postgres = await startEmbeddedPostgres({ dataDir, port, persistent: false, settings: { session_preload_libraries: 'auto_explain' } });
-  const pool = new pg.Pool({ connectionString: postgres.adminUrl, max: 1 });
+  const pool = new pg.Pool({ connectionString: postgres.adminUrl, max: 1, options: SEARCH_PATH_OPTIONS });
   const plans: string[] = [];
   pool.on('connect', (client) => client.on('notice', (notice) => plans.push(notice.message ?? '')));
   try {
