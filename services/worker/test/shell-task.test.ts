@@ -17,7 +17,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** The pids a script wrote, one a line, once it has written `count` of them. */
 async function readPids(file: string, count: number): Promise<number[]> {
-  for (let tries = 0; tries < 200; tries++) {
+  for (let tries = 0; tries < 500; tries++) {
     const pids = (() => {
       try {
         return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
@@ -33,7 +33,7 @@ async function readPids(file: string, count: number): Promise<number[]> {
 
 /** Whether every pid has stopped; a killed process can take a moment to be gone once signalled. */
 async function allGone(pids: number[]): Promise<boolean> {
-  for (let tries = 0; tries < 100; tries++) {
+  for (let tries = 0; tries < 250; tries++) {
     if (!pids.some(isProcessRunning)) return true;
     await sleep(20);
   }
@@ -89,10 +89,11 @@ describe('shell task', () => {
 
   test('a timeout kills the whole process group: the grandchildren are gone', async () => {
     const file = join(scratch, 'timeout-pids');
-    const running = createShellTask(defaults)({ argv: familyScript(file), timeout_ms: 500 }, ctx());
+    // Long enough for a loaded machine to start both sleeps before it fires, so they are seen running first.
+    const running = createShellTask(defaults)({ argv: familyScript(file), timeout_ms: 1500 }, ctx());
     const pids = await readPids(file, 2);
     expect(pids.every(isProcessRunning)).toBe(true);
-    await expect(running).rejects.toThrow('sh timed out after 500 ms (process group killed)');
+    await expect(running).rejects.toThrow('sh timed out after 1500 ms (process group killed)');
     expect(await allGone(pids)).toBe(true);
   });
 
