@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -41,14 +41,16 @@ export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   }
 }
 
-/** Sends `signal` to every process of the group; false when the group no longer exists. */
+/**
+ * Sends `signal` to every process of the group; false when that is impossible: ESRCH (the group is gone) or
+ * EPERM (what is left runs as another user, after a setuid exec, and no signal of ours reaches it).
+ */
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
+  } catch {
+    return false;
   }
 }
 
@@ -59,7 +61,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  */
 export function groupHasLiveMembers(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
-  if (process.platform !== 'linux') return true;
+  if (process.platform !== 'linux' || !existsSync('/proc/self/stat')) return true;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readProcStat(Number(entry));

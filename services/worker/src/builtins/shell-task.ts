@@ -99,6 +99,7 @@ export function createShellTask(options: ShellTaskOptions): (payload: unknown, c
       let stopped: string | undefined;
       let terminating: Promise<void> | undefined;
       const stop = (why: string): void => {
+        if (child.pid === undefined) return; // never started; its 'error' event rejects
         stopped ??= why;
         terminating ??= killGroup(child.pid!, options.killGraceMs);
       };
