@@ -117,7 +117,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   dispatcher.start();
   sweeper.start();
   const stopWatchingWorkers = watchWorkers(registry);
-  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs });
+  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
   logger.info({ port: server.port }, 'coordinator listening');
 
   const grpcServer = server;
