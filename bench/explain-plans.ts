@@ -36,7 +36,7 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     const run = async () => {
       const claimed = await claimDueTasks(pool, plan, 30_000, 250);
       await markSucceeded(pool, claimed.map((task) => ({
-        taskId: task.id, attempt: task.attempt, workerId: task.worker_id, atMs: Date.now(), detail: 'ok', startedAtMs: Date.now(),
+        taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
       await nextDueInMs(pool);
       await renewExpiringLeases(pool, 1, 30_000, 5000);

@@ -60,7 +60,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       }
       // A finished report frees the reporter's slot whether or not it applied: the worker is done with it.
       if (update.status !== 'STARTED') {
-        registry.release(update.worker_id);
+        if (outcome.workerId !== null) registry.release(outcome.workerId);
         dispatcher.capacityChanged();
       }
       if (outcome.applied && update.status === 'FAILED' && !outcome.final) dispatcher.wake();

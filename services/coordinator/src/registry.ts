@@ -15,6 +15,8 @@ export interface RegisteredWorker {
   legacy: boolean;
   /** Holds a task sent before it is due until TaskRequest.start_after_ms has passed. */
   delayedStart: boolean;
+  /** The gRPC peer ("ip:port") its last heartbeat came from: attributes an original worker's reports. */
+  peer?: string;
 }
 
 export interface RegistryOptions {
@@ -39,7 +41,7 @@ export class WorkerRegistry {
   }
 
   /** Records a heartbeat; `joined` is true for a worker not known before. */
-  heartbeat(request: HeartbeatRequest): { worker: RegisteredWorker; joined: boolean } {
+  heartbeat(request: HeartbeatRequest, peer?: string): { worker: RegisteredWorker; joined: boolean } {
     const legacy = request.slots_total === 0;
     const existing = this.workers.get(request.workerId);
     const worker: RegisteredWorker = existing ?? {
@@ -61,12 +63,27 @@ export class WorkerRegistry {
     worker.delayedStart = request.delayed_start === true;
     worker.draining = request.draining;
     worker.lastHeartbeatAt = this.now();
+    if (peer !== undefined) worker.peer = peer;
     this.workers.set(worker.id, worker);
     return { worker, joined: !existing };
   }
 
   get(id: number): RegisteredWorker | undefined {
     return this.workers.get(id);
+  }
+
+  /**
+   * The original-contract worker that reports from `peer`. An original worker sends its heartbeats and its
+   * reports over one client connection, so the exact peer (ip:port) names it. After a reconnect its reports
+   * may come from a new port until its next heartbeat: then the one original worker at that IP, if only one
+   * is there (several behind one IP cannot be told apart; their reports wait for the next heartbeat).
+   */
+  legacyWorkerAt(peer: string): number | undefined {
+    const legacy = [...this.workers.values()].filter((worker) => worker.legacy && worker.peer !== undefined);
+    const exact = legacy.find((worker) => worker.peer === peer);
+    if (exact) return exact.id;
+    const sameHost = legacy.filter((worker) => peerHost(worker.peer!) === peerHost(peer));
+    return sameHost.length === 1 ? sameHost[0].id : undefined;
   }
 
   remove(id: number): RegisteredWorker | undefined {
@@ -146,4 +163,11 @@ export class WorkerRegistry {
   get size(): number {
     return this.workers.size;
   }
+}
+
+/** The IP of a gRPC peer string: "10.0.0.7:5123" → "10.0.0.7", "[::1]:5123" and "::1:5123" → "::1". */
+export function peerHost(peer: string): string {
+  const colon = peer.lastIndexOf(':');
+  const host = colon > 0 ? peer.slice(0, colon) : peer;
+  return host.replace(/^\[(.*)\]$/, '$1');
 }
