@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { loadConfig } from '../../services/common/src/config';
 import { createPool, type Pool } from '../../services/common/src/db/pool';
 import { createLogger } from '../../services/common/src/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -89,4 +90,10 @@ test('a query on a connection that went silent fails within the query timeout; t
   // The silent connection was dropped: the next query gets a new one once the network is back.
   proxy.frozen = false;
   expect(await outcome(pool.query('SELECT 1'), 10_000)).toBe('answered');
+});
+
+test('the timeouts are settings with defaults; the client waits longer than the server', () => {
+  expect(loadConfig({}).database).toMatchObject({ statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, keepAliveIdleMs: 10_000 });
+  expect(loadConfig({ DB_STATEMENT_TIMEOUT: '0', DB_QUERY_TIMEOUT: '2s' }).database).toMatchObject({ statementTimeoutMs: 0, queryTimeoutMs: 2000 });
+  expect(() => loadConfig({ DB_STATEMENT_TIMEOUT: '10s', DB_QUERY_TIMEOUT: '5s' })).toThrow(/DB_QUERY_TIMEOUT .* must be longer than DB_STATEMENT_TIMEOUT/);
 });

@@ -276,6 +276,11 @@ export function loadConfig(env: Env = process.env): Config {
     keepAliveIdleMs: read.duration('DB_KEEPALIVE_IDLE', 10_000),
   };
 
+  // The server should cancel a slow statement before the client gives up on its connection.
+  if (database.statementTimeoutMs > 0 && database.queryTimeoutMs > 0 && database.queryTimeoutMs <= database.statementTimeoutMs) {
+    read.problems.push(`DB_QUERY_TIMEOUT (${database.queryTimeoutMs} ms) must be longer than DB_STATEMENT_TIMEOUT (${database.statementTimeoutMs} ms), or 0`);
+  }
+
   const heartbeatIntervalMs = read.duration('HEARTBEAT_INTERVAL', 5000);
   // One variable with a default per service, so a coordinator and a worker on one host do not collide.
   // The scheduler serves /metrics on its own HTTP port and ignores it.
