@@ -4,6 +4,7 @@ import type { UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import type { ClaimedTask } from './db/claim-due-tasks';
+import type { HandedBack } from './db/hand-back-tasks';
 import { measureQueue } from '../../common/src/db/measure-queue';
 import type { WorkerRegistry } from './registry';
 import type { RecordedOutcome } from './status-recorder';
@@ -139,8 +140,11 @@ export function observeReport(update: UpdateTaskStatusRequest, outcome: Recorded
   else if (update.status === 'FAILED') (outcome.final ? tasksFailed : tasksRetried).inc();
 }
 
-export function observeReassigned(count: number, reason: ReassignReason): void {
-  tasksReassigned.inc({ reason }, count);
+/** Tasks handed back: back to pending (reassigned), or failed when a running one had no executions left. */
+export function observeReassigned(tasks: readonly HandedBack[], reason: ReassignReason): void {
+  const failed = tasks.filter((task) => task.failed).length;
+  if (tasks.length > failed) tasksReassigned.inc({ reason }, tasks.length - failed);
+  if (failed > 0) tasksFailed.inc(failed);
 }
 
 export function observeHeartbeat(): void {
