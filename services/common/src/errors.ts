@@ -87,14 +87,16 @@ const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when tryin
  */
 export function asDatabaseUnavailable(err: unknown): DatabaseUnavailableError | undefined {
   if (err instanceof DatabaseUnavailableError) return err;
-  if (!(err instanceof Error) || err instanceof TaskMasterError) return undefined;
-  const { code } = err as { code?: unknown };
-  const nested = err instanceof AggregateError ? err.errors : [];
+  // Duck-typed, not `instanceof Error`: errors from node's own modules may come from another realm (jest).
+  if (typeof err !== 'object' || err === null || err instanceof TaskMasterError) return undefined;
+  const { code, message = '', errors } = err as { code?: unknown; message?: unknown; errors?: unknown };
+  const text = typeof message === 'string' ? message : '';
   const unavailable = (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.test(code)))
-    || CONNECTION_MESSAGES.test(err.message)
-    || nested.some((inner) => asDatabaseUnavailable(inner) !== undefined);
+    || CONNECTION_MESSAGES.test(text)
+    // AggregateError: a connect that tried several addresses (IPv4 and IPv6) and failed on each.
+    || (Array.isArray(errors) && errors.some((inner) => asDatabaseUnavailable(inner) !== undefined));
   if (!unavailable) return undefined;
-  const reason = typeof code === 'string' && code !== '' ? `${code}: ${err.message || 'connection failed'}` : err.message;
+  const reason = typeof code === 'string' && code !== '' ? `${code}: ${text || 'connection failed'}` : text;
   return new DatabaseUnavailableError(`the database is unavailable (${reason}); retry shortly`);
 }
 
