@@ -152,7 +152,7 @@ test('PostgreSQL down for 10 s: 503 database_unavailable at once, probes tell, a
     ...figures.map((line) => `  ${line}`),
     `  a 503 body: ${JSON.stringify(during.schedule[0]?.body)}`,
     `  after restart: schedule succeeded after ${scheduledAfterMs} ms (${attempts.length} attempts: ${attempts.map((a) => a.status).join(',')}), its event reached the SSE client after ${deliveredAfterMs} ms`,
-    `  SSE client: ${eventsBefore} events before the restart, ${stream.events.length} at the end, ${connectionsDuring} connection(s) by the end of the outage, ${stream.connections} at the end`,
+    `  SSE client: ${eventsBefore} events when PostgreSQL came back, ${stream.events.length} at the end, ${connectionsDuring} connection(s) by the end of the outage, ${stream.connections} at the end`,
   ].join('\n'));
 
   for (const route of ['schedule', 'tasks', 'status', 'logs']) {
