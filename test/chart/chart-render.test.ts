@@ -228,7 +228,7 @@ describe('default values', () => {
   it('sets replicas when nothing else owns them', () => {
     expect(findObject(objects, 'Deployment', 'tm-taskmaster-worker').spec.replicas).toBe(3);
     expect(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler').spec.replicas).toBe(1);
-    expect(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator').spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+    expect(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator').spec).toMatchObject({ replicas: 1, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } } });
     expect(objects.some((object) => object.kind === 'HorizontalPodAutoscaler')).toBe(false);
   });
 
@@ -239,6 +239,9 @@ describe('default values', () => {
       { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' },
     ]);
     expect(findObject(objects, 'Service', 'tm-taskmaster-worker').spec.clusterIP).toBe('None');
+    // Every coordinator pod by one name, for the scheduler's worker list.
+    expect(findObject(objects, 'Service', 'tm-taskmaster-coordinator-pods').spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'grpc', port: 8080 }] });
+    expect(findObject(objects, 'ConfigMap', 'tm-taskmaster').data.COORDINATORS_ADDRESS).toBe('tm-taskmaster-coordinator-pods:8080');
   });
 
   it('annotates every pod for Prometheus scraping', () => {
@@ -442,7 +445,7 @@ describe('values.schema.json', () => {
     expect(failure({ 'worker.replicas': 51 })).toContain('worker.replicas: Must be less than or equal to 50');
     expect(failure({ 'worker.replicas': 'many' })).toContain('worker.replicas: Invalid type. Expected: integer, given: string');
     expect(failure({ 'worker.replica': 2 })).toContain('worker: Additional property replica is not allowed');
-    expect(failure({ 'coordinator.replicas': 2 })).toContain('coordinator.replicas: Must be less than or equal to 1');
+    expect(failure({ 'coordinator.replicas': 11 })).toContain('coordinator.replicas: Must be less than or equal to 10');
     expect(failure({ 'config.logLevel': 'loud' })).toContain('config.logLevel');
     expect(failure({ 'worker.taskProcessTime': 'soon' })).toContain('worker.taskProcessTime: Does not match pattern');
     expect(failure({ 'postgresql.enabled': false })).toContain('externalDatabase.existingSecret: String length must be greater than or equal to 1');

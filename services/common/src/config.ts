@@ -49,6 +49,11 @@ export interface SchedulerConfig {
   readonly port: number;
   /** COORDINATOR_ADDRESS, default "localhost:8080": where ListWorkers is asked. */
   readonly coordinatorAddress: string;
+  /**
+   * COORDINATORS_ADDRESS, default COORDINATOR_ADDRESS: a host:port whose name resolves to every coordinator
+   * (a headless Service); the scheduler's worker list asks each one.
+   */
+  readonly coordinatorsAddress: string;
   /** API_TOKEN: when set, mutating routes need "Authorization: Bearer <token>". */
   readonly apiToken?: string;
   /** SSE_KEEPALIVE, default 15 s. */
@@ -321,6 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
   const scheduler: SchedulerConfig = {
     port: read.port('SCHEDULER_PORT', 8081),
     coordinatorAddress,
+    coordinatorsAddress: read.address('COORDINATORS_ADDRESS', coordinatorAddress),
     apiToken: read.optional('API_TOKEN'),
     sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
