@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestDatabase, waitForSucceeded, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { describeWithGoPeers, startGoPeer, type GoPeer, type GoPeerEvent } from '../helpers/go-peers';
 import { freePort } from '../helpers/ports';
 import { startCluster, startService, type Cluster, type ServiceProcess } from '../helpers/processes';
@@ -78,7 +78,13 @@ describeWithGoPeers('original-contract peers', () => {
       victim.child.kill('SIGKILL');
       await victim.exited;
 
-      await waitForSucceeded(db, 30, 90_000);
+      let state = '';
+      await waitFor(async () => {
+        const { rows } = await db.pool.query('SELECT status, count(*)::int AS n FROM tasks GROUP BY status ORDER BY status');
+        const workers = (await request(`${cluster.schedulerUrl}/api/workers`)).body.workers as Array<{ name: string; slots_busy?: number }>;
+        state = `tasks ${JSON.stringify(Object.fromEntries(rows.map((row) => [row.status, row.n])))}, slots_busy ${JSON.stringify(workers.map((w) => [w.name, w.slots_busy]))}`;
+        return rows.length === 1 && rows[0].status === 'succeeded' && rows[0].n === 30;
+      }, 60_000, () => `all 30 tasks to succeed (${state})`);
       const { rows: completions } = await db.pool.query("SELECT task_id, count(*)::int AS n FROM events WHERE type = 'completed' GROUP BY task_id");
       expect(completions).toHaveLength(30);
       expect(completions.filter((row) => row.n !== 1)).toEqual([]);
@@ -91,6 +97,6 @@ describeWithGoPeers('original-contract peers', () => {
         return workers.length > 0 && workers.every((w) => w.slots_busy === 0);
       }, 15_000, () => `every slots_busy 0 (${JSON.stringify(workers.map((w) => [w.name, w.slots_busy]))})`);
       expect(cluster.coordinator.warnings.filter((line) => /ping/i.test(String(line.msg)))).toEqual([]);
-    }, 150_000);
+    }, 120_000);
   });
 });
