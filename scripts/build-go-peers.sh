@@ -8,7 +8,7 @@
 # Needs Go, protoc (Debian `protobuf-compiler`) and the Go module proxy. The protoc plugins
 # (protoc-gen-go, protoc-gen-go-grpc, at pinned versions) are installed into the cache too. The code
 # generated from original.proto is written only into a scratch copy, never into the repository.
-# Environment: TASKMASTER_TESTBIN (cache root), GO_PEERS_FORCE=1 (rebuild). See docs/testing.md.
+# Environment: TASKMASTER_TESTBIN (cache root), GO_PEERS_FORCE=1 (rebuild). See docs/testing-go-peers.md.
 set -euo pipefail
 
 PROTOC_GEN_GO_VERSION=v1.31.0

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { describeWithGoPeers, startGoPeer, type GoPeer, type GoPeerEvent } from '../helpers/go-peers';
-import { freePort } from '../helpers/ports';
 import { startCluster, startService, type Cluster, type ServiceProcess } from '../helpers/processes';
 import { request } from '../helpers/scheduler-app';
 import { waitFor } from '../helpers/wait';

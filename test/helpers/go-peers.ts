@@ -11,7 +11,7 @@ export type GoPeerKind = 'original-worker' | 'original-coordinator';
 export type GoPeerEvent = Record<string, unknown> & { event: string };
 
 const BUILD_SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'build-go-peers.sh');
-const BUILD_HINT = 'needs Go and protoc (Debian protobuf-compiler); run `bash scripts/build-go-peers.sh` (docs/testing.md)';
+const BUILD_HINT = 'needs Go and protoc (Debian protobuf-compiler); run `bash scripts/build-go-peers.sh` (docs/testing-go-peers.md)';
 
 let built: { dir: string } | { error: string } | undefined;
 
