@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/src/logger';
 import type {
   CoordinatorServiceClient, UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest,
@@ -43,7 +44,7 @@ export class StatusReporter {
       name: 'StreamTaskStatuses',
       stream: client.StreamTaskStatuses,
       unary: client.UpdateTaskStatuses,
-      single: { method: client.UpdateTaskStatus, split: splitReports, join: joinReports },
+      single: { method: client.UpdateTaskStatus, split: splitReports, join: joinReports, refused: refusedReport },
     });
   }
 
@@ -113,6 +114,12 @@ export function splitReports(batch: Partial<UpdateTaskStatusBatchRequest>): Part
     const started = { task_id: update.task_id, status: 'STARTED' as const, started_at: Math.floor(at / 1000), at_ms: at, worker_id: update.worker_id, attempt: update.attempt };
     return [started, { ...update, started_at_ms: 0 }];
   });
+}
+
+/** A report the coordinator judged alone (bad, unknown or stale) is dropped like a refused batch item; any other error retries. */
+function refusedReport(err: grpc.ServiceError): UpdateTaskStatusResponse | undefined {
+  const alone = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION];
+  return alone.includes(err.code) ? { success: false, message: err.details } : undefined;
 }
 
 /** One result per report of the batch from the answers to splitReports' calls: failed if any part failed. */

@@ -11,12 +11,14 @@ interface Waiting<Res> {
 /**
  * The last fallback of a RequestStream: the original contract's one-item unary method. `split` turns a batch
  * request into the one-item requests that stand for it, in the order they must reach the peer; `join` turns
- * their responses (in the same order) back into the batch response.
+ * their responses (in the same order) back into the batch response. `refused` turns an error that judged one
+ * item alone (a bad or stale item) into that item's response; any other error fails the whole request.
  */
 export interface SingleFallback<Req, Res, SingleReq, SingleRes> {
   method: Unary<SingleReq, SingleRes>;
   split(request: Partial<Req>): Partial<SingleReq>[];
   join(request: Partial<Req>, responses: SingleRes[]): Res;
+  refused?(err: grpc.ServiceError): SingleRes | undefined;
 }
 
 function streamError(code: grpc.status, details: string): grpc.ServiceError {
@@ -124,13 +126,21 @@ export class RequestStream<Req, Res, SingleReq = unknown, SingleRes = unknown> {
   }
 
   /**
-   * One call per item, in order, each with the full timeout. A failure fails the whole request, so the caller
-   * sends every item again, those already answered included: the single method is at-least-once here.
+   * One call per item, in order, each with the full timeout. A failure that is not an item's refusal fails the
+   * whole request, so the caller sends every item again, those already answered included: at-least-once.
    */
   private async callSingle(request: Partial<Req>, timeoutMs: number): Promise<Res> {
     const single = this.method.single!;
     const responses: SingleRes[] = [];
-    for (const item of single.split(request)) responses.push(await callUnary(this.client, single.method, item, timeoutMs));
+    for (const item of single.split(request)) {
+      try {
+        responses.push(await callUnary(this.client, single.method, item, timeoutMs));
+      } catch (err) {
+        const refusal = single.refused?.(err as grpc.ServiceError);
+        if (refusal === undefined) throw err;
+        responses.push(refusal);
+      }
+    }
     return single.join(request, responses);
   }
 
