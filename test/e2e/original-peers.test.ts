@@ -76,6 +76,10 @@ describeWithGoPeers('original-contract peers', () => {
       await victim.waitForEvent((e) => e.event === 'reported' && e.status === 'STARTED', 20_000);
       victim.child.kill('SIGKILL');
       await victim.exited;
+      // What it received and never reported COMPLETE for: the tasks that must be handed to the survivor.
+      const finished = new Set(victim.events.filter((e) => e.event === 'reported' && e.status === 'COMPLETE').map((e) => e.task_id));
+      const lost = victim.events.filter((e) => e.event === 'received' && !finished.has(e.task_id)).map((e) => e.task_id as string);
+      expect(lost.length).toBeGreaterThan(0);
 
       let state = '';
       await waitFor(async () => {
@@ -87,6 +91,8 @@ describeWithGoPeers('original-contract peers', () => {
       const { rows: completions } = await db.pool.query("SELECT task_id, count(*)::int AS n FROM events WHERE type = 'completed' GROUP BY task_id");
       expect(completions).toHaveLength(30);
       expect(completions.filter((row) => row.n !== 1)).toEqual([]);
+      const { rows: handedBack } = await db.pool.query("SELECT DISTINCT task_id FROM events WHERE type = 'reassigned' AND task_id = ANY($1)", [lost]);
+      expect(handedBack.map((row) => row.task_id).sort()).toEqual([...lost].sort());
       const { rows: early } = await db.pool.query('SELECT id, scheduled_at, started_at FROM tasks WHERE started_at < scheduled_at');
       expect(early).toEqual([]);
 
