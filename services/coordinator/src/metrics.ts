@@ -112,6 +112,13 @@ new Gauge({
   },
 });
 
+const tasksUnhandled = new Gauge({
+  name: 'taskmaster_tasks_unhandled',
+  help: 'Pending tasks whose name no worker connected to this coordinator runs, by name: they wait until such a worker joins.',
+  labelNames: ['name'],
+  registers: [registry],
+});
+
 /** Reports a registry's workers and slots until the returned function is called. */
 export function watchWorkers(workers: WorkerRegistry): () => void {
   watched.add(workers);
@@ -148,13 +155,16 @@ export function observeEviction(): void {
  * Samples the queue gauges every intervalMs, off the scrape path: a scrape reads the last sample and never
  * waits on the database. A sample still running when the next is due is not doubled.
  */
-export function sampleQueue(options: { pool: Pool; logger: Logger; intervalMs: number }): { stop(): Promise<void> } {
+export function sampleQueue(options: { pool: Pool; logger: Logger; intervalMs: number; workers: WorkerRegistry }): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const sample = () => {
     running ??= measureQueue(options.pool)
       .then((measure) => {
         queueDepth.set(measure.depth);
         queueOldestDueAge.set(measure.oldest_due_age_seconds);
+        const handled = options.workers.handledNames().names;
+        tasksUnhandled.reset();
+        for (const { name, pending } of measure.pending_names) if (!handled.has(name)) tasksUnhandled.set({ name }, pending);
       })
       .catch((err: Error) => options.logger.warn({ err: err.message }, 'measuring the queue failed'))
       .finally(() => {
