@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { ValidationError } from '../src/errors';
-import { createWorkerClient, grpcApi, type TaskBatchRequest, type TaskBatchResponse, type WorkerServiceClient } from '../src/grpc/contract';
+import { createWorkerClient, grpcApi, type TaskBatchRequest, type TaskBatchResponse, type TaskRequest, type WorkerServiceClient } from '../src/grpc/contract';
 import { RequestStream } from '../src/grpc/request-stream';
 import { requestStream, startGrpcServer, unary, type GrpcServer } from '../src/grpc/server';
 import { createLogger } from '../src/logger';
@@ -87,6 +87,43 @@ test('a peer without the stream method gets the same requests as unary calls', a
   expect(answers.map((answer) => answer.results[0].message)).toEqual(['echo x', 'echo y']);
   expect(await stream.call(batch('z'), 5000)).toMatchObject({ results: [{ message: 'echo z' }] });
   expect(unaryCalls.sort()).toEqual(['x', 'y', 'z']);
+});
+
+test('a peer with only the original one-item method gets each item as a call of it, in order, from then on; an item it refuses fails alone', async () => {
+  const singleCalls: string[] = [];
+  const server = await startGrpcServer({
+    host: '127.0.0.1', port: 0, service: grpcApi().WorkerService.service, serviceName: 'grpcapi.WorkerService',
+    implementation: {
+      SubmitTask: unary(logger, 'SubmitTask', async (task: TaskRequest) => {
+        singleCalls.push(task.task_id);
+        if (task.task_id === 'bad') throw new ValidationError('task_id is bad', 'task_id');
+        return { task_id: task.task_id, success: task.task_id !== 'refused', message: `one ${task.task_id}` };
+      }),
+    },
+  });
+  servers.push(server);
+  const client = createWorkerClient(`127.0.0.1:${server.port}`);
+  clients.push(client);
+  const stream = new RequestStream(client, {
+    name: 'StreamTasks', stream: client.StreamTasks, unary: client.SubmitTasks,
+    single: {
+      method: client.SubmitTask,
+      split: (request) => request.tasks ?? [],
+      join: (_request, results) => ({ results }),
+      refused: (err) => (err.code === grpc.status.INVALID_ARGUMENT ? { task_id: '', success: false, message: err.details } : undefined),
+    },
+  });
+  const refusedBefore = await requestsCounted('SubmitTasks', 'UNIMPLEMENTED');
+  const three = { tasks: [...batch('a').tasks!, ...batch('refused').tasks!, ...batch('bad').tasks!] };
+  expect(await stream.call(three, 5000)).toEqual({ results: [
+    { task_id: 'a', success: true, message: 'one a' },
+    { task_id: 'refused', success: false, message: 'one refused' },
+    { task_id: '', success: false, message: 'task_id is bad' },
+  ] });
+  expect(stream.transport).toBe('single');
+  expect(await stream.call(batch('b'), 5000)).toMatchObject({ results: [{ message: 'one b' }] });
+  expect(singleCalls).toEqual(['a', 'refused', 'bad', 'b']);
+  expect(await requestsCounted('SubmitTasks', 'UNIMPLEMENTED')).toBe(refusedBefore + 1);
 });
 
 test('a request not answered in time fails with DEADLINE_EXCEEDED, and so does every request behind it', async () => {

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/src/logger';
 import type {
   CoordinatorServiceClient, UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest,
+  UpdateTaskStatusResponse,
 } from '../../common/src/grpc/contract';
 import { RequestStream } from '../../common/src/grpc/request-stream';
 
@@ -13,7 +15,8 @@ export type StatusUpdate = Pick<UpdateTaskStatusRequest, 'task_id' | 'status' | 
 
 /**
  * Sends status reports to the coordinator in batches over one stream (StreamTaskStatuses; UpdateTaskStatuses
- * calls to a coordinator without it), one batch at a time so that a task's STARTED always reaches the
+ * calls to a coordinator without it; one UpdateTaskStatus call per report to an original coordinator, which
+ * has neither: splitReports), one batch at a time so that a task's STARTED always reaches the
  * coordinator before its COMPLETE. A failed call is retried with backoff,
  * with the same reports in the same order, until it gets through: a report is never dropped because the
  * coordinator was briefly away. Reports the coordinator refuses (a stale attempt) are logged and dropped:
@@ -30,14 +33,19 @@ export class StatusReporter {
   private readonly unsentStarts = new Map<string, StatusUpdate>();
   private sending: Promise<void> | undefined;
   private closed = false;
-  private readonly stream: RequestStream<UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse>;
+  private readonly stream: RequestStream<UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
 
   constructor(
     client: CoordinatorServiceClient,
     private readonly logger: Logger,
     private readonly timeoutMs = 10_000,
   ) {
-    this.stream = new RequestStream(client, { name: 'StreamTaskStatuses', stream: client.StreamTaskStatuses, unary: client.UpdateTaskStatuses });
+    this.stream = new RequestStream(client, {
+      name: 'StreamTaskStatuses',
+      stream: client.StreamTaskStatuses,
+      unary: client.UpdateTaskStatuses,
+      single: { method: client.UpdateTaskStatus, split: splitReports, join: joinReports, refused: refusedReport },
+    });
   }
 
   report(update: StatusUpdate): void {
@@ -92,4 +100,34 @@ export class StatusReporter {
       }
     }
   }
+}
+
+/**
+ * The one-report calls that stand for a batch, for a coordinator that knows only UpdateTaskStatus. A finish
+ * that carries its STARTED folded in (started_at_ms) goes as two reports again, STARTED first: the original
+ * coordinator records started_at only from a STARTED report.
+ */
+export function splitReports(batch: Partial<UpdateTaskStatusBatchRequest>): Partial<UpdateTaskStatusRequest>[] {
+  return (batch.updates ?? []).flatMap((update) => {
+    if (update.status === 'STARTED' || !update.started_at_ms) return [update];
+    const at = update.started_at_ms;
+    const started = { task_id: update.task_id, status: 'STARTED' as const, started_at: Math.floor(at / 1000), at_ms: at, worker_id: update.worker_id, attempt: update.attempt };
+    return [started, { ...update, started_at_ms: 0 }];
+  });
+}
+
+/** A report the coordinator judged alone (bad, unknown or stale) is dropped like a refused batch item; any other error retries. */
+function refusedReport(err: grpc.ServiceError): UpdateTaskStatusResponse | undefined {
+  const alone = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.FAILED_PRECONDITION];
+  return alone.includes(err.code) ? { success: false, message: err.details } : undefined;
+}
+
+/** One result per report of the batch from the answers to splitReports' calls: failed if any part failed. */
+export function joinReports(batch: Partial<UpdateTaskStatusBatchRequest>, responses: UpdateTaskStatusResponse[]): UpdateTaskStatusBatchResponse {
+  let next = 0;
+  const results = (batch.updates ?? []).map((update) => {
+    const parts = responses.slice(next, (next += update.status === 'STARTED' || !update.started_at_ms ? 1 : 2));
+    return parts.find((part) => !part.success) ?? parts[parts.length - 1];
+  });
+  return { results };
 }

@@ -1,7 +1,7 @@
 import { createCoordinatorClient, grpcApi, type UpdateTaskStatusBatchRequest, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import { requestStream, startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { createLogger } from '../../common/src/logger';
-import { StatusReporter } from '../src/reporter';
+import { joinReports, splitReports, StatusReporter } from '../src/reporter';
 
 const logger = createLogger('test', 'silent');
 const servers: GrpcServer[] = [];
@@ -65,5 +65,20 @@ describe('StatusReporter', () => {
     reporter.report({ ...completed('c', 1005), attempt: 2 });
     await reporter.flush(1000);
     expect(calls[0].map((update) => [update.status, update.attempt])).toEqual([['STARTED', 1], ['COMPLETE', 2]]);
+  });
+});
+
+describe('splitReports and joinReports (a coordinator with only UpdateTaskStatus)', () => {
+  test('a finish that folded its STARTED in goes as STARTED then the finish, and its result fails if either part failed', () => {
+    const folded = { ...completed('a', 5_000), started_at_ms: 3_500 };
+    const batch = { updates: [started('b', 1_000), folded] as UpdateTaskStatusRequest[] };
+    const parts = splitReports(batch);
+    expect(parts).toEqual([
+      started('b', 1_000),
+      { task_id: 'a', status: 'STARTED', started_at: 3, at_ms: 3_500, worker_id: 7, attempt: 1 },
+      { ...folded, started_at_ms: 0 },
+    ]);
+    const joined = joinReports(batch, [{ success: true, message: '' }, { success: false, message: 'stale' }, { success: true, message: '' }]);
+    expect(joined.results).toEqual([{ success: true, message: '' }, { success: false, message: 'stale' }]);
   });
 });
