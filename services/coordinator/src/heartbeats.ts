@@ -81,8 +81,7 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     }, 'worker joined');
   }
 
-  async function reconcile(worker: RegisteredWorker, held: readonly HeldTask[]): Promise<HeldTask[]> {
-    const { missing } = registry.updateHoldings(worker, held);
+  async function reconcile(worker: RegisteredWorker, held: readonly HeldTask[], missing: readonly HeldTask[]): Promise<HeldTask[]> {
     const drop = await reconcileHeld(pool, worker.id, held, leaseMs, horizonMs);
     for (const task of drop) registry.unassign(worker.id, task.task_id, task.attempt);
     const settling = performance.now() - (joinedAt.get(worker.id) ?? 0) < 2 * holdingsGraceMs;
@@ -120,6 +119,9 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
     const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
     const { worker, joined: isNew } = registry.heartbeat(request, peer);
+    // What it holds is taken in before any await: a dispatch pass in between must see its slots as they are
+    // (found by the randomised fault test: a worker new here was sent tasks beyond its free slots).
+    const { missing } = worker.reportsHeld ? registry.updateHoldings(worker, request.held) : { missing: [] };
     if (isNew || reconnected || !worker.ownership) worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
     if (transport) {
       if (worker.transport !== transport) worker.transport?.close();
@@ -131,7 +133,7 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     if (isNew) await joined(worker);
     let drop: HeldTask[] = [];
     if (worker.reportsHeld) {
-      drop = await reconcile(worker, request.held);
+      drop = await reconcile(worker, request.held, missing);
     } else if (worker.assigned.size > 0 && !isNew) {
       await renewByWorker(pool, worker.id, leaseMs, horizonMs);
     }
