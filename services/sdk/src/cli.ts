@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TaskMasterClient, type EnqueueOptions, type Task } from './client';
@@ -50,10 +50,19 @@ function taskName(what: string) {
   };
 }
 
+/** --payload JSON, or @file (@- for stdin) for payloads larger than a command line holds. */
 function parsePayload(text: string | undefined): JsonValue | undefined {
   if (text === undefined) return undefined;
+  let json = text;
+  if (text.startsWith('@')) {
+    try {
+      json = readFileSync(text === '@-' ? 0 : text.slice(1), 'utf8');
+    } catch (err) {
+      throw new UsageError(`--payload ${text}: ${(err as Error).message}`);
+    }
+  }
   try {
-    return JSON.parse(text) as JsonValue;
+    return JSON.parse(json) as JsonValue;
   } catch (err) {
     throw new UsageError(`--payload is not JSON: ${(err as Error).message}`);
   }
@@ -171,7 +180,7 @@ export function buildProgram(): Command {
   program.command('enqueue')
     .description('enqueue a named task')
     .argument('<name>', 'the task name', taskName('the task name'))
-    .option('--payload <json>', 'the payload, as JSON')
+    .option('--payload <json>', 'the payload, as JSON, or @file (@- for stdin)')
     .addOption(new Option('--at <iso>', 'when it is due, such as 2030-01-27T12:30:00Z').conflicts('delay'))
     .addOption(new Option('--delay <seconds>', 'seconds from now until it is due').argParser(seconds))
     .option('--queue <queue>', 'the queue (default "default")', taskName('the queue'))

@@ -10,11 +10,12 @@ import type { StandardSchemaV1 } from './standard-schema';
 /**
  * What enqueue needs of a task definition (defineTask's value fits): its name, optional queue and schema, and
  * its handler, which only carries the payload and result types so that a wrong payload is a compile error.
+ * P is the payload the handler gets, I what the producer passes: the schema's input, when it has defaults.
  */
-export interface TaskRef<P = unknown, R = unknown> {
+export interface TaskRef<P = unknown, R = unknown, I = P> {
   readonly name: string;
   readonly queue?: string;
-  readonly schema?: StandardSchemaV1<P>;
+  readonly schema?: StandardSchemaV1<I, P>;
   readonly run?: (payload: P, ctx: never) => R | Promise<R>;
 }
 
@@ -88,7 +89,7 @@ export class TaskMasterClient {
   }
 
   /** Enqueues one task; resolves with it as created (or as found by its idempotency key). */
-  enqueue<P, R>(task: TaskRef<P, R>, payload: NoInfer<P>, options?: EnqueueOptions): Promise<Task<Awaited<R>>>;
+  enqueue<P, R, I = P>(task: TaskRef<P, R, I>, payload: NoInfer<I>, options?: EnqueueOptions): Promise<Task<Awaited<R>>>;
   enqueue(name: string, payload?: JsonValue, options?: EnqueueOptions): Promise<Task>;
   async enqueue(task: TaskRef | string, payload?: unknown, options: EnqueueOptions = {}): Promise<Task<unknown>> {
     const body = await this.taskRequest(task, payload, options);
@@ -99,7 +100,7 @@ export class TaskMasterClient {
    * Enqueues up to 1,000 tasks of one type in one request: all are created, or none is (the error names the
    * first bad one, such as tasks[3].payload). The options apply to every task.
    */
-  enqueueMany<P, R>(task: TaskRef<P, R>, payloads: ReadonlyArray<NoInfer<P>>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task<Awaited<R>>[]>;
+  enqueueMany<P, R, I = P>(task: TaskRef<P, R, I>, payloads: ReadonlyArray<NoInfer<I>>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task<Awaited<R>>[]>;
   enqueueMany(name: string, payloads: ReadonlyArray<JsonValue>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task[]>;
   async enqueueMany(task: TaskRef | string, payloads: ReadonlyArray<unknown>, options: Omit<EnqueueOptions, 'idempotencyKey'> = {}): Promise<Task<unknown>[]> {
     const tasks = await Promise.all(payloads.map((payload) => this.taskRequest(task, payload, options)));
