@@ -12,7 +12,6 @@ export function taskView(row: TaskRow): TaskView {
     queue: row.queue,
     // A named task has no command; original clients expect a string, so they get the name.
     command: row.command ?? row.name ?? '',
-    payload: (row.payload ?? null) as TaskView['payload'],
     status: row.status,
     attempt: row.attempt,
     max_attempts: row.max_attempts,
@@ -27,6 +26,8 @@ export function taskView(row: TaskRow): TaskView {
     if (value) view[key] = value.toISOString();
   }
   if (row.last_error !== null) view.last_error = row.last_error;
+  // Single-task responses have the payload (null for none) and, once set, the result; list rows have neither.
+  if (row.payload !== undefined) view.payload = (row.payload ?? null) as TaskView['payload'];
   if (row.result !== null && row.result !== undefined) view.result = row.result as TaskView['result'];
   return view;
 }

@@ -174,6 +174,8 @@ describe('GET /api/tasks filters by name and queue', () => {
     ] } });
     const byName = TaskPage.parse((await request(`${app.url}/api/tasks?name=filter-a`)).body);
     expect(byName.tasks.map((task) => task.queue).sort()).toEqual(['fq1', 'fq2']);
+    // A page leaves payloads out; GET /api/tasks/:id has them.
+    expect(byName.tasks[0]).not.toHaveProperty('payload');
     const byQueue = TaskPage.parse((await request(`${app.url}/api/tasks?queue=fq1`)).body);
     expect(byQueue.tasks.map((task) => task.name).sort()).toEqual(['filter-a', 'filter-b']);
     const both = TaskPage.parse((await request(`${app.url}/api/tasks?name=filter-a&queue=fq2&status=pending`)).body);

@@ -8,8 +8,8 @@ export interface TaskRow {
   /** NULL for a command task. */
   name: string | null;
   queue: string;
-  /** JSONB, parsed by pg; NULL when the task has none. */
-  payload: unknown;
+  /** JSONB, parsed by pg; NULL when the task has none; undefined in list rows. */
+  payload?: unknown;
   status: 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   attempt: number;
   max_attempts: number;
@@ -23,14 +23,16 @@ export interface TaskRow {
   cancelled_at: Date | null;
   lease_expires_at: Date | null;
   last_error: string | null;
-  /** JSONB, parsed by pg. */
-  result: unknown;
+  /** JSONB, parsed by pg; undefined in list rows. */
+  result?: unknown;
   created_at: Date;
   updated_at: Date;
 }
 
-const TASK_COLUMNS = `id, command, name, queue, payload, status, attempt, max_attempts, priority, worker_id, scheduled_at, picked_at,
-  started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, result, created_at, updated_at`;
+/** The columns of a list row: everything but the payload and result, which may each be up to 256 KiB. */
+const LIST_COLUMNS = `id, command, name, queue, status, attempt, max_attempts, priority, worker_id, scheduled_at, picked_at,
+  started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, created_at, updated_at`;
+const TASK_COLUMNS = `${LIST_COLUMNS}, payload, result`;
 
 /* One task by id (primary key). */
 const GET_TASK = `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`;
@@ -70,7 +72,8 @@ export interface ListTasksQuery {
  * tasks and for succeeded ones, migration 0005), where OFFSET would read and discard every earlier row. Each filter is a parameter that is NULL when unused:
  *   $1 statuses (text[] or NULL), $2 cursor scheduled_at, $3 cursor id, $4 task id, $5 command prefix, $6 limit,
  *   $7 name, $8 queue.
- * Two statements, one per direction, because the comparison and ORDER BY flip together.
+ * Two statements, one per direction, because the comparison and ORDER BY flip together. A page leaves payloads
+ * and results out: 50 of them could be megabytes, and the dashboard polls this.
  */
 const FILTERS = `
   ($1::task_status[] IS NULL OR status = ANY($1::task_status[]))
@@ -80,12 +83,12 @@ const FILTERS = `
   AND ($8::text IS NULL OR queue = $8::text)`;
 
 const LIST_TASKS_DESC = `
-  SELECT ${TASK_COLUMNS} FROM tasks
+  SELECT ${LIST_COLUMNS} FROM tasks
   WHERE ${FILTERS} AND ($2::timestamptz IS NULL OR (scheduled_at, id) < ($2::timestamptz, $3::uuid))
   ORDER BY scheduled_at DESC, id DESC LIMIT $6`;
 
 const LIST_TASKS_ASC = `
-  SELECT ${TASK_COLUMNS} FROM tasks
+  SELECT ${LIST_COLUMNS} FROM tasks
   WHERE ${FILTERS} AND ($2::timestamptz IS NULL OR (scheduled_at, id) > ($2::timestamptz, $3::uuid))
   ORDER BY scheduled_at, id LIMIT $6`;
 

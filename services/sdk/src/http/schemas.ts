@@ -168,7 +168,10 @@ export const BatchScheduleResponse = z.object({
   task_ids: z.array(z.string()),
 });
 
-/** A task. Like the original GET /status, the optional times, last_error and result are present only once set. */
+/**
+ * A task. Like the original GET /status, the optional times, last_error and result are present only once set;
+ * list pages leave out payload and result.
+ */
 export const TaskView = z.object({
   task_id: z.string(),
   /** The task's type; null for a command task. */
@@ -176,8 +179,8 @@ export const TaskView = z.object({
   queue: z.string(),
   /** The command of a command task; for a named task, its name (so original clients always get a string). */
   command: z.string(),
-  /** The JSON payload; null when the task has none. */
-  payload: JsonValue,
+  /** The JSON payload, null when the task has none; left out of GET /api/tasks pages. */
+  payload: JsonValue.optional(),
   status: TaskStatus,
   attempt: z.number().int(),
   max_attempts: z.number().int(),
