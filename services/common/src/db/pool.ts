@@ -8,11 +8,38 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** A pool or one client of it (inside a transaction): what a single statement needs. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/** The schema that holds every TaskMaster table, type and function (migration 0007). */
+export const SCHEMA = 'taskmaster';
+
+/*
+ * Our sessions find our tables by their unqualified names in taskmaster, and only there: with public in the
+ * path too, a query against a database not yet migrated to 0007 (or a name we do not have) would quietly
+ * read an application's table of that name instead of failing. Sent as a startup parameter, so it costs no
+ * round trip and holds for every client, pooled or the listener's. A DATABASE_URL that carries its own
+ * `options` keeps them, with ours added.
+ */
+export const SEARCH_PATH_OPTIONS = `-c search_path=${SCHEMA}`;
+
+function withSearchPath(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString; // not a URL (a socket path): `options` in the client config applies
+  }
+  const theirs = url.searchParams.get('options');
+  if (theirs === null) return connectionString;
+  url.searchParams.set('options', `${theirs} ${SEARCH_PATH_OPTIONS}`);
+  return url.toString();
+}
 
 /** The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. */
 export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {
-  const common = { connectionTimeoutMillis: config.connectTimeoutMs };
-  if (config.connectionString) return { ...common, connectionString: config.connectionString };
+  const common = { connectionTimeoutMillis: config.connectTimeoutMs, options: SEARCH_PATH_OPTIONS };
+  if (config.connectionString) return { ...common, connectionString: withSearchPath(config.connectionString) };
   return {
     ...common,
     host: config.host,

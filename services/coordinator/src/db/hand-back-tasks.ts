@@ -1,4 +1,4 @@
-import type { Pool } from '../../../common/src/db/pool';
+import type { Pool, Queryable } from '../../../common/src/db/pool';
 
 /** A task handed back to `pending`, with the worker that held it (for slot accounting). */
 export interface HandedBack {
@@ -44,7 +44,7 @@ const HAND_BACK_WORKER_TASKS = `
   RETURNING t.id, t.worker_id`;
 
 /** Runs a hand-back statement, `limit` rows at a time, until a run returns fewer; every row handed back. */
-async function handBackInBatches(pool: Pool, sql: string, values: unknown[], limit: number): Promise<HandedBack[]> {
+async function handBackInBatches(pool: Queryable, sql: string, values: unknown[], limit: number): Promise<HandedBack[]> {
   const all: HandedBack[] = [];
   for (;;) {
     const { rows } = await pool.query<HandedBack>(sql, [...values, limit]);
@@ -53,8 +53,31 @@ async function handBackInBatches(pool: Pool, sql: string, values: unknown[], lim
   }
 }
 
-export function handBackWorkerTasks(pool: Pool, workerId: number, limit = 1000): Promise<HandedBack[]> {
+export function handBackWorkerTasks(pool: Queryable, workerId: number, limit = 1000): Promise<HandedBack[]> {
   return handBackInBatches(pool, HAND_BACK_WORKER_TASKS, [workerId], limit);
+}
+
+/*
+ * What the database gives a worker that the worker does not hold, claimed longer than the grace ago (so it
+ * had time to arrive): a claim whose send never happened (the coordinator died between the two), a send
+ * lost on a broken stream, or an earlier hand-back that failed. $1 worker id, $2/$3 the (task id, attempt)
+ * pairs the worker holds, $4 grace ms; bounded like above.
+ */
+const HAND_BACK_UNHELD = `
+  UPDATE tasks t
+  SET status = 'pending', lease_expires_at = NULL, updated_at = now()
+  WHERE t.id = ANY(ARRAY(
+    SELECT id FROM tasks
+    WHERE worker_id = $1 AND status IN ('dispatched', 'running')
+      AND picked_at < now() - make_interval(secs => $4::int / 1000.0)
+      AND (id, attempt) NOT IN (SELECT * FROM unnest($2::uuid[], $3::int[]))
+    LIMIT $5 FOR UPDATE SKIP LOCKED))
+  RETURNING t.id, t.worker_id`;
+
+export function handBackUnheld(
+  pool: Queryable, workerId: number, held: readonly { task_id: string; attempt: number }[], graceMs: number, limit = 1000,
+): Promise<HandedBack[]> {
+  return handBackInBatches(pool, HAND_BACK_UNHELD, [workerId, held.map((t) => t.task_id), held.map((t) => t.attempt), Math.ceil(graceMs)], limit);
 }
 
 /*
