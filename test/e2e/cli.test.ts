@@ -152,3 +152,11 @@ describe('taskmaster tasks ls', () => {
     expect((await cli(['tasks', 'ls', '--status', 'sleeping'])).code).toBe(2);
   });
 });
+
+describe('taskmaster migrate', () => {
+  test('runs the repository migrations against DATABASE_URL (already applied: nothing to do, exit 0)', async () => {
+    const run = await cli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'info' });
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/database already up to date/);
+  });
+});
