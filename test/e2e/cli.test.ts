@@ -95,6 +95,16 @@ describe('taskmaster enqueue', () => {
     expect(human.stdout.trim()).toBe('enqueued 3 × bulk');
   });
 
+  test('--count with a large payload makes smaller batches, each under the body limit', async () => {
+    const file = join(dir, 'large.json');
+    writeFileSync(file, JSON.stringify('y'.repeat(200 * 1024)));
+    const run = await cli(['--json', 'enqueue', 'large', '--count', '30', '--payload', `@${file}`]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout).count).toBe(30);
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE name = 'large' AND length(payload #>> '{}') = $1", [200 * 1024]);
+    expect(rows[0].n).toBe(30);
+  });
+
   test.each([
     ['a payload that is not JSON', ['enqueue', 'a', '--payload', '{bad']],
     ['a name outside the pattern', ['enqueue', 'Bad-Name']],

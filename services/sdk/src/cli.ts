@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { TaskMasterClient, type EnqueueOptions, type Task } from './client';
+import { TaskMasterClient, type EnqueueOptions, type ListFilters, type Task } from './client';
 import { TaskMasterApiError, TaskPayloadError } from './http/errors';
 import { MAX_BATCH, NAME_PATTERN, type JsonValue } from './http/schemas';
 
@@ -12,6 +12,9 @@ import { MAX_BATCH, NAME_PATTERN, type JsonValue } from './http/schemas';
  * Exit codes: 0 done; 2 the input was refused (by the CLI, or by the server with a 400); 1 anything else.
  * `taskmaster worker` is registered by the worker runtime (addWorkerCommand below), not here.
  */
+
+/** Bytes of payload one batch request of `enqueue --count` carries at most (the server takes 4 MiB by default). */
+const BATCH_BODY_BUDGET = 2 * 1024 * 1024;
 
 /** Input the CLI refuses before any request: exit code 2. */
 class UsageError extends Error {}
@@ -93,25 +96,47 @@ function progressBar(total: number): { update(done: number): void; end(): void }
   };
 }
 
-async function enqueue(name: string, opts: Record<string, any>, global: GlobalOptions): Promise<void> {
+/** The flags of `enqueue`, as commander parses them. */
+interface EnqueueFlags {
+  payload?: string;
+  at?: string;
+  delay?: number;
+  queue?: string;
+  priority?: number;
+  maxAttempts?: number;
+  idempotencyKey?: string;
+  count?: number;
+}
+
+interface ListFlags {
+  status?: string;
+  name?: string;
+  queue?: string;
+  limit?: number;
+}
+
+async function enqueue(name: string, opts: EnqueueFlags, global: GlobalOptions): Promise<void> {
   const payload = parsePayload(opts.payload);
   const options: EnqueueOptions = { queue: opts.queue, priority: opts.priority, maxAttempts: opts.maxAttempts };
   if (opts.at !== undefined) options.runAt = opts.at;
   if (opts.delay !== undefined) options.delay = opts.delay * 1000;
   const api = client(global);
-  const count: number = opts.count ?? 1;
-  if (count === 1 && opts.count === undefined) {
+  if (opts.count === undefined) {
     const task = await api.enqueue(name, payload, { ...options, idempotencyKey: opts.idempotencyKey });
     print(global, task, () => `enqueued ${label(task)} ${task.id} (${task.status}, due ${task.scheduled_at})`);
     return;
   }
   if (opts.idempotencyKey !== undefined) throw new UsageError('--idempotency-key names one task; it cannot go with --count');
   // Batches of up to 1,000, each all-or-nothing; a failure stops the run and says how many were enqueued.
+  // Large payloads make smaller batches, so a request stays well under the server's default body limit (4 MiB).
+  const payloadBytes = Buffer.byteLength(JSON.stringify(payload ?? null));
+  const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_BODY_BUDGET / (payloadBytes + 64))));
+  const count = opts.count;
   const bar = progressBar(count);
   const ids: string[] = [];
   try {
     while (ids.length < count) {
-      const size = Math.min(MAX_BATCH, count - ids.length);
+      const size = Math.min(batchSize, count - ids.length);
       const tasks = await api.enqueueMany(name, Array.from({ length: size }, () => payload ?? null), options);
       ids.push(...tasks.map((task) => task.id));
       bar.update(ids.length);
@@ -125,8 +150,10 @@ async function enqueue(name: string, opts: Record<string, any>, global: GlobalOp
   print(global, { count: ids.length, task_ids: ids }, () => `enqueued ${ids.length} × ${name}`);
 }
 
-async function listTasks(opts: Record<string, any>, global: GlobalOptions): Promise<void> {
-  const page = await client(global).list({ status: opts.status, name: opts.name, queue: opts.queue, limit: opts.limit });
+async function listTasks(opts: ListFlags, global: GlobalOptions): Promise<void> {
+  // The status names are checked by the server (a 400 naming `status`), which knows the aliases.
+  const status = opts.status?.split(',') as ListFilters['status'];
+  const page = await client(global).list({ status, name: opts.name, queue: opts.queue, limit: opts.limit });
   print(global, { tasks: page.tasks, next_cursor: page.nextCursor }, () => {
     const rows = page.tasks.map((task) => [task.id, label(task), task.queue, task.status, String(task.attempt), task.scheduled_at]);
     const header = ['ID', 'NAME', 'QUEUE', 'STATUS', 'ATTEMPT', 'DUE'];
@@ -187,8 +214,8 @@ export function buildProgram(): Command {
     .option('--priority <n>', 'higher runs first, -1000 to 1000', integer(-1000, 1000))
     .option('--max-attempts <n>', 'executions allowed, 1 to 100', positiveInt(100))
     .option('--idempotency-key <key>', 'a second enqueue with this key returns the first task')
-    .option('--count <n>', 'enqueue this many copies, in batches of 1,000', positiveInt(10_000_000))
-    .action((name: string, opts, command: Command) => enqueue(name, opts, command.optsWithGlobals()));
+    .option('--count <n>', 'enqueue this many copies, in batches of up to 1,000', positiveInt(10_000_000))
+    .action((name: string, opts: EnqueueFlags, command: Command) => enqueue(name, opts, command.optsWithGlobals<GlobalOptions>()));
 
   const tasks = program.command('tasks').description('list and show tasks');
   tasks.command('ls')
@@ -197,11 +224,11 @@ export function buildProgram(): Command {
     .option('--name <name>', 'only this task name', taskName('the name'))
     .option('--queue <queue>', 'only this queue', taskName('the queue'))
     .option('--limit <n>', 'at most this many, 1 to 500 (default 50)', positiveInt(500))
-    .action((opts, command: Command) => listTasks(opts, command.optsWithGlobals()));
+    .action((opts: ListFlags, command: Command) => listTasks(opts, command.optsWithGlobals<GlobalOptions>()));
   tasks.command('get')
     .description('show one task, with its payload and result')
     .argument('<id>', 'the task id')
-    .action((id: string, _opts, command: Command) => getTask(id, command.optsWithGlobals()));
+    .action((id: string, _opts: unknown, command: Command) => getTask(id, command.optsWithGlobals<GlobalOptions>()));
 
   program.command('migrate')
     .description('apply the database migrations (from a built TaskMaster checkout)')

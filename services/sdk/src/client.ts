@@ -90,7 +90,8 @@ export class TaskMasterClient {
 
   /** Enqueues one task; resolves with it as created (or as found by its idempotency key). */
   enqueue<P, R, I = P>(task: TaskRef<P, R, I>, payload: NoInfer<I>, options?: EnqueueOptions): Promise<Task<Awaited<R>>>;
-  enqueue(name: string, payload?: JsonValue, options?: EnqueueOptions): Promise<Task>;
+  /** By name: any JSON-serialisable payload (the server checks it; an interface type need not be a JsonValue). */
+  enqueue(name: string, payload?: unknown, options?: EnqueueOptions): Promise<Task>;
   async enqueue(task: TaskRef | string, payload?: unknown, options: EnqueueOptions = {}): Promise<Task<unknown>> {
     const body = await this.taskRequest(task, payload, options);
     return toTask(await this.request<TaskView>('POST', '/api/tasks', body));
@@ -101,7 +102,7 @@ export class TaskMasterClient {
    * first bad one, such as tasks[3].payload). The options apply to every task.
    */
   enqueueMany<P, R, I = P>(task: TaskRef<P, R, I>, payloads: ReadonlyArray<NoInfer<I>>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task<Awaited<R>>[]>;
-  enqueueMany(name: string, payloads: ReadonlyArray<JsonValue>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task[]>;
+  enqueueMany(name: string, payloads: ReadonlyArray<unknown>, options?: Omit<EnqueueOptions, 'idempotencyKey'>): Promise<Task[]>;
   async enqueueMany(task: TaskRef | string, payloads: ReadonlyArray<unknown>, options: Omit<EnqueueOptions, 'idempotencyKey'> = {}): Promise<Task<unknown>[]> {
     const tasks = await Promise.all(payloads.map((payload) => this.taskRequest(task, payload, options)));
     const response = await this.request<TaskBatchResponse>('POST', '/api/tasks/batch', { tasks });
