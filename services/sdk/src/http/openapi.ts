@@ -42,7 +42,19 @@ const RESPONSES = {
 function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output', shared: Record<string, z.ZodType> = {}): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries({ ...shared, ...schemas })) registry.add(schema, { id });
-  const { schemas: out } = z.toJSONSchema(registry, { target: 'draft-2020-12', io, uri: (id) => REF + id }) as { schemas: Record<string, JsonObject> };
+  const { schemas: out } = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io,
+    uri: (id) => REF + id,
+    unrepresentable: 'any',
+    // A request's payload is checked as JSON by the body parser (schemas.ts, Payload); it is a JsonValue.
+    override: ({ zodSchema, jsonSchema }) => {
+      if (zodSchema === (s.Payload as unknown)) {
+        for (const key of Object.keys(jsonSchema)) delete (jsonSchema as JsonObject)[key];
+        (jsonSchema as JsonObject).$ref = REF + 'JsonValue';
+      }
+    },
+  }) as { schemas: Record<string, JsonObject> };
   // Each component is a subschema of the document, not a resource of its own: no $schema or $id.
   for (const schema of Object.values(out)) {
     delete schema.$schema;
