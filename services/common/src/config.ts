@@ -28,6 +28,18 @@ export interface DatabaseConfig {
   readonly connectTimeoutMs: number;
   /** DB_IDLE_TIMEOUT, default 30 s. */
   readonly idleTimeoutMs: number;
+  /**
+   * DB_STATEMENT_TIMEOUT, default 30 s: the server cancels a statement that runs longer (pg's
+   * statement_timeout, set on every pooled connection); 0 = no limit. Migrations are exempt.
+   */
+  readonly statementTimeoutMs: number;
+  /**
+   * DB_QUERY_TIMEOUT, default 35 s: the client gives up on a query with no answer this long and drops its
+   * connection (pg's query_timeout), so a half-open connection fails instead of hanging; 0 = no limit.
+   */
+  readonly queryTimeoutMs: number;
+  /** DB_KEEPALIVE_IDLE, default 10 s: TCP keepalive probes start after this much silence on a connection. */
+  readonly keepAliveIdleMs: number;
 }
 
 export type ScalerKind = 'auto' | 'local' | 'kubernetes' | 'compose';
@@ -297,7 +309,15 @@ export function loadConfig(env: Env = process.env): Config {
     poolSize: read.int('DB_POOL_SIZE', 20, 1, 1000),
     connectTimeoutMs: read.duration('DB_CONNECT_TIMEOUT', 2000),
     idleTimeoutMs: read.duration('DB_IDLE_TIMEOUT', 30_000),
+    statementTimeoutMs: read.duration('DB_STATEMENT_TIMEOUT', 30_000),
+    queryTimeoutMs: read.duration('DB_QUERY_TIMEOUT', 35_000),
+    keepAliveIdleMs: read.duration('DB_KEEPALIVE_IDLE', 10_000),
   };
+
+  // The server should cancel a slow statement before the client gives up on its connection.
+  if (database.statementTimeoutMs > 0 && database.queryTimeoutMs > 0 && database.queryTimeoutMs <= database.statementTimeoutMs) {
+    read.problems.push(`DB_QUERY_TIMEOUT (${database.queryTimeoutMs} ms) must be longer than DB_STATEMENT_TIMEOUT (${database.statementTimeoutMs} ms), or 0`);
+  }
 
   const heartbeatIntervalMs = read.duration('HEARTBEAT_INTERVAL', 5000);
   // One variable with a default per service, so a coordinator and a worker on one host do not collide.

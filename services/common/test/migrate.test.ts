@@ -15,7 +15,7 @@ async function emptyDatabase(): Promise<{ config: DatabaseConfig; drop: () => Pr
   const url = new URL(admin);
   url.pathname = `/${name}`;
   return {
-    config: { connectionString: url.toString(), host: '', port: 0, database: name, user: '', password: '', poolSize: 10, connectTimeoutMs: 2000, idleTimeoutMs: 1000 },
+    config: { connectionString: url.toString(), host: '', port: 0, database: name, user: '', password: '', poolSize: 10, connectTimeoutMs: 2000, idleTimeoutMs: 1000, statementTimeoutMs: 30_000, queryTimeoutMs: 35_000, keepAliveIdleMs: 10_000 },
     drop: async () => {
       const c = new pg.Client({ connectionString: admin });
       await c.connect();

@@ -49,7 +49,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     lookaheadMs: config.dispatchLookaheadMs,
     pollIntervalMs: config.pollIntervalMs,
     onDispatched: observeDispatched,
-    onHandedBack: (tasks) => observeReassigned(tasks.length, 'undelivered'),
+    onHandedBack: (tasks) => observeReassigned(tasks, 'undelivered'),
   });
   const recorder = new StatusRecorder({
     pool,
@@ -65,7 +65,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       // A finished report frees the reporter's slot for that attempt whether or not it applied: the worker
       // is done with it. Original workers send no worker id: the slot is the one the task was sent to.
       if (update.status !== 'STARTED') {
-        if (update.worker_id > 0) registry.unassign(update.worker_id, update.task_id, update.attempt);
+        if (outcome.workerId !== null) registry.unassign(outcome.workerId, update.task_id, update.attempt);
         else registry.unassignTask(update.task_id);
         dispatcher.capacityChanged();
       }
@@ -81,7 +81,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     leaseCheckMs: Math.min(5000, config.leaseMs),
     eventsRetentionMs: config.eventsRetentionMs,
     onHandedBack: (tasks, reason) => {
-      observeReassigned(tasks.length, reason);
+      observeReassigned(tasks, reason);
       dispatcher.wake();
     },
     onEvicted: observeEviction,
@@ -94,7 +94,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     holdingsGraceMs: config.holdingsGraceMs,
     wake: () => dispatcher.capacityChanged(),
     onHandedBack: (tasks) => {
-      observeReassigned(tasks.length, 'undelivered');
+      observeReassigned(tasks, 'undelivered');
       dispatcher.wake();
     },
   });
@@ -117,7 +117,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   dispatcher.start();
   sweeper.start();
   const stopWatchingWorkers = watchWorkers(registry);
-  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs });
+  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
   logger.info({ port: server.port }, 'coordinator listening');
 
   const grpcServer = server;

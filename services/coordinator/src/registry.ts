@@ -178,6 +178,20 @@ export class WorkerRegistry {
     return this.workers.get(id);
   }
 
+  /**
+   * The original-contract worker that reports from `peer`. An original worker sends its heartbeats and its
+   * reports over one client connection, so the exact peer (ip:port) names it. After a reconnect its reports
+   * may come from a new port until its next heartbeat: then the one original worker at that IP, if only one
+   * is there (several behind one IP cannot be told apart; their reports wait for the next heartbeat).
+   */
+  legacyWorkerAt(peer: string): number | undefined {
+    const legacy = [...this.workers.values()].filter((worker) => worker.legacy && worker.peer !== undefined);
+    const exact = legacy.find((worker) => worker.peer === peer);
+    if (exact) return exact.id;
+    const sameHost = legacy.filter((worker) => peerHost(worker.peer!) === peerHost(peer));
+    return sameHost.length === 1 ? sameHost[0].id : undefined;
+  }
+
   remove(id: number): RegisteredWorker | undefined {
     const worker = this.workers.get(id);
     this.workers.delete(id);
@@ -314,4 +328,11 @@ export class WorkerRegistry {
   get size(): number {
     return this.workers.size;
   }
+}
+
+/** The IP of a gRPC peer string: "10.0.0.7:5123" → "10.0.0.7", "[::1]:5123" and "::1:5123" → "::1". */
+export function peerHost(peer: string): string {
+  const colon = peer.lastIndexOf(':');
+  const host = colon > 0 ? peer.slice(0, colon) : peer;
+  return host.replace(/^\[(.*)\]$/, '$1');
 }

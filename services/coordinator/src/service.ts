@@ -13,7 +13,7 @@ import { existingTaskIds } from './db/record-transitions';
 import type { HandleHeartbeat } from './heartbeats';
 import { observeHeartbeat } from './metrics';
 import type { WorkerRegistry } from './registry';
-import { reportProblem, type StatusRecorder } from './status-recorder';
+import type { StatusRecorder } from './status-recorder';
 import { connectHandler } from './worker-connection';
 
 export interface CoordinatorServiceDeps {
@@ -22,6 +22,11 @@ export interface CoordinatorServiceDeps {
   registry: WorkerRegistry;
   recorder: StatusRecorder;
   heartbeat: HandleHeartbeat;
+}
+
+/** What a handler needs of its call: who sent it ("ip:port"). */
+interface Peer {
+  getPeer(): string;
 }
 
 /** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
@@ -44,10 +49,18 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     return heartbeat(request, call.getPeer());
   }
 
-  async function updateTaskStatus(request: UpdateTaskStatusRequest): Promise<UpdateTaskStatusResponse> {
-    const problem = reportProblem(request);
-    if (problem) throw new ValidationError(problem.message, problem.field);
-    const outcome = await recorder.record(request);
+  /**
+   * The original-contract worker an attempt-0 report comes from, by the connection it came over (the peer its
+   * heartbeats come from, registry.legacyWorkerAt); null when none. Reports with an attempt need none.
+   */
+  function legacyReporter(updates: readonly UpdateTaskStatusRequest[], call?: Peer): number | null {
+    if (!call || !updates.some((update) => update.attempt === 0)) return null;
+    return registry.legacyWorkerAt(call.getPeer()) ?? null;
+  }
+
+  async function updateTaskStatus(request: UpdateTaskStatusRequest, call: Peer): Promise<UpdateTaskStatusResponse> {
+    const outcome = await recorder.record(request, legacyReporter([request], call));
+    if (outcome.problem) throw new ValidationError(outcome.problem.message, outcome.problem.field);
     if (outcome.applied) return { success: true, message: 'recorded' };
     const exists = await existingTaskIds(pool, [request.task_id]);
     if (exists.size === 0) throw new NotFoundError(`task ${request.task_id} does not exist`, 'task_id');
@@ -56,18 +69,13 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     );
   }
 
-  async function updateTaskStatuses(request: UpdateTaskStatusBatchRequest): Promise<UpdateTaskStatusBatchResponse> {
-    const valid: UpdateTaskStatusRequest[] = [];
-    const problems = request.updates.map((update) => {
-      const problem = reportProblem(update);
-      if (!problem) valid.push(update);
-      return problem;
-    });
-    const recorded = await recorder.recordAll(valid);
-    let next = 0;
-    return {
-      results: problems.map((problem) => (problem ? { success: false, message: `${problem.field}: ${problem.message}` } : recorded[next++])),
-    };
+  // Over the stream there is no call to ask for the peer: attempt-0 reports (original workers only use the
+  // unary call) then apply nowhere.
+  async function updateTaskStatuses(
+    request: UpdateTaskStatusBatchRequest,
+    call?: Peer,
+  ): Promise<UpdateTaskStatusBatchResponse> {
+    return { results: await recorder.recordAll(request.updates, legacyReporter(request.updates, call)) };
   }
 
   async function listWorkers(): Promise<ListWorkersResponse> {
@@ -79,7 +87,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     SendHeartbeat: unary(logger, 'SendHeartbeat', sendHeartbeat),
     UpdateTaskStatus: unary(logger, 'UpdateTaskStatus', updateTaskStatus),
     UpdateTaskStatuses: unary(logger, 'UpdateTaskStatuses', updateTaskStatuses),
-    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', updateTaskStatuses),
+    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', (request: UpdateTaskStatusBatchRequest) => updateTaskStatuses(request)),
     ListWorkers: unary(logger, 'ListWorkers', listWorkers),
     Connect: connectHandler({
       logger,

@@ -61,7 +61,7 @@ export class Sweeper {
     const worker = registry.remove(workerId);
     worker?.transport?.close();
     const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId) : undefined);
-    const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId), { release: true });
+    const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId, 1000, reason === 'left' ? 'worker left' : 'worker evicted'), { release: true });
     if (!owned) {
       logger.info({ worker_id: workerId, reason }, 'worker removed; another coordinator owns it now, so its tasks are left to that one');
       return;

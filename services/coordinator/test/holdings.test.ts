@@ -6,6 +6,7 @@ import {
   type TaskRequest,
 } from '../../common/src/grpc/contract';
 import { insertTasks } from '../../common/src/db/insert-tasks';
+import { registry as metrics } from '../../common/src/metrics';
 import { startCoordinator, type Coordinator } from '../src/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
 import { freePort } from '../../../test/helpers/ports';
@@ -112,6 +113,9 @@ test('a task is only sent to a worker that runs its name; it waits, pending, unt
     expect(a.received).toEqual([]);
     const { rows: [pending] } = await db.pool.query(`SELECT status FROM tasks WHERE name = 'task-b'`);
     expect(pending.status).toBe('pending');
+    // And it says so: the coordinator's gauge of pending tasks no connected worker runs.
+    await waitFor(async () => /taskmaster_tasks_unhandled\{name="task-b"\} 1/.test(await metrics.getSingleMetricAsString('taskmaster_tasks_unhandled')),
+      3000, 'the unhandled gauge to show task-b');
     b = new StreamWorker(504, { handles: ['task-b'], command_tasks: false });
     await b.beat([]);
     await waitFor(() => b!.received.length === 1, 5000, 'task-b to reach the worker that runs it');

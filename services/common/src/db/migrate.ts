@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { QueryConfig } from 'pg';
 import { SCHEMA, type Pool } from './pool';
 import { repoRoot } from '../paths';
 
@@ -18,6 +19,17 @@ export function readMigrations(dir = join(repoRoot(), 'db', 'migrations')): Migr
 
 // Any constant works; it only has to be the same for every process that migrates this database.
 const MIGRATION_LOCK = 7_283_114;
+/*
+ * Migrations are exempt from the pool's timeouts (pool.ts): rewriting a large table, or waiting for another
+ * process's migration, legitimately takes longer. The server-side limit is lifted for the transaction; the
+ * client-side one is a day (setTimeout's range ends near 24.8 days).
+ */
+const MIGRATION_QUERY_TIMEOUT_MS = 86_400_000;
+
+/** A query with the migration's client-side timeout (pg reads query_timeout per query; its types omit it). */
+function migrationQuery(text: string, values?: unknown[]): QueryConfig {
+  return { text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig;
+}
 
 /*
  * Installs migrated before 0007 keep their ledger in public.schema_migrations; it moves into taskmaster before
@@ -50,7 +62,8 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SET LOCAL statement_timeout = 0');
+    await client.query(migrationQuery('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]));
     // Every migration, old or new, creates its objects in taskmaster, whatever the pool's search_path.
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     await client.query(`SET LOCAL search_path = ${SCHEMA}`);
@@ -66,7 +79,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
     const pending = migrations.filter((migration) => !applied.has(migration.version));
     for (const migration of pending) {
       try {
-        await client.query(migration.sql);
+        await client.query(migrationQuery(migration.sql));
       } catch (err) {
         throw new Error(`migration ${migration.version} failed: ${(err as Error).message}`);
       }

@@ -36,9 +36,18 @@ function withSearchPath(connectionString: string): string {
   return url.toString();
 }
 
-/** The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. */
+/**
+ * The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. TCP
+ * keepalive on every connection (the pools' and the LISTEN client's), so a peer that vanished without a FIN
+ * (a node lost, a NAT entry dropped) is noticed by the kernel instead of never.
+ */
 export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {
-  const common = { connectionTimeoutMillis: config.connectTimeoutMs, options: SEARCH_PATH_OPTIONS };
+  const common = {
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    options: SEARCH_PATH_OPTIONS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: config.keepAliveIdleMs,
+  };
   if (config.connectionString) return { ...common, connectionString: withSearchPath(config.connectionString) };
   return {
     ...common,
@@ -63,13 +72,21 @@ export function describeDatabase(config: DatabaseConfig): string {
   return `${config.host}:${config.port}/${config.database}`;
 }
 
-/** One pool per service. An idle client's error (the server restarted) is logged, never thrown. */
+/**
+ * One pool per service. An idle client's error (the server restarted) is logged, never thrown. Every query
+ * is bounded twice: the server cancels a statement after statement_timeout (the connection stays usable),
+ * and the client gives up after query_timeout, longer, for when no answer can come at all (a half-open
+ * connection): the query fails and the pool drops that connection. So neither the dispatch loop nor the
+ * status recorder can wait forever on the database. 0 turns either off.
+ */
 export function createPool(config: DatabaseConfig, logger: Logger, applicationName: string): Pool {
   const pool = new pg.Pool({
     ...connectionSettings(config),
     max: config.poolSize,
     idleTimeoutMillis: config.idleTimeoutMs,
     application_name: applicationName,
+    ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+    ...(config.queryTimeoutMs > 0 ? { query_timeout: config.queryTimeoutMs } : {}),
   });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
   return pool;
