@@ -21,7 +21,7 @@ export interface SchedulerUnderTest {
  * The scheduler's HTTP app and a real coordinator, in this process, against a test database; worker
  * processes (if a test scales) are real. For HTTP contract tests that need no process boundaries.
  */
-export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: string; keepAliveMs?: number } = {}): Promise<SchedulerUnderTest> {
+export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: string; keepAliveMs?: number; payloadMaxBytes?: number } = {}): Promise<SchedulerUnderTest> {
   const logger = createLogger('test', 'silent');
   const coordinatorConfig = { ...loadConfig({}).coordinator, port: await freePort() };
   const coordinator = await startCoordinator({ config: coordinatorConfig, database: db.config, pool: db.pool, logger, host: '127.0.0.1' });
@@ -29,7 +29,7 @@ export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: 
   const view = coordinatorView(address);
   const feed = new EventFeed({ pool: db.pool, database: db.config, logger });
   const scaler = new LocalScaler({ logger, env: { PATH: process.env.PATH, COORDINATOR_ADDRESS: address, BIND_HOST: '127.0.0.1', HEARTBEAT_INTERVAL: '1s', TASK_PROCESS_TIME: '50ms', LOG_LEVEL: 'warn' }, stopGraceMs: 5000 });
-  const app = createApp({ pool: db.pool, logger, feed, coordinator: view, scaler, apiToken: options.apiToken, sseKeepAliveMs: options.keepAliveMs ?? 15_000 });
+  const app = createApp({ pool: db.pool, logger, feed, coordinator: view, scaler, apiToken: options.apiToken, sseKeepAliveMs: options.keepAliveMs ?? 15_000, payloadMaxBytes: options.payloadMaxBytes });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -66,6 +66,13 @@ export interface SchedulerConfig {
   readonly composeFile: string;
   /** COMPOSE_PROJECT_NAME (docker compose's own variable): when set, the compose scaler only touches that project. */
   readonly composeProject?: string;
+  /** PAYLOAD_MAX_BYTES, default 262144 (256 KiB): the most a task's payload may take as compact JSON. */
+  readonly payloadMaxBytes: number;
+  /**
+   * HTTP_BODY_MAX_BYTES, default 4 MiB: the largest request body; at least PAYLOAD_MAX_BYTES + 64 KiB, so a
+   * task with the largest payload always fits. Larger bodies are refused with 413.
+   */
+  readonly bodyMaxBytes: number;
 }
 
 /** Where the Kubernetes scaler and the autoscaler's Lease live; the Helm chart sets all of these. */
@@ -333,7 +340,12 @@ export function loadConfig(env: Env = process.env): Config {
     localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),
     composeFile: read.string('DOCKER_COMPOSE_FILE', 'docker-compose.yml'),
     composeProject: read.optional('COMPOSE_PROJECT_NAME'),
+    payloadMaxBytes: read.int('PAYLOAD_MAX_BYTES', 256 * 1024, 1, 64 * 1024 * 1024),
+    bodyMaxBytes: read.int('HTTP_BODY_MAX_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   };
+  if (scheduler.bodyMaxBytes < scheduler.payloadMaxBytes + 64 * 1024) {
+    read.problems.push(`HTTP_BODY_MAX_BYTES=${scheduler.bodyMaxBytes} must be at least PAYLOAD_MAX_BYTES + 65536 (${scheduler.payloadMaxBytes + 64 * 1024})`);
+  }
 
   const coordinator: CoordinatorConfig = {
     port: read.port('COORDINATOR_PORT', 8080),

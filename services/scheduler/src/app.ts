@@ -4,6 +4,8 @@ import express, { type Express } from 'express';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { repoRoot } from '../../common/src/paths';
+import { buildOpenApiDocument } from '../../sdk/src/http/openapi';
+import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../sdk/src/http/schemas';
 import type { CoordinatorView } from './coordinator-view';
 import type { EventFeed } from './events/event-feed';
 import { accessLog, errorHandler, notFoundHandler, requestContext, requireToken } from './http';
@@ -27,10 +29,11 @@ export interface AppDeps {
   dashboardDir?: string;
   /** Extra routes mounted before the API (metrics). */
   extraRoutes?: express.Router;
+  /** PAYLOAD_MAX_BYTES; default 256 KiB. */
+  payloadMaxBytes?: number;
+  /** HTTP_BODY_MAX_BYTES, the largest request body (413 beyond); default 4 MiB. */
+  bodyMaxBytes?: number;
 }
-
-/** 1,000 tasks of long commands fit; anything larger is refused with 413. */
-const BODY_LIMIT = '1mb';
 
 /** The scheduler's HTTP app: the API under /api, the original routes at the root, the dashboard at /. */
 export function createApp(deps: AppDeps): Express {
@@ -43,10 +46,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(accessLog());
   app.use(healthRoutes(pool));
   if (deps.extraRoutes) app.use(deps.extraRoutes);
-  app.use(express.json({ limit: BODY_LIMIT }));
+  const payloadMaxBytes = deps.payloadMaxBytes ?? DEFAULT_PAYLOAD_MAX_BYTES;
+  // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
+  app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
   app.use(requireToken(deps.apiToken));
 
-  const schedule = scheduleRoutes(pool);
+  const schedule = scheduleRoutes(pool, { payloadMaxBytes });
+  const openapi = buildOpenApiDocument({ payloadMaxBytes });
+  app.get('/api/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   const tasks = taskRoutes(pool, coordinator);
   app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);

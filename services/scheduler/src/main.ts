@@ -28,6 +28,8 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     pool, logger, feed, coordinator, scaler,
     apiToken: config.scheduler.apiToken,
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
+    payloadMaxBytes: config.scheduler.payloadMaxBytes,
+    bodyMaxBytes: config.scheduler.bodyMaxBytes,
     extraRoutes: metricsRoutes(),
   });
   const server = await listenHttp(app, config.scheduler.port, config.bindHost, 'SCHEDULER_PORT');

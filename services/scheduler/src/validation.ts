@@ -1,88 +1,118 @@
+import type { z } from 'zod';
 import { ValidationError } from '../../common/src/errors';
-import { isUuid, parseCommand } from '../../common/src/validation';
+import { isUuid } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
-import type { ListTasksQuery } from './db/tasks';
-
-/** Parsers for request input: each returns a typed value or throws a ValidationError naming the field. */
-
-type Body = Record<string, unknown>;
-
-function asBody(value: unknown): Body {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError('the request body must be a JSON object', 'body');
-  }
-  return value as Body;
-}
-
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+import {
+  BatchScheduleRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
+  TaskRequest, parseDateTime,
+} from '../../sdk/src/http/schemas';
+import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
 
 /**
- * An ISO-8601 date-time ("2026-01-27T12:30:00Z"); without an offset it is taken as UTC, whatever the
- * server's time zone.
+ * Request input to typed values, through the API's schemas (sdk/src/http/schemas.ts): each parser returns what
+ * the routes need or throws a ValidationError naming the first bad field as a path ("tasks[3].name").
  */
-function parseScheduledAt(value: unknown, field = 'scheduled_at'): Date {
-  if (value === undefined || value === null || value === '') {
-    throw new ValidationError(`${field} is required: an ISO-8601 date-time such as 2026-01-27T12:30:00Z`, field);
-  }
-  if (typeof value !== 'string' || !ISO_8601.test(value.trim())) {
-    throw new ValidationError(`${field} must be an ISO-8601 date-time such as 2026-01-27T12:30:00Z`, field);
-  }
-  const text = value.trim();
-  const date = new Date(/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > 9999) {
-    throw new ValidationError(`${field} is not a valid date-time`, field);
-  }
-  return date;
+
+export { MAX_BATCH };
+
+/** "tasks[3].name" for ['tasks', 3, 'name']; "body" for the body itself. */
+export function fieldPath(path: readonly PropertyKey[], root = 'body'): string {
+  if (path.length === 0) return root;
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
 }
 
-function optionalInt(body: Body, field: string, min: number, max: number, fallback?: number): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${field} must be a whole number from ${min} to ${max}`, field);
-  }
-  return value;
+/** Parses with a schema, or throws a ValidationError for its first issue. */
+function parseWith<T extends z.ZodType>(schema: T, raw: unknown, root = 'body'): z.output<T> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = fieldPath(issue.path, root);
+  // Our own messages read after the field's name ("must be ...", "is required ..."); zod's own stand apart.
+  const message = /^(must|is|should) /.test(issue.message) ? `${field} ${issue.message}` : `${field}: ${issue.message}`;
+  throw new ValidationError(message, field);
 }
 
-function optionalKey(body: Body): string | undefined {
-  const value = body.idempotency_key;
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
-    throw new ValidationError('idempotency_key must be a string of 1 to 200 characters', 'idempotency_key');
+/** The payload's size as compact JSON, which is how it is stored and sent on: at most `maxBytes`. */
+function checkPayloadSize(payload: unknown, maxBytes: number, field: string): void {
+  if (payload === undefined || payload === null) return;
+  const bytes = Buffer.byteLength(JSON.stringify(payload));
+  if (bytes > maxBytes) {
+    throw new ValidationError(`${field} takes ${bytes} bytes as JSON; the limit is ${maxBytes} (PAYLOAD_MAX_BYTES)`, field, 'payload_too_large');
   }
-  return value;
 }
 
-/** POST /schedule: {command, scheduled_at, max_attempts?, priority?, idempotency_key?} */
-export function parseScheduleRequest(raw: unknown): NewTask {
-  const body = asBody(raw);
+export interface RequestLimits {
+  /** PAYLOAD_MAX_BYTES */
+  payloadMaxBytes: number;
+}
+
+/** POST /schedule: {command, scheduled_at, max_attempts?, priority?, idempotency_key?, payload?, queue?} */
+export function parseScheduleRequest(raw: unknown, limits: RequestLimits): NewTask {
+  const body = parseWith(ScheduleRequest, raw ?? {});
+  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
   return {
-    command: parseCommand(body.command),
-    scheduledAt: parseScheduledAt(body.scheduled_at),
-    maxAttempts: optionalInt(body, 'max_attempts', 1, 100),
-    priority: optionalInt(body, 'priority', -1000, 1000),
-    idempotencyKey: optionalKey(body),
+    command: body.command,
+    scheduledAt: parseDateTime(body.scheduled_at),
+    maxAttempts: body.max_attempts ?? undefined,
+    priority: body.priority ?? undefined,
+    idempotencyKey: body.idempotency_key ?? undefined,
+    payload: body.payload,
+    queue: body.queue ?? undefined,
   };
 }
 
-export const MAX_BATCH = 1000;
+/** POST /api/schedule/batch: {command = "demo-job", count 1–1000, delay_seconds = 0, max_attempts?, payload?, queue?} */
+export function parseBatchRequest(raw: unknown, limits: RequestLimits, now = new Date()): NewTask[] {
+  const body = parseWith(BatchScheduleRequest, raw ?? {});
+  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  const scheduledAt = new Date(now.getTime() + (body.delay_seconds ?? 0) * 1000);
+  const task: NewTask = {
+    command: body.command,
+    scheduledAt,
+    maxAttempts: body.max_attempts ?? undefined,
+    payload: body.payload,
+    queue: body.queue ?? undefined,
+  };
+  return Array.from({ length: body.count }, () => task);
+}
 
-/** POST /api/schedule/batch: {command = "demo-job", count 1–1000, delay_seconds = 0, max_attempts?} */
-export function parseBatchRequest(raw: unknown, now = new Date()): NewTask[] {
-  const body = asBody(raw);
-  const command = body.command === undefined ? 'demo-job' : parseCommand(body.command);
-  const count = body.count;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-    throw new ValidationError(`count is required: a whole number from 1 to ${MAX_BATCH}`, 'count');
-  }
-  const delay = body.delay_seconds ?? 0;
-  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0 || delay > 365 * 86400) {
-    throw new ValidationError('delay_seconds must be a number of seconds from 0 to 31536000', 'delay_seconds');
-  }
-  const maxAttempts = optionalInt(body, 'max_attempts', 1, 100);
-  const scheduledAt = new Date(now.getTime() + delay * 1000);
-  return Array.from({ length: count }, () => ({ command, scheduledAt, maxAttempts }));
+function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
+  return {
+    name: task.name,
+    queue: task.queue,
+    payload: task.payload,
+    scheduledAt: task.scheduled_at !== undefined
+      ? parseDateTime(task.scheduled_at)
+      : new Date(now.getTime() + (task.delay_seconds ?? 0) * 1000),
+    maxAttempts: task.max_attempts,
+    priority: task.priority,
+    idempotencyKey: task.idempotency_key,
+  };
+}
+
+/** POST /api/tasks: one named task. */
+export function parseTaskRequest(raw: unknown, limits: RequestLimits, now = new Date()): NewTask {
+  const body = parseWith(TaskRequest, raw ?? {});
+  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  return namedTask(body, now);
+}
+
+/** POST /api/tasks/batch: every task valid, or the request is refused naming the first bad one. */
+export function parseTaskBatchRequest(raw: unknown, limits: RequestLimits, now = new Date()): NewTask[] {
+  const body = parseWith(TaskBatchRequest, raw ?? {});
+  const keys = new Map<string, number>();
+  return body.tasks.map((task, i) => {
+    checkPayloadSize(task.payload, limits.payloadMaxBytes, `tasks[${i}].payload`);
+    // One statement cannot insert a key twice (ON CONFLICT would touch the same row twice).
+    if (task.idempotency_key !== undefined) {
+      const first = keys.get(task.idempotency_key);
+      if (first !== undefined) {
+        throw new ValidationError(`tasks[${i}].idempotency_key repeats that of tasks[${first}]`, `tasks[${i}].idempotency_key`);
+      }
+      keys.set(task.idempotency_key, i);
+    }
+    return namedTask(task, now);
+  });
 }
 
 export function parseTaskId(value: unknown, field = 'task_id'): string {
@@ -120,61 +150,39 @@ function decodeCursor(value: string): Cursor {
   return { scheduledAt, id };
 }
 
-function queryString(query: Record<string, unknown>, field: string): string | undefined {
-  const value = query[field];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ValidationError(`${field} must be given once`, field);
-  return value;
-}
-
-/** GET /api/tasks?status=&limit=&cursor=&order=&q= */
-export function parseListQuery(query: Record<string, unknown>): ListTasksQuery {
-  const statusText = queryString(query, 'status');
+/** GET /api/tasks?status=&name=&queue=&limit=&cursor=&order=&q= */
+export function parseListQuery(query: Record<string, unknown>): ListTasksFilter {
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value)) throw new ValidationError(`${key} must be given once`, key);
+  }
+  const parsed = parseWith(ListTasksQuery, query, 'query');
   const statuses: string[] = [];
-  for (const name of statusText ? statusText.split(',') : []) {
+  for (const name of parsed.status ? parsed.status.split(',') : []) {
     const mapped = STATUS_FILTERS[name.trim()];
     if (!mapped) throw new ValidationError(`status must be one or more of ${Object.keys(STATUS_FILTERS).join(', ')}`, 'status');
     statuses.push(...mapped);
   }
-  const limitText = queryString(query, 'limit') ?? '50';
-  const limit = Number(limitText);
-  if (!/^\d+$/.test(limitText) || limit < 1 || limit > 500) {
-    throw new ValidationError('limit must be a whole number from 1 to 500', 'limit');
-  }
-  const order = queryString(query, 'order') ?? 'desc';
-  if (order !== 'asc' && order !== 'desc') throw new ValidationError('order must be asc or desc', 'order');
-  const cursorText = queryString(query, 'cursor');
-  const search = queryString(query, 'q')?.trim();
+  const limit = Number(parsed.limit ?? '50');
+  if (limit < 1 || limit > 500) throw new ValidationError('limit must be a whole number from 1 to 500', 'limit');
+  const search = parsed.q?.trim();
   return {
     statuses,
     limit,
-    order,
-    after: cursorText ? decodeCursor(cursorText) : undefined,
+    order: parsed.order ?? 'desc',
+    after: parsed.cursor ? decodeCursor(parsed.cursor) : undefined,
     taskId: search && isUuid(search) ? search.toLowerCase() : undefined,
     commandPrefix: search && !isUuid(search) ? search : undefined,
+    name: parsed.name,
+    queue: parsed.queue,
   };
 }
 
 /** POST /api/workers/scale: {count 1–50} */
 export function parseScaleRequest(raw: unknown): number {
-  const body = asBody(raw);
-  const count = body.count;
-  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 50) {
-    throw new ValidationError('count is required: a whole number from 1 to 50', 'count');
-  }
-  return count;
+  return parseWith(ScaleRequest, raw ?? {}).count;
 }
-
-// A container, pod or process name: what Docker and Kubernetes allow, nothing a shell could misread.
-const WORKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/;
 
 /** POST /api/workers/kill: {name} */
 export function parseKillRequest(raw: unknown): string {
-  const body = asBody(raw);
-  const name = body.name;
-  if (typeof name !== 'string' || name.length === 0) throw new ValidationError('name is required', 'name');
-  if (!WORKER_NAME.test(name)) {
-    throw new ValidationError('name must be a worker name: letters, digits, ".", "_" and "-", starting with a letter or digit', 'name');
-  }
-  return name;
+  return parseWith(KillRequest, raw ?? {}).name;
 }

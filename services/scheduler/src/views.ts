@@ -8,7 +8,10 @@ const OPTIONAL_TIMES = ['picked_at', 'started_at', 'completed_at', 'failed_at', 
 export function taskView(row: TaskRow): TaskView {
   const view: TaskView = {
     task_id: row.id,
-    command: row.command,
+    name: row.name,
+    queue: row.queue,
+    // A named task has no command; original clients expect a string, so they get the name.
+    command: row.command ?? row.name ?? '',
     status: row.status,
     attempt: row.attempt,
     max_attempts: row.max_attempts,
@@ -23,7 +26,9 @@ export function taskView(row: TaskRow): TaskView {
     if (value) view[key] = value.toISOString();
   }
   if (row.last_error !== null) view.last_error = row.last_error;
-  if (row.result !== null) view.result = row.result;
+  // Single-task responses have the payload (null for none) and, once set, the result; list rows have neither.
+  if (row.payload !== undefined) view.payload = (row.payload ?? null) as TaskView['payload'];
+  if (row.result !== null && row.result !== undefined) view.result = row.result as TaskView['result'];
   return view;
 }
 

@@ -65,7 +65,7 @@ describe('POST /schedule and /api/schedule', () => {
   });
 
   test('refuses an oversized body with 413', async () => {
-    await expectRefused('/api/schedule', { body: { command: 'x'.repeat(2_000_000), scheduled_at: '2030-01-01T00:00:00Z' } }, 413, 'payload_too_large', 'body');
+    await expectRefused('/api/schedule', { body: { command: 'x'.repeat(5_000_000), scheduled_at: '2030-01-01T00:00:00Z' } }, 413, 'payload_too_large', 'body');
   });
 });
 

@@ -90,10 +90,10 @@ export function TaskDetailView({ id }: { id: string }) {
             <pre>{task.last_error}</pre>
           </div>
         )}
-        {task.result && (
+        {task.result !== undefined && task.result !== null && (
           <div className="output">
             <h3>Result</h3>
-            <pre>{task.result}</pre>
+            <pre>{typeof task.result === 'string' ? task.result : JSON.stringify(task.result, null, 2)}</pre>
           </div>
         )}
       </section>

@@ -3,7 +3,14 @@ import { ASYNC_COMMIT, waitUntilDurable } from './durability';
 import type { Pool } from './pool';
 
 export interface NewTask {
-  command: string;
+  /** A command task's command; a named task has none (NULL). */
+  command?: string | null;
+  /** The task's type; absent for a command task. */
+  name?: string | null;
+  /** Default 'default'. */
+  queue?: string;
+  /** Any JSON value, already validated and size-checked; undefined or null stores no payload. */
+  payload?: unknown;
   scheduledAt: Date;
   maxAttempts?: number;
   priority?: number;
@@ -12,7 +19,8 @@ export interface NewTask {
 
 export interface InsertedTask {
   id: string;
-  command: string;
+  command: string | null;
+  name: string | null;
   scheduled_at: Date;
   /** False when an idempotency key matched an existing task, which is returned instead. */
   inserted: boolean;
@@ -27,24 +35,32 @@ export interface InsertedTask {
  * An idempotency key that exists already returns the existing row (inserted = false); the no-op
  * DO UPDATE is what makes RETURNING include it. The key's unique index is partial (migration 0005), so
  * the conflict target repeats its predicate.
- * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none).
+ * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none),
+ * $6 names (NULL for a command task), $7 queues, $8 payloads as JSON text (NULL for none): text rather than
+ * jsonb[] because an array of JSON documents is simplest to send as the documents' text.
  */
 const INSERT_TASKS = `
   WITH ${ASYNC_COMMIT}
-  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key)
-  SELECT u.* FROM async_commit, unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[]) AS u
+  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload)
+  SELECT u.command, u.scheduled_at, u.max_attempts, u.priority, u.idempotency_key, u.name, u.queue, u.payload::jsonb
+  FROM async_commit,
+       unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
+         AS u (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload)
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
   DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-  RETURNING id, command, scheduled_at, (xmax = 0) AS inserted`;
+  RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
   const { rows } = await pool.query<InsertedTask>({ name: 'insert-tasks', text: INSERT_TASKS, values: [
-    tasks.map((task) => task.command),
+    tasks.map((task) => task.command ?? null),
     tasks.map((task) => task.scheduledAt),
     tasks.map((task) => task.maxAttempts ?? 3),
     tasks.map((task) => task.priority ?? 0),
     tasks.map((task) => task.idempotencyKey ?? null),
+    tasks.map((task) => task.name ?? null),
+    tasks.map((task) => task.queue ?? 'default'),
+    tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload))),
   ] });
   await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).

@@ -1,9 +1,15 @@
 import type { Pool } from '../../../common/src/db/pool';
 
-/** A tasks row as the scheduler reads it (columns of migrations 0001 and 0002). */
+/** A tasks row as the scheduler reads it (columns of migrations 0001, 0002 and 0006). */
 export interface TaskRow {
   id: string;
-  command: string;
+  /** NULL for a named task. */
+  command: string | null;
+  /** NULL for a command task. */
+  name: string | null;
+  queue: string;
+  /** JSONB, parsed by pg; NULL when the task has none; undefined in list rows. */
+  payload?: unknown;
   status: 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   attempt: number;
   max_attempts: number;
@@ -17,13 +23,16 @@ export interface TaskRow {
   cancelled_at: Date | null;
   lease_expires_at: Date | null;
   last_error: string | null;
-  result: string | null;
+  /** JSONB, parsed by pg; undefined in list rows. */
+  result?: unknown;
   created_at: Date;
   updated_at: Date;
 }
 
-const TASK_COLUMNS = `id, command, status, attempt, max_attempts, priority, worker_id, scheduled_at, picked_at,
-  started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, result, created_at, updated_at`;
+/** The columns of a list row: everything but the payload and result, which may each be up to 256 KiB. */
+const LIST_COLUMNS = `id, command, name, queue, status, attempt, max_attempts, priority, worker_id, scheduled_at, picked_at,
+  started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, created_at, updated_at`;
+const TASK_COLUMNS = `${LIST_COLUMNS}, payload, result`;
 
 /* One task by id (primary key). */
 const GET_TASK = `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`;
@@ -31,6 +40,15 @@ const GET_TASK = `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`;
 export async function getTask(pool: Pool, id: string): Promise<TaskRow | undefined> {
   const { rows } = await pool.query<TaskRow>({ name: 'get-task', text: GET_TASK, values: [id] });
   return rows[0];
+}
+
+/* Tasks by id ($1 uuid[], primary key); getTasks returns them in the order of the ids, leaving out missing ones. */
+const GET_TASKS = `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ANY($1::uuid[])`;
+
+export async function getTasks(pool: Pool, ids: readonly string[]): Promise<TaskRow[]> {
+  const { rows } = await pool.query<TaskRow>({ name: 'get-tasks', text: GET_TASKS, values: [ids] });
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 export interface ListTasksQuery {
@@ -43,27 +61,34 @@ export interface ListTasksQuery {
   /** Exact task id, or a command prefix. */
   taskId?: string;
   commandPrefix?: string;
+  /** Exact task name and queue. */
+  name?: string;
+  queue?: string;
 }
 
 /*
  * A page of tasks ordered by (scheduled_at, id), keyset-paginated: the cursor is the last row of the previous
  * page, so page 1,000 costs what page 1 costs (tasks_status_scheduled_idx; idx_tasks_scheduled_at for all
  * tasks and for succeeded ones, migration 0005), where OFFSET would read and discard every earlier row. Each filter is a parameter that is NULL when unused:
- *   $1 statuses (text[] or NULL), $2 cursor scheduled_at, $3 cursor id, $4 task id, $5 command prefix, $6 limit.
- * Two statements, one per direction, because the comparison and ORDER BY flip together.
+ *   $1 statuses (text[] or NULL), $2 cursor scheduled_at, $3 cursor id, $4 task id, $5 command prefix, $6 limit,
+ *   $7 name, $8 queue.
+ * Two statements, one per direction, because the comparison and ORDER BY flip together. A page leaves payloads
+ * and results out: 50 of them could be megabytes, and the dashboard polls this.
  */
 const FILTERS = `
   ($1::task_status[] IS NULL OR status = ANY($1::task_status[]))
   AND ($4::uuid IS NULL OR id = $4::uuid)
-  AND ($5::text IS NULL OR starts_with(command, $5::text))`;
+  AND ($5::text IS NULL OR starts_with(command, $5::text))
+  AND ($7::text IS NULL OR name = $7::text)
+  AND ($8::text IS NULL OR queue = $8::text)`;
 
 const LIST_TASKS_DESC = `
-  SELECT ${TASK_COLUMNS} FROM tasks
+  SELECT ${LIST_COLUMNS} FROM tasks
   WHERE ${FILTERS} AND ($2::timestamptz IS NULL OR (scheduled_at, id) < ($2::timestamptz, $3::uuid))
   ORDER BY scheduled_at DESC, id DESC LIMIT $6`;
 
 const LIST_TASKS_ASC = `
-  SELECT ${TASK_COLUMNS} FROM tasks
+  SELECT ${LIST_COLUMNS} FROM tasks
   WHERE ${FILTERS} AND ($2::timestamptz IS NULL OR (scheduled_at, id) > ($2::timestamptz, $3::uuid))
   ORDER BY scheduled_at, id LIMIT $6`;
 
@@ -75,6 +100,8 @@ export async function listTasks(pool: Pool, query: ListTasksQuery): Promise<Task
     query.taskId ?? null,
     query.commandPrefix ?? null,
     query.limit,
+    query.name ?? null,
+    query.queue ?? null,
   ]);
   return rows;
 }

@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { TaskMasterClient, type EnqueueOptions, type ListFilters, type Task } from './client';
+import { TaskMasterApiError, TaskPayloadError } from './http/errors';
+import { MAX_BATCH, NAME_PATTERN, type JsonValue } from './http/schemas';
+
+/**
+ * `taskmaster`: enqueue and inspect tasks from a shell, on the scheduler's HTTP API (the client in client.ts).
+ * Exit codes: 0 done; 2 the input was refused (by the CLI, or by the server with a 400); 1 anything else.
+ * `taskmaster worker` is registered by the worker runtime (addWorkerCommand below), not here.
+ */
+
+/** Bytes of payload one batch request of `enqueue --count` carries at most (the server takes 4 MiB by default). */
+const BATCH_BODY_BUDGET = 2 * 1024 * 1024;
+
+/** Input the CLI refuses before any request: exit code 2. */
+class UsageError extends Error {}
+
+interface GlobalOptions {
+  url: string;
+  json?: boolean;
+}
+
+function positiveInt(max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < 1 || value > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
+    return value;
+  };
+}
+
+function integer(min: number, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text) || value < min || value > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return value;
+  };
+}
+
+function seconds(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError('must be a number of seconds, 0 or more');
+  return value;
+}
+
+function taskName(what: string) {
+  return (text: string): string => {
+    if (!NAME_PATTERN.test(text)) throw new InvalidArgumentError(`${what} must match ${NAME_PATTERN.source}`);
+    return text;
+  };
+}
+
+/** --payload JSON, or @file (@- for stdin) for payloads larger than a command line holds. */
+function parsePayload(text: string | undefined): JsonValue | undefined {
+  if (text === undefined) return undefined;
+  let json = text;
+  if (text.startsWith('@')) {
+    try {
+      json = readFileSync(text === '@-' ? 0 : text.slice(1), 'utf8');
+    } catch (err) {
+      throw new UsageError(`--payload ${text}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(json) as JsonValue;
+  } catch (err) {
+    throw new UsageError(`--payload is not JSON: ${(err as Error).message}`);
+  }
+}
+
+function client(options: GlobalOptions): TaskMasterClient {
+  return new TaskMasterClient({ url: options.url, token: process.env.TASKMASTER_TOKEN || undefined });
+}
+
+function print(options: GlobalOptions, json: unknown, human: () => string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(json)}\n` : `${human()}\n`);
+}
+
+const label = (task: Task<unknown>) => task.name ?? task.command;
+
+/** A one-line progress bar on stderr, redrawn in place; only on a terminal. */
+function progressBar(total: number): { update(done: number): void; end(): void } {
+  if (!process.stderr.isTTY || total <= MAX_BATCH) return { update() {}, end() {} };
+  const width = 30;
+  return {
+    update(done) {
+      const filled = Math.round((done / total) * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+    },
+    end() {
+      process.stderr.write('\n');
+    },
+  };
+}
+
+/** The flags of `enqueue`, as commander parses them. */
+interface EnqueueFlags {
+  payload?: string;
+  at?: string;
+  delay?: number;
+  queue?: string;
+  priority?: number;
+  maxAttempts?: number;
+  idempotencyKey?: string;
+  count?: number;
+}
+
+interface ListFlags {
+  status?: string;
+  name?: string;
+  queue?: string;
+  limit?: number;
+}
+
+async function enqueue(name: string, opts: EnqueueFlags, global: GlobalOptions): Promise<void> {
+  const payload = parsePayload(opts.payload);
+  const options: EnqueueOptions = { queue: opts.queue, priority: opts.priority, maxAttempts: opts.maxAttempts };
+  if (opts.at !== undefined) options.runAt = opts.at;
+  if (opts.delay !== undefined) options.delay = opts.delay * 1000;
+  const api = client(global);
+  if (opts.count === undefined) {
+    const task = await api.enqueue(name, payload, { ...options, idempotencyKey: opts.idempotencyKey });
+    print(global, task, () => `enqueued ${label(task)} ${task.id} (${task.status}, due ${task.scheduled_at})`);
+    return;
+  }
+  if (opts.idempotencyKey !== undefined) throw new UsageError('--idempotency-key names one task; it cannot go with --count');
+  // Batches of up to 1,000, each all-or-nothing; a failure stops the run and says how many were enqueued.
+  // Large payloads make smaller batches, so a request stays well under the server's default body limit (4 MiB).
+  const payloadBytes = Buffer.byteLength(JSON.stringify(payload ?? null));
+  const batchSize = Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_BODY_BUDGET / (payloadBytes + 64))));
+  const count = opts.count;
+  const bar = progressBar(count);
+  const ids: string[] = [];
+  try {
+    while (ids.length < count) {
+      const size = Math.min(batchSize, count - ids.length);
+      const tasks = await api.enqueueMany(name, Array.from({ length: size }, () => payload ?? null), options);
+      ids.push(...tasks.map((task) => task.id));
+      bar.update(ids.length);
+    }
+  } catch (err) {
+    if (ids.length > 0 && err instanceof Error) err.message += ` (after ${ids.length} of ${count} were enqueued)`;
+    throw err;
+  } finally {
+    bar.end();
+  }
+  print(global, { count: ids.length, task_ids: ids }, () => `enqueued ${ids.length} × ${name}`);
+}
+
+async function listTasks(opts: ListFlags, global: GlobalOptions): Promise<void> {
+  // The status names are checked by the server (a 400 naming `status`), which knows the aliases.
+  const status = opts.status?.split(',') as ListFilters['status'];
+  const page = await client(global).list({ status, name: opts.name, queue: opts.queue, limit: opts.limit });
+  print(global, { tasks: page.tasks, next_cursor: page.nextCursor }, () => {
+    const rows = page.tasks.map((task) => [task.id, label(task), task.queue, task.status, String(task.attempt), task.scheduled_at]);
+    const header = ['ID', 'NAME', 'QUEUE', 'STATUS', 'ATTEMPT', 'DUE'];
+    const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+    return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  });
+}
+
+async function getTask(id: string, global: GlobalOptions): Promise<void> {
+  const task = await client(global).get(id);
+  print(global, task, () => {
+    const lines = [
+      `id:        ${task.id}`,
+      `name:      ${label(task)}${task.name === null ? ' (command task)' : ''}`,
+      `queue:     ${task.queue}`,
+      `status:    ${task.status} (attempt ${task.attempt} of ${task.max_attempts})`,
+      `due:       ${task.scheduled_at}`,
+    ];
+    if (task.worker_id !== null) lines.push(`worker:    ${task.worker_id}`);
+    if (task.completed_at) lines.push(`completed: ${task.completed_at}`);
+    if (task.error !== undefined) lines.push(`error:     ${task.error}`);
+    lines.push(`payload:   ${JSON.stringify(task.payload, null, 2)}`);
+    if (task.result !== undefined) lines.push(`result:    ${JSON.stringify(task.result, null, 2)}`);
+    return lines.join('\n');
+  });
+}
+
+/**
+ * Runs the repository's migrations (db/migrations) with its own runner. The SDK imports no service, so this
+ * works from a TaskMaster checkout that is built (npm run build); elsewhere, run the chart's migrate job.
+ */
+function migrate(): void {
+  const runner = resolve(__dirname, '..', '..', '..', 'dist', 'services', 'common', 'src', 'db', 'migrate-main.js');
+  if (!existsSync(runner)) {
+    throw new UsageError(`taskmaster migrate runs ${runner}, which is not there: run it from a built TaskMaster checkout (npm run build), or use \`npm run migrate\` or the Helm chart's migrate job`);
+  }
+  const result = spawnSync(process.execPath, [runner], { stdio: 'inherit' });
+  process.exitCode = result.status ?? 1;
+}
+
+/** The program; exported so the worker runtime can add `taskmaster worker` and tests can run it in-process. */
+export function buildProgram(): Command {
+  const program = new Command('taskmaster')
+    .description('Enqueue and inspect TaskMaster tasks')
+    .addOption(new Option('--url <url>', 'the scheduler').env('TASKMASTER_URL').default('http://localhost:8081'))
+    .option('--json', 'print JSON for scripts')
+    .showHelpAfterError('(taskmaster --help for usage)')
+    .exitOverride();
+  program.addHelpText('after', '\nTASKMASTER_TOKEN, when set, is sent as "Authorization: Bearer <token>".');
+
+  program.command('enqueue')
+    .description('enqueue a named task')
+    .argument('<name>', 'the task name', taskName('the task name'))
+    .option('--payload <json>', 'the payload, as JSON, or @file (@- for stdin)')
+    .addOption(new Option('--at <iso>', 'when it is due, such as 2030-01-27T12:30:00Z').conflicts('delay'))
+    .addOption(new Option('--delay <seconds>', 'seconds from now until it is due').argParser(seconds))
+    .option('--queue <queue>', 'the queue (default "default")', taskName('the queue'))
+    .option('--priority <n>', 'higher runs first, -1000 to 1000', integer(-1000, 1000))
+    .option('--max-attempts <n>', 'executions allowed, 1 to 100', positiveInt(100))
+    .option('--idempotency-key <key>', 'a second enqueue with this key returns the first task')
+    .option('--count <n>', 'enqueue this many copies, in batches of up to 1,000', positiveInt(10_000_000))
+    .action((name: string, opts: EnqueueFlags, command: Command) => enqueue(name, opts, command.optsWithGlobals<GlobalOptions>()));
+
+  const tasks = program.command('tasks').description('list and show tasks');
+  tasks.command('ls')
+    .description('list tasks, newest first')
+    .option('--status <status>', 'pending, dispatched, running, active, succeeded, failed, cancelled (comma-separated)')
+    .option('--name <name>', 'only this task name', taskName('the name'))
+    .option('--queue <queue>', 'only this queue', taskName('the queue'))
+    .option('--limit <n>', 'at most this many, 1 to 500 (default 50)', positiveInt(500))
+    .action((opts: ListFlags, command: Command) => listTasks(opts, command.optsWithGlobals<GlobalOptions>()));
+  tasks.command('get')
+    .description('show one task, with its payload and result')
+    .argument('<id>', 'the task id')
+    .action((id: string, _opts: unknown, command: Command) => getTask(id, command.optsWithGlobals<GlobalOptions>()));
+
+  program.command('migrate')
+    .description('apply the database migrations (from a built TaskMaster checkout)')
+    .action(() => migrate());
+  return program;
+}
+
+/** Parses argv and runs the command; returns the exit code. */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  const fail = (code: number, message: string, error?: { code: string; field?: string }) => {
+    process.stderr.write(json ? `${JSON.stringify({ error: { code: error?.code ?? 'invalid_argument', message, ...(error?.field ? { field: error.field } : {}) } })}\n` : `taskmaster: ${message}\n`);
+    return code;
+  };
+  try {
+    await program.parseAsync(argv as string[]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version "errors" are how commander says it printed them.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
+      return 2;
+    }
+    if (err instanceof UsageError || err instanceof TaskPayloadError) return fail(2, err.message);
+    if (err instanceof TaskMasterApiError) return fail(err.status === 400 ? 2 : 1, err.message, err);
+    return fail(1, (err as Error).message ?? String(err), { code: 'error' });
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,297 @@
+import { z } from 'zod';
+
+/**
+ * The scheduler's HTTP API, declared once. The scheduler validates requests with these schemas, the types
+ * below are inferred from them (the scheduler's api-types.ts and the SDK client use nothing else), and
+ * openapi.ts turns the same schemas into the OpenAPI 3.1 document served at /api/openapi.json.
+ * Messages of the field checks read after the field's name ("name must match ..."); validation.ts adds it.
+ */
+
+/** Task names and queues: what migration 0006 checks too. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
+/** Most tasks one batch request may create. */
+export const MAX_BATCH = 1000;
+/** Longest command accepted; a command is a name and arguments, not a payload store. */
+export const MAX_COMMAND_LENGTH = 4096;
+/** PAYLOAD_MAX_BYTES' default: the most bytes a payload may take as compact JSON. */
+export const DEFAULT_PAYLOAD_MAX_BYTES = 256 * 1024;
+const MAX_DELAY_SECONDS = 365 * 86400;
+
+/** "is required: …" when the field is absent, "must be …" when it has the wrong type. */
+const requiredOr = (expected: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? `is required: ${expected}` : `must be ${expected}`;
+
+const wholeNumber = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+const name = (what: string) => z.string({ error: requiredOr(`a ${what} such as ${what === 'queue' ? 'emails' : 'send-email'}`) })
+  .regex(NAME_PATTERN, { error: `must match ${NAME_PATTERN.source}: lower-case letters, digits, ".", "_", ":" and "-", at most 128` });
+
+export const TaskName = name('task name');
+export const QueueName = name('queue');
+
+/** Any JSON value. */
+export const JsonValue = z.json();
+export type JsonValue = z.infer<typeof JsonValue>;
+
+/**
+ * A payload in a request: any JSON value, described as JsonValue in the OpenAPI document (openapi.ts). The
+ * body parser has produced it from JSON already, so it is not walked again: z.json() checks every node,
+ * some 50 ms for a large payload, on the event loop. Its size (PAYLOAD_MAX_BYTES) is checked by the scheduler.
+ */
+export const Payload = z.custom<JsonValue>((value) => value !== undefined, { error: 'must be a JSON value' });
+
+/** A command task's command: printable text (PostgreSQL text cannot hold NUL), trimmed. */
+export const Command = z.string({ error: requiredOr('a string') })
+  .trim()
+  .min(1, { error: 'must not be empty' })
+  .max(MAX_COMMAND_LENGTH, { error: `must be at most ${MAX_COMMAND_LENGTH} characters` })
+  .refine((value) => !value.includes('\u0000'), { error: 'must not contain NUL characters' });
+
+const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
+
+/**
+ * An ISO-8601 date-time ("2026-01-27T12:30:00Z"); without an offset it is taken as UTC, whatever the
+ * server's time zone.
+ */
+export function parseDateTime(text: string): Date {
+  const trimmed = text.trim();
+  return new Date(/(Z|[+-]\d{2}:?\d{2})$/i.test(trimmed) ? trimmed : `${trimmed}Z`);
+}
+
+export const DateTimeInput = z.string({ error: requiredOr('an ISO-8601 date-time such as 2026-01-27T12:30:00Z') })
+  .regex(ISO_8601, { error: 'must be an ISO-8601 date-time such as 2026-01-27T12:30:00Z' })
+  .refine((text) => {
+    const date = parseDateTime(text);
+    return !Number.isNaN(date.getTime()) && date.getUTCFullYear() <= 9999;
+  }, { error: 'is not a valid date-time' });
+
+const MaxAttempts = wholeNumber(1, 100);
+const Priority = wholeNumber(-1000, 1000);
+const IdempotencyKey = z.string({ error: 'must be a string of 1 to 200 characters' })
+  .min(1, { error: 'must be a string of 1 to 200 characters' })
+  .max(200, { error: 'must be a string of 1 to 200 characters' });
+const DelaySeconds = z.number({ error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
+  .min(0, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
+  .max(MAX_DELAY_SECONDS, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` });
+
+const objectError = { error: 'must be a JSON object' };
+
+// ---- Requests ----
+
+/** POST /schedule and /api/schedule: the original contract, plus an optional payload and queue. */
+export const ScheduleRequest = z.object({
+  command: Command,
+  scheduled_at: DateTimeInput,
+  max_attempts: MaxAttempts.nullish(),
+  priority: Priority.nullish(),
+  idempotency_key: IdempotencyKey.nullish(),
+  payload: Payload.optional(),
+  queue: QueueName.nullish(),
+}, objectError);
+
+/** POST /api/schedule/batch: count copies of one command task, due after delay_seconds. */
+export const BatchScheduleRequest = z.object({
+  command: Command.default('demo-job'),
+  count: wholeNumber(1, MAX_BATCH).describe('How many tasks to create.'),
+  delay_seconds: DelaySeconds.nullish(),
+  max_attempts: MaxAttempts.nullish(),
+  payload: Payload.optional(),
+  queue: QueueName.nullish(),
+}, objectError);
+
+/** POST /api/tasks: one named task. Due at scheduled_at, or delay_seconds from now, or now. */
+export const TaskRequest = z.object({
+  name: TaskName,
+  payload: Payload.optional(),
+  queue: QueueName.optional(),
+  scheduled_at: DateTimeInput.optional(),
+  delay_seconds: DelaySeconds.optional(),
+  max_attempts: MaxAttempts.optional(),
+  priority: Priority.optional(),
+  idempotency_key: IdempotencyKey.optional(),
+}, objectError).refine((task) => task.scheduled_at === undefined || task.delay_seconds === undefined, {
+  path: ['delay_seconds'],
+  error: 'must not be given together with scheduled_at',
+});
+
+/** POST /api/tasks/batch: up to 1,000 named tasks, validated all together and written in one statement. */
+export const TaskBatchRequest = z.object({
+  tasks: z.array(TaskRequest, { error: requiredOr(`an array of 1 to ${MAX_BATCH} tasks`) })
+    .min(1, { error: `must hold 1 to ${MAX_BATCH} tasks` })
+    .max(MAX_BATCH, { error: `must hold 1 to ${MAX_BATCH} tasks` }),
+}, objectError);
+
+/** POST /api/workers/scale */
+export const ScaleRequest = z.object({ count: wholeNumber(1, 50) }, objectError);
+
+/** POST /api/workers/kill: a container, pod or process name, nothing a shell could misread. */
+export const KillRequest = z.object({
+  name: z.string({ error: 'is required' }).min(1, { error: 'is required' }).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/, {
+    error: 'must be a worker name: letters, digits, ".", "_" and "-", starting with a letter or digit',
+  }),
+}, objectError);
+
+/** GET /api/tasks query parameters (strings, as they arrive). */
+export const ListTasksQuery = z.object({
+  status: z.string().optional().describe('Comma-separated: pending, dispatched, running, active, succeeded (or completed), failed, cancelled.'),
+  name: TaskName.optional().describe('Only tasks of this name.'),
+  queue: QueueName.optional().describe('Only tasks in this queue.'),
+  q: z.string().optional().describe('A task id, or a command prefix.'),
+  limit: z.string().regex(/^\d+$/, { error: 'must be a whole number from 1 to 500' }).optional().describe('1 to 500, default 50.'),
+  order: z.enum(['asc', 'desc'], { error: 'must be asc or desc' }).optional().describe('By scheduled_at; default desc.'),
+  cursor: z.string().optional().describe('next_cursor of the previous page.'),
+});
+
+// ---- Responses ----
+
+export const TaskStatus = z.enum(['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled']);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+const Time = z.iso.datetime();
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** The request field at fault, as a path: "payload", "tasks[3].name". */
+    field: z.string().optional(),
+  }),
+});
+
+export const ScheduleResponse = z.object({
+  command: z.string(),
+  scheduled_at: z.number().int().describe('Epoch seconds.'),
+  task_id: z.string(),
+});
+
+export const BatchScheduleResponse = z.object({
+  command: z.string(),
+  count: z.number().int(),
+  scheduled_at: z.number().int().describe('Epoch seconds.'),
+  task_ids: z.array(z.string()),
+});
+
+/**
+ * A task. Like the original GET /status, the optional times, last_error and result are present only once set;
+ * list pages leave out payload and result.
+ */
+export const TaskView = z.object({
+  task_id: z.string(),
+  /** The task's type; null for a command task. */
+  name: z.string().nullable(),
+  queue: z.string(),
+  /** The command of a command task; for a named task, its name (so original clients always get a string). */
+  command: z.string(),
+  /** The JSON payload, null when the task has none; left out of GET /api/tasks pages. */
+  payload: JsonValue.optional(),
+  status: TaskStatus,
+  attempt: z.number().int(),
+  max_attempts: z.number().int(),
+  priority: z.number().int(),
+  worker_id: z.number().int().nullable(),
+  scheduled_at: Time,
+  created_at: Time,
+  updated_at: Time,
+  picked_at: Time.optional(),
+  started_at: Time.optional(),
+  completed_at: Time.optional(),
+  failed_at: Time.optional(),
+  cancelled_at: Time.optional(),
+  lease_expires_at: Time.optional(),
+  last_error: z.string().optional(),
+  result: JsonValue.optional(),
+});
+
+/** POST /api/tasks/batch */
+export const TaskBatchResponse = z.object({ tasks: z.array(TaskView) });
+
+/** GET /api/tasks */
+export const TaskPage = z.object({
+  tasks: z.array(TaskView),
+  /** Pass as ?cursor= for the next page; null on the last page. */
+  next_cursor: z.string().nullable(),
+});
+
+/** GET /api/tasks/:id/events and the log stream. */
+export const EventView = z.object({
+  id: z.number().int(),
+  at: Time,
+  type: z.string(),
+  task_id: z.string().optional(),
+  attempt: z.number().int().optional(),
+  worker_id: z.number().int().optional(),
+  command: z.string().optional(),
+  message: z.string(),
+});
+
+export const TaskEvents = z.object({ task: TaskView, events: z.array(EventView) });
+
+/** GET /api/logs */
+export const EventList = z.object({ events: z.array(EventView) });
+
+/** GET /api/stats */
+export const StatsView = z.object({
+  pending: z.number().int(),
+  dispatched: z.number().int(),
+  running: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  total: z.number().int(),
+  /** Workers alive in the coordinator's registry. */
+  workers: z.number().int(),
+  slots_total: z.number().int(),
+  slots_busy: z.number().int(),
+  coordinator_reachable: z.boolean(),
+});
+
+/** One worker as GET /api/workers shows it: the coordinator's view merged with the scaler's. */
+export const WorkerView = z.object({
+  name: z.string(),
+  worker_id: z.number().int().optional(),
+  address: z.string().optional(),
+  /** alive: heartbeating; draining: finishing its tasks; starting: not yet registered; gone: process or pod ended. */
+  state: z.enum(['alive', 'draining', 'starting', 'gone']),
+  slots_total: z.number().int().optional(),
+  slots_busy: z.number().int().optional(),
+  in_flight: z.number().int().optional(),
+  last_heartbeat_at: Time.optional(),
+  heartbeat_misses: z.number().int().optional(),
+  /** What the scaler backend knows: a local process or a pod. */
+  runtime: z.object({ phase: z.string(), ready: z.boolean(), pid: z.number().int().optional(), node: z.string().optional() }).optional(),
+});
+
+export const WorkersResponse = z.object({
+  workers: z.array(WorkerView),
+  scaler: z.object({ kind: z.string(), desired: z.number().int().nullable(), actual: z.number().int() }),
+  coordinator_reachable: z.boolean(),
+});
+
+export const ScaleResponse = z.object({ scaler: z.string(), requested: z.number().int(), previous: z.number().int().nullable() });
+export const KillResponse = z.object({ scaler: z.string(), killed: z.string() });
+
+export type ScheduleRequest = z.input<typeof ScheduleRequest>;
+export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
+export type TaskRequest = z.input<typeof TaskRequest>;
+export type TaskBatchRequest = z.input<typeof TaskBatchRequest>;
+export type ScaleRequest = z.input<typeof ScaleRequest>;
+export type KillRequest = z.input<typeof KillRequest>;
+export type ListTasksQuery = z.input<typeof ListTasksQuery>;
+export type ErrorBody = z.infer<typeof ErrorBody>;
+export type ScheduleResponse = z.infer<typeof ScheduleResponse>;
+export type BatchScheduleResponse = z.infer<typeof BatchScheduleResponse>;
+export type TaskView = z.infer<typeof TaskView>;
+export type TaskBatchResponse = z.infer<typeof TaskBatchResponse>;
+export type TaskPage = z.infer<typeof TaskPage>;
+export type EventView = z.infer<typeof EventView>;
+export type TaskEvents = z.infer<typeof TaskEvents>;
+export type EventList = z.infer<typeof EventList>;
+export type StatsView = z.infer<typeof StatsView>;
+export type WorkerView = z.infer<typeof WorkerView>;
+export type WorkersResponse = z.infer<typeof WorkersResponse>;
+export type ScaleResponse = z.infer<typeof ScaleResponse>;
+export type KillResponse = z.infer<typeof KillResponse>;

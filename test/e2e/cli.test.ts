@@ -1,0 +1,172 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../../services/common/src/paths';
+import { TaskView } from '../../services/sdk/src/http/schemas';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+
+/**
+ * The built `taskmaster` CLI (services/sdk/dist/cli.js, as npm links the bin) against a real scheduler:
+ * its --json output, its human output, and its exit codes (0 done, 2 refused input, 1 other failures).
+ */
+
+let db: TestDatabase;
+let app: SchedulerUnderTest;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startSchedulerApp(db, { apiToken: 'cli-secret' });
+});
+afterAll(async () => {
+  await app.stop();
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const CLI = join(repoRoot(), 'services', 'sdk', 'dist', 'cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'taskmaster-cli-'));
+const bigPayloadFile = join(dir, 'payload.json');
+writeFileSync(bigPayloadFile, JSON.stringify({ blob: 'x'.repeat(300 * 1024) }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI asynchronously (the scheduler answers from this process), pointed at the test scheduler. */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, TASKMASTER_URL: app.url, TASKMASTER_TOKEN: 'cli-secret', ...env },
+      timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+    }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function taskCount(): Promise<number> {
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks');
+  return rows[0].n;
+}
+
+describe('taskmaster enqueue', () => {
+  test('--json prints the task; tasks get prints it again, with its payload', async () => {
+    const run = await cli(['--json', 'enqueue', 'send-email', '--payload', '{"to":"a@example.com"}', '--queue', 'mail', '--delay', '30', '--priority', '2']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const task = TaskView.parse(JSON.parse(run.stdout));
+    expect(task).toMatchObject({ name: 'send-email', queue: 'mail', priority: 2, payload: { to: 'a@example.com' }, status: 'pending' });
+    const got = await cli(['tasks', 'get', task.task_id, '--json']);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout)).toMatchObject({ task_id: task.task_id, payload: { to: 'a@example.com' } });
+    const human = await cli(['tasks', 'get', task.task_id]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`id:        ${task.task_id}`);
+    expect(human.stdout).toContain('"to": "a@example.com"');
+  });
+
+  test('--payload @file reads the payload from a file', async () => {
+    const file = join(dir, 'ok.json');
+    writeFileSync(file, JSON.stringify({ from: 'file', list: [1, 2] }));
+    const run = await cli(['--json', 'enqueue', 'from-file', '--payload', `@${file}`]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).payload).toEqual({ from: 'file', list: [1, 2] });
+  });
+
+  test('--at sets the due time; --url wins over TASKMASTER_URL', async () => {
+    const run = await cli(['--url', app.url, '--json', 'enqueue', 'report', '--at', '2031-05-01T10:00:00Z'], { TASKMASTER_URL: 'http://127.0.0.1:1' });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).scheduled_at).toBe('2031-05-01T10:00:00.000Z');
+  });
+
+  test('--count enqueues in batches of 1,000 and prints every id', async () => {
+    const before = await taskCount();
+    const run = await cli(['--json', 'enqueue', 'bulk', '--count', '2500', '--payload', '{"n":1}']);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out.count).toBe(2500);
+    expect(new Set(out.task_ids).size).toBe(2500);
+    expect(await taskCount()).toBe(before + 2500);
+    const human = await cli(['enqueue', 'bulk', '--count', '3']);
+    expect(human.stdout.trim()).toBe('enqueued 3 × bulk');
+  });
+
+  test('--count with a large payload makes smaller batches, each under the body limit', async () => {
+    const file = join(dir, 'large.json');
+    writeFileSync(file, JSON.stringify('y'.repeat(200 * 1024)));
+    const run = await cli(['--json', 'enqueue', 'large', '--count', '30', '--payload', `@${file}`]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout).count).toBe(30);
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM tasks WHERE name = 'large' AND length(payload #>> '{}') = $1", [200 * 1024]);
+    expect(rows[0].n).toBe(30);
+  });
+
+  test.each([
+    ['a payload that is not JSON', ['enqueue', 'a', '--payload', '{bad']],
+    ['a name outside the pattern', ['enqueue', 'Bad-Name']],
+    ['a queue outside the pattern', ['enqueue', 'a', '--queue', 'a b']],
+    ['--at with --delay', ['enqueue', 'a', '--at', '2031-01-01T00:00:00Z', '--delay', '5']],
+    ['a count of 0', ['enqueue', 'a', '--count', '0']],
+    ['an unknown option', ['enqueue', 'a', '--colour', 'red']],
+    ['a date the server refuses', ['enqueue', 'a', '--at', 'tomorrow']],
+    ['a payload over the server limit', ['enqueue', 'a', '--payload', `@${bigPayloadFile}`]],
+    ['a payload file that does not exist', ['enqueue', 'a', '--payload', '@/nonexistent/payload.json']],
+  ])('refuses %s with exit code 2 and writes nothing', async (_name, args) => {
+    const before = await taskCount();
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toBe('');
+    expect(await taskCount()).toBe(before);
+  });
+
+  test('with --json a refused request prints the API error as JSON on stderr', async () => {
+    const run = await cli(['--json', 'enqueue', 'a', '--at', 'tomorrow']);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stderr)).toEqual({ error: { code: 'invalid_argument', message: expect.any(String), field: 'scheduled_at' } });
+  });
+
+  test('API failures exit 1: no token, an unknown task, an unreachable scheduler', async () => {
+    const unauthorized = await cli(['enqueue', 'a'], { TASKMASTER_TOKEN: undefined });
+    expect(unauthorized.code).toBe(1);
+    expect(unauthorized.stderr).toMatch(/Authorization: Bearer/);
+    expect((await cli(['tasks', 'get', '00000000-0000-4000-8000-000000000000'])).code).toBe(1);
+    const unreachable = await cli(['tasks', 'ls'], { TASKMASTER_URL: 'http://127.0.0.1:1' });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('taskmaster tasks ls', () => {
+  test('filters by name, queue and status, as JSON and as a table', async () => {
+    await cli(['enqueue', 'ls-me', '--queue', 'q1']);
+    await cli(['enqueue', 'ls-me', '--queue', 'q2']);
+    await cli(['enqueue', 'ls-other', '--queue', 'q1']);
+    const byName = await cli(['--json', 'tasks', 'ls', '--name', 'ls-me']);
+    expect(byName.code).toBe(0);
+    expect(JSON.parse(byName.stdout).tasks.map((task: { queue: string }) => task.queue).sort()).toEqual(['q1', 'q2']);
+    const both = await cli(['--json', 'tasks', 'ls', '--name', 'ls-me', '--queue', 'q2', '--status', 'pending', '--limit', '5']);
+    expect(JSON.parse(both.stdout).tasks).toHaveLength(1);
+    const table = await cli(['tasks', 'ls', '--queue', 'q1']);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+QUEUE\s+STATUS\s+ATTEMPT\s+DUE$/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/)[1]).sort()).toEqual(['ls-me', 'ls-other']);
+  });
+
+  test('refuses a bad filter with exit code 2', async () => {
+    expect((await cli(['tasks', 'ls', '--limit', '0'])).code).toBe(2);
+    expect((await cli(['tasks', 'ls', '--status', 'sleeping'])).code).toBe(2);
+  });
+});
+
+describe('taskmaster migrate', () => {
+  test('runs the repository migrations against DATABASE_URL (already applied: nothing to do, exit 0)', async () => {
+    const run = await cli(['migrate'], { DATABASE_URL: db.url, LOG_LEVEL: 'info' });
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/database already up to date/);
+  });
+});
