@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../services/common/src/db/migrate';
+import { SCHEMA } from '../services/common/src/db/pool';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../services/local/src/embedded-postgres';
 import { freePort } from '../test/helpers/ports';
 import { readCpuMs, type CpuMs } from './cpu-usage';
@@ -60,10 +61,11 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
     await admin.query('CREATE DATABASE taskmaster');
     await admin.end();
     const databaseUrl = postgres.urlFor('taskmaster');
-    db = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'taskmaster-bench' });
+    // Our tables as the services see them, and public after them for the pg_stat_statements views.
+    db = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: 'taskmaster-bench', options: `-c search_path=${SCHEMA},public` });
     // An idle connection that PostgreSQL closes (at shutdown) must not crash the bench.
     db.on('error', (err) => log(`idle database connection closed: ${err.message}`));
-    await db.query('CREATE EXTENSION pg_stat_statements');
+    await db.query('CREATE EXTENSION pg_stat_statements SCHEMA public');
     await migrate(db);
 
     const coordinatorPort = await freePort();

@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { insertTasks } from '../services/common/src/db/insert-tasks';
 import { migrate } from '../services/common/src/db/migrate';
+import { SEARCH_PATH_OPTIONS } from '../services/common/src/db/pool';
 import { claimDueTasks, nextDueInMs } from '../services/coordinator/src/db/claim-due-tasks';
 import { markSucceeded } from '../services/coordinator/src/db/record-transitions';
-import { renewExpiringLeases } from '../services/coordinator/src/db/renew-leases';
+import { reconcileHeld } from '../services/coordinator/src/db/reconcile-holdings';
 import { startEmbeddedPostgres } from '../services/local/src/embedded-postgres';
 import { listTasks, type ListTasksQuery } from '../services/scheduler/src/db/tasks';
+
+/** The shipped worker's kind: command tasks and the built-in names. */
+const COMMAND_WORKERS = { names: ['demo-job', 'fail', 'noop', 'sleep'], commandTasks: true, commandsWithoutPayload: false };
 
 /**
  * `npm run bench -- --explain`: the plans of the hot statements, as the services run them (their own
@@ -21,7 +25,7 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-explain-pg-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const postgres = await startEmbeddedPostgres({ dataDir, port, persistent: false, settings: { session_preload_libraries: 'auto_explain' } });
-  const pool = new pg.Pool({ connectionString: postgres.adminUrl, max: 1 });
+  const pool = new pg.Pool({ connectionString: postgres.adminUrl, max: 1, options: SEARCH_PATH_OPTIONS });
   const plans: string[] = [];
   pool.on('connect', (client) => client.on('notice', (notice) => plans.push(notice.message ?? '')));
   try {
@@ -34,12 +38,13 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     await pool.query('VACUUM ANALYZE events');
     const plan = Array.from({ length: 500 }, (_, i) => 1 + (i % 3));
     const run = async () => {
-      const claimed = await claimDueTasks(pool, plan, 30_000, 250);
+      const claimed = await claimDueTasks(pool, plan, COMMAND_WORKERS, 30_000, 250);
+      const held = await pool.query("SELECT id AS task_id, attempt FROM tasks WHERE status IN ('dispatched', 'running') AND worker_id = 1 LIMIT 1000");
       await markSucceeded(pool, claimed.map((task) => ({
-        taskId: task.id, attempt: task.attempt, workerId: task.worker_id, atMs: Date.now(), detail: 'ok', startedAtMs: Date.now(),
+        taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
       await nextDueInMs(pool);
-      await renewExpiringLeases(pool, 1, 30_000, 5000);
+      await reconcileHeld(pool, 1, held.rows, 30_000, 15_000);
       await insertTasks(pool, Array.from({ length: 1000 }, () => ({ command: 'noop', scheduledAt: new Date() })));
     };
     for (let i = 0; i < 6; i++) await run();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { insertTasks } from '../../services/common/src/db/insert-tasks';
 import { migrate } from '../../services/common/src/db/migrate';
+import { SEARCH_PATH_OPTIONS } from '../../services/common/src/db/pool';
 import { createLogger } from '../../services/common/src/logger';
 import { claimDueTasks } from '../../services/coordinator/src/db/claim-due-tasks';
 import { StatusRecorder } from '../../services/coordinator/src/status-recorder';
@@ -70,7 +71,7 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
   const port = await freePort();
   let started = await startPostgres(dataDir, port);
   server = started.child;
-  const before = new pg.Pool({ connectionString: started.url, max: 4 });
+  const before = new pg.Pool({ connectionString: started.url, max: 4, options: SEARCH_PATH_OPTIONS });
   // The crash ends every connection; an idle one's error must not fail the test.
   before.on('error', () => undefined);
   await migrate(before);
@@ -82,7 +83,7 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
   }
   const batch = await insertTasks(before, Array.from({ length: 200 }, (_, i) => ({ command: `batch-${i}`, scheduledAt: new Date() })));
   acknowledged.push(...batch.map((task) => task.id));
-  const claimed = await claimDueTasks(before, Array.from({ length: 100 }, () => 1), 60_000);
+  const claimed = await claimDueTasks(before, Array.from({ length: 100 }, () => 1), { names: [], commandTasks: true, commandsWithoutPayload: false }, 60_000);
   expect(claimed).toHaveLength(100);
   const recorder = new StatusRecorder({ pool: before, logger: createLogger('test', 'silent'), backoff: { baseMs: 1000, maxMs: 1000 } });
   const finished = claimed.slice(0, 50);
@@ -98,7 +99,7 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
 
   started = await startPostgres(dataDir, port);
   server = started.child;
-  const after = new pg.Pool({ connectionString: started.url, max: 2 });
+  const after = new pg.Pool({ connectionString: started.url, max: 2, options: SEARCH_PATH_OPTIONS });
   try {
     const { rows } = await after.query<{ status: string; count: number }>(
       `SELECT status, count(*)::int AS count FROM tasks WHERE id = ANY($1::uuid[]) GROUP BY status`, [acknowledged],

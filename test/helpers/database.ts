@@ -43,6 +43,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     poolSize: 10,
     connectTimeoutMs: 2000,
     idleTimeoutMs: 30_000,
+    statementTimeoutMs: 30_000,
+    queryTimeoutMs: 35_000,
+    keepAliveIdleMs: 10_000,
   };
   const pool = createPool(config, createLogger('test', 'silent'), 'taskmaster-test');
   return {

@@ -28,6 +28,18 @@ export interface DatabaseConfig {
   readonly connectTimeoutMs: number;
   /** DB_IDLE_TIMEOUT, default 30 s. */
   readonly idleTimeoutMs: number;
+  /**
+   * DB_STATEMENT_TIMEOUT, default 30 s: the server cancels a statement that runs longer (pg's
+   * statement_timeout, set on every pooled connection); 0 = no limit. Migrations are exempt.
+   */
+  readonly statementTimeoutMs: number;
+  /**
+   * DB_QUERY_TIMEOUT, default 35 s: the client gives up on a query with no answer this long and drops its
+   * connection (pg's query_timeout), so a half-open connection fails instead of hanging; 0 = no limit.
+   */
+  readonly queryTimeoutMs: number;
+  /** DB_KEEPALIVE_IDLE, default 10 s: TCP keepalive probes start after this much silence on a connection. */
+  readonly keepAliveIdleMs: number;
 }
 
 export type ScalerKind = 'auto' | 'local' | 'kubernetes' | 'compose';
@@ -99,6 +111,11 @@ export interface CoordinatorConfig {
   readonly leaseMs: number;
   /** POLL_INTERVAL, default 5 s: the fallback scan in case a notification is lost. */
   readonly pollIntervalMs: number;
+  /**
+   * HOLDINGS_GRACE, default 5 s: how long a task sent to a worker may be missing from the holdings its
+   * heartbeats list before it is handed back (it may have crossed the heartbeat on the way).
+   */
+  readonly holdingsGraceMs: number;
   /** DEFAULT_WORKER_SLOTS, default 5: assumed for old workers that do not report slots. */
   readonly defaultWorkerSlots: number;
   /** DISPATCH_BATCH_SIZE, default 500: most tasks claimed by one query. */
@@ -115,6 +132,30 @@ export interface CoordinatorConfig {
   readonly eventsRetentionMs: number;
   /** METRICS_PORT, default 9464: serves /metrics and /healthz (0 = any free port, logged). */
   readonly metricsPort: number;
+}
+
+/** The shipped worker's built-in `http` task type (docs/builtin-tasks.md); fields as createHttpTask takes them. */
+export interface HttpTaskConfig {
+  /** HTTP_ALLOW_HOSTS, default none (any host): host names and "*.example.com" wildcards a request may reach. */
+  readonly allowHosts: readonly string[];
+  /** TASK_OUTPUT_MAX_BYTES, default 64 KiB: the most response body bytes kept in the result. */
+  readonly maxBodyBytes: number;
+  /** HTTP_MAX_REDIRECTS, default 5. */
+  readonly maxRedirects: number;
+  /** HTTP_TIMEOUT, default 30 s: a request's limit when its payload sets no timeout_ms. */
+  readonly defaultTimeoutMs: number;
+}
+
+/** The shipped worker's built-in `shell` task type (docs/builtin-tasks.md); fields as createShellTask takes them. */
+export interface ShellTaskConfig {
+  /** SHELL_ALLOWLIST, default none (shell disabled): executable names or absolute paths argv[0] may be. */
+  readonly allowlist: readonly string[];
+  /** TASK_OUTPUT_MAX_BYTES, default 64 KiB: the most bytes kept of stdout and of stderr, each. */
+  readonly maxOutputBytes: number;
+  /** SHELL_TIMEOUT, default 5 min: a command's limit when its payload sets no timeout_ms. */
+  readonly defaultTimeoutMs: number;
+  /** SHELL_KILL_GRACE, default 5 s: between SIGTERM and SIGKILL to a stopped command's process group. */
+  readonly killGraceMs: number;
 }
 
 export interface WorkerConfig {
@@ -138,6 +179,8 @@ export interface WorkerConfig {
   readonly name: string;
   /** METRICS_PORT, default 9465: serves /metrics and /healthz (0 = any free port, logged; npm start's workers use 0). */
   readonly metricsPort: number;
+  readonly http: HttpTaskConfig;
+  readonly shell: ShellTaskConfig;
 }
 
 export interface Config {
@@ -259,7 +302,15 @@ export function loadConfig(env: Env = process.env): Config {
     poolSize: read.int('DB_POOL_SIZE', 20, 1, 1000),
     connectTimeoutMs: read.duration('DB_CONNECT_TIMEOUT', 2000),
     idleTimeoutMs: read.duration('DB_IDLE_TIMEOUT', 30_000),
+    statementTimeoutMs: read.duration('DB_STATEMENT_TIMEOUT', 30_000),
+    queryTimeoutMs: read.duration('DB_QUERY_TIMEOUT', 35_000),
+    keepAliveIdleMs: read.duration('DB_KEEPALIVE_IDLE', 10_000),
   };
+
+  // The server should cancel a slow statement before the client gives up on its connection.
+  if (database.statementTimeoutMs > 0 && database.queryTimeoutMs > 0 && database.queryTimeoutMs <= database.statementTimeoutMs) {
+    read.problems.push(`DB_QUERY_TIMEOUT (${database.queryTimeoutMs} ms) must be longer than DB_STATEMENT_TIMEOUT (${database.statementTimeoutMs} ms), or 0`);
+  }
 
   const heartbeatIntervalMs = read.duration('HEARTBEAT_INTERVAL', 5000);
   // One variable with a default per service, so a coordinator and a worker on one host do not collide.
@@ -284,6 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxMissedHeartbeats: read.int('MAX_MISSED_HEARTBEATS', 3, 1, 100),
     leaseMs: read.duration('LEASE_DURATION', 30_000),
     pollIntervalMs: read.duration('POLL_INTERVAL', 5000),
+    holdingsGraceMs: read.duration('HOLDINGS_GRACE', 5000),
     defaultWorkerSlots: read.int('DEFAULT_WORKER_SLOTS', 5, 1, 10_000),
     dispatchBatchSize: read.int('DISPATCH_BATCH_SIZE', 500, 1, 10_000),
     dispatchLookaheadMs: read.duration('DISPATCH_LOOKAHEAD', 250, 'ms'),
@@ -294,6 +346,23 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   const id = read.int('WORKER_ID', 0, 0, 0xffffffff) || randomWorkerId();
+  // The built-in http and shell task types: lists are comma-separated, and an empty list means "any host" for
+  // HTTP_ALLOW_HOSTS but "disabled" for SHELL_ALLOWLIST (docs/builtin-tasks.md says why).
+  const commaList = (name: string): string[] => (read.optional(name) ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  const allowHosts = commaList('HTTP_ALLOW_HOSTS');
+  for (const host of allowHosts.filter((entry) => !/^(\*\.)?[\w-]+(\.[\w-]+)*\.?$|^\[?[\da-f.]*:[\da-f:.]*\]?$/i.test(entry))) {
+    read.problems.push(`HTTP_ALLOW_HOSTS entry "${host}" must be a host name, an IP address or a wildcard such as *.example.com`);
+  }
+  const shellAllowlist = commaList('SHELL_ALLOWLIST');
+  for (const entry of shellAllowlist.filter((item) => item.includes('/') && !item.startsWith('/'))) {
+    read.problems.push(`SHELL_ALLOWLIST entry "${entry}" must be an executable name (such as curl) or an absolute path`);
+  }
+  const outputMaxBytes = read.int('TASK_OUTPUT_MAX_BYTES', 65_536, 1024, 16 * 1024 * 1024);
+  const taskTimeout = (name: string, fallbackMs: number): number => {
+    const value = read.duration(name, fallbackMs);
+    if (value < 1 || value > 86_400_000) read.problems.push(`${name} must be from 1ms to 1 day`);
+    return value;
+  };
   const worker: WorkerConfig = {
     port: read.port('WORKER_PORT', 0),
     address: read.string('WORKER_ADDRESS', '127.0.0.1'),
@@ -305,6 +374,18 @@ export function loadConfig(env: Env = process.env): Config {
     id,
     name: read.optional('WORKER_NAME') ?? read.optional('POD_NAME') ?? `worker-${id}`,
     metricsPort: metricsPort ?? 9465,
+    http: {
+      allowHosts,
+      maxBodyBytes: outputMaxBytes,
+      maxRedirects: read.int('HTTP_MAX_REDIRECTS', 5, 0, 20),
+      defaultTimeoutMs: taskTimeout('HTTP_TIMEOUT', 30_000),
+    },
+    shell: {
+      allowlist: shellAllowlist,
+      maxOutputBytes: outputMaxBytes,
+      defaultTimeoutMs: taskTimeout('SHELL_TIMEOUT', 300_000),
+      killGraceMs: read.duration('SHELL_KILL_GRACE', 5000),
+    },
   };
 
   const selectorText = read.string('WORKER_SELECTOR', 'app.kubernetes.io/name=taskmaster,app.kubernetes.io/component=worker');

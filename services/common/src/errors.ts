@@ -54,9 +54,50 @@ export class StaleAttemptError extends TaskMasterError {
 
 /** A dependency (database, coordinator, scaler backend) cannot be reached. HTTP 503, gRPC UNAVAILABLE. */
 export class UnavailableError extends TaskMasterError {
-  constructor(message: string) {
-    super('unavailable', message);
+  constructor(message: string, code = 'unavailable') {
+    super(code, message);
   }
+}
+
+/** The database cannot be reached or is shutting down; the request may be retried. HTTP 503, gRPC UNAVAILABLE. */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor(message: string) {
+    super(message, 'database_unavailable');
+  }
+}
+
+/** Socket errors of a connection that failed or broke. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs that say the server, not the statement, is the problem: class 08 (connection exception),
+ * 57P01-57P03 (admin or crash shutdown, cannot connect now), 53300 (too many connections) and 57014 (a
+ * statement or query timeout cancelled it).
+ */
+const UNAVAILABLE_SQLSTATES = /^(08...|57P0[123]|53300|57014)$/;
+
+/** node-postgres reports a dropped connection or a connect timeout by message only. */
+const CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
+
+/**
+ * The one test of whether an error means "the database is unavailable" rather than "this request is wrong":
+ * returns it as a DatabaseUnavailableError, or undefined. The HTTP error middleware answers the former 503.
+ */
+export function asDatabaseUnavailable(err: unknown): DatabaseUnavailableError | undefined {
+  if (err instanceof DatabaseUnavailableError) return err;
+  // Duck-typed, not `instanceof Error`: errors from node's own modules may come from another realm (jest).
+  if (typeof err !== 'object' || err === null || err instanceof TaskMasterError) return undefined;
+  const { code, message = '', errors } = err as { code?: unknown; message?: unknown; errors?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  const unavailable = (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATES.test(code)))
+    || CONNECTION_MESSAGES.test(text)
+    // AggregateError: a connect that tried several addresses (IPv4 and IPv6) and failed on each.
+    || (Array.isArray(errors) && errors.some((inner) => asDatabaseUnavailable(inner) !== undefined));
+  if (!unavailable) return undefined;
+  const reason = typeof code === 'string' && code !== '' ? `${code}: ${text || 'connection failed'}` : text;
+  return new DatabaseUnavailableError(`the database is unavailable (${reason}); retry shortly`);
 }
 
 /** Bad configuration; the message has one line per bad variable. */

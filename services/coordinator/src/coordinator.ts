@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CoordinatorConfig, DatabaseConfig } from '../../common/src/config';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
@@ -5,6 +6,7 @@ import { listen, type Listener } from '../../common/src/db/listener';
 import { grpcApi } from '../../common/src/grpc/contract';
 import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { Dispatcher } from './dispatcher';
+import { heartbeatHandler } from './heartbeats';
 import { observeDispatched, observeEviction, observeReassigned, observeReport, sampleQueue, watchWorkers } from './metrics';
 import { WorkerRegistry } from './registry';
 import { coordinatorService } from './service';
@@ -29,23 +31,25 @@ export interface Coordinator {
 /** Builds and starts a coordinator: gRPC server, dispatcher, status recorder, sweeps, LISTEN wake-ups. */
 export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinator> {
   const { config, pool, logger } = deps;
+  // Names this process in worker_owners: a restarted coordinator is a new owner, and claims its workers anew.
+  const coordinatorId = randomUUID();
   const registry = new WorkerRegistry({
     defaultSlots: config.defaultWorkerSlots,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     maxMissedHeartbeats: config.maxMissedHeartbeats,
+    holdingsGraceMs: config.holdingsGraceMs,
   });
   const clients = new WorkerClients();
   const dispatcher = new Dispatcher({
     pool,
     registry,
-    clients,
     logger,
     leaseMs: config.leaseMs,
     batchSize: config.dispatchBatchSize,
     lookaheadMs: config.dispatchLookaheadMs,
     pollIntervalMs: config.pollIntervalMs,
     onDispatched: observeDispatched,
-    onHandedBack: (tasks) => observeReassigned(tasks.length, 'undelivered'),
+    onHandedBack: (tasks) => observeReassigned(tasks, 'undelivered'),
   });
   const recorder = new StatusRecorder({
     pool,
@@ -58,9 +62,11 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
         if (outcome.final) logger.info(fields, 'task failed on its last attempt');
         else logger.debug(fields, 'task status recorded');
       }
-      // A finished report frees the reporter's slot whether or not it applied: the worker is done with it.
+      // A finished report frees the reporter's slot for that attempt whether or not it applied: the worker
+      // is done with it. Original workers send no worker id: the slot is the one the task was sent to.
       if (update.status !== 'STARTED') {
-        registry.release(update.worker_id);
+        if (outcome.workerId !== null) registry.unassign(outcome.workerId, update.task_id, update.attempt);
+        else registry.unassignTask(update.task_id);
         dispatcher.capacityChanged();
       }
       if (outcome.applied && update.status === 'FAILED' && !outcome.final) dispatcher.wake();
@@ -69,16 +75,28 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   const sweeper = new Sweeper({
     pool,
     registry,
-    clients,
     logger,
+    coordinatorId,
     evictionCheckMs: Math.min(1000, config.heartbeatIntervalMs),
     leaseCheckMs: Math.min(5000, config.leaseMs),
     eventsRetentionMs: config.eventsRetentionMs,
     onHandedBack: (tasks, reason) => {
-      observeReassigned(tasks.length, reason);
+      observeReassigned(tasks, reason);
       dispatcher.wake();
     },
     onEvicted: observeEviction,
+  });
+
+  const heartbeat = heartbeatHandler({
+    pool, logger, registry, sweeper, clients, coordinatorId,
+    leaseMs: config.leaseMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    holdingsGraceMs: config.holdingsGraceMs,
+    wake: () => dispatcher.capacityChanged(),
+    onHandedBack: (tasks) => {
+      observeReassigned(tasks, 'undelivered');
+      dispatcher.wake();
+    },
   });
 
   let server: GrpcServer | undefined;
@@ -88,8 +106,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       host: deps.host,
       port: config.port,
       service: grpcApi().CoordinatorService.service,
-      implementation: coordinatorService({ pool, logger, registry, recorder, sweeper, leaseMs: config.leaseMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs, wake: () => dispatcher.capacityChanged() }),
+      implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat }),
       serviceName: 'grpcapi.CoordinatorService',
     });
     listener = listen(deps.database, ['taskmaster_tasks'], () => dispatcher.wake(), logger);
@@ -100,7 +117,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   dispatcher.start();
   sweeper.start();
   const stopWatchingWorkers = watchWorkers(registry);
-  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs });
+  const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
   logger.info({ port: server.port }, 'coordinator listening');
 
   const grpcServer = server;

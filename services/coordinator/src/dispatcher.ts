@@ -1,17 +1,15 @@
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
-import { callUnary, type TaskRequest, type TaskResponse } from '../../common/src/grpc/contract';
+import type { TaskRequest, TaskResponse } from '../../common/src/grpc/contract';
 import { claimDueTasks, nextDueInMs, type ClaimedTask } from './db/claim-due-tasks';
 import { handBackDispatches, type HandedBack } from './db/hand-back-tasks';
-import type { WorkerRegistry, RegisteredWorker } from './registry';
-import type { WorkerClients } from './worker-clients';
+import type { WorkerRegistry, WorkerTransport } from './registry';
 
 const HELD_TASKS_PER_CALL = 50;
 
 export interface DispatcherOptions {
   pool: Pool;
   registry: WorkerRegistry;
-  clients: WorkerClients;
   logger: Logger;
   leaseMs: number;
   batchSize: number;
@@ -113,15 +111,20 @@ export class Dispatcher {
         this.slotLimited = true;
         return pollIntervalMs;
       }
-      let claimed: ClaimedTask[] = [];
-      try {
-        claimed = await claimDueTasks(pool, plan, leaseMs, lookaheadMs);
-      } finally {
-        // Also when the claim failed: reserved slots must not leak.
-        this.releaseUnused(plan, claimed);
+      // One claim per kind of worker (the task names they run); usually there is one kind.
+      let filled = false;
+      for (const { capabilities, slots } of registry.groupByCapabilities(plan).values()) {
+        let claimed: ClaimedTask[] = [];
+        try {
+          claimed = await claimDueTasks(pool, slots, capabilities, leaseMs, lookaheadMs);
+        } finally {
+          // Also when the claim failed: reserved slots must not leak.
+          this.assignClaimed(slots, claimed);
+        }
+        if (claimed.length > 0) this.send(claimed);
+        filled ||= claimed.length === slots.length;
       }
-      if (claimed.length > 0) this.send(claimed);
-      if (claimed.length < plan.length) break;
+      if (!filled) break;
       if (this.stopped) return pollIntervalMs;
     }
     this.slotLimited = false;
@@ -135,11 +138,16 @@ export class Dispatcher {
     return Math.min(Math.ceil(dueIn - lookaheadMs) + 1, pollIntervalMs);
   }
 
-  private releaseUnused(plan: readonly number[], claimed: readonly ClaimedTask[]): void {
+  /** Claimed tasks take their reserved slots; the reservations not used are given back. */
+  private assignClaimed(plan: readonly number[], claimed: readonly ClaimedTask[]): void {
+    const { registry } = this.options;
     const unused = new Map<number, number>();
     for (const id of plan) unused.set(id, (unused.get(id) ?? 0) + 1);
-    for (const task of claimed) unused.set(task.worker_id, (unused.get(task.worker_id) ?? 1) - 1);
-    for (const [workerId, count] of unused) if (count > 0) this.options.registry.release(workerId, count);
+    for (const task of claimed) {
+      registry.assign(task.worker_id, task.id, task.attempt);
+      unused.set(task.worker_id, (unused.get(task.worker_id) ?? 1) - 1);
+    }
+    for (const [workerId, count] of unused) if (count > 0) registry.unreserve(workerId, count);
   }
 
   private send(claimed: readonly ClaimedTask[]): void {
@@ -157,21 +165,30 @@ export class Dispatcher {
   }
 
   private async sendToWorker(workerId: number, tasks: ClaimedTask[]): Promise<void> {
-    const { registry, clients, logger } = this.options;
+    const { registry, logger } = this.options;
     const worker = registry.get(workerId);
+    const transport = worker?.transport;
     let refused: ClaimedTask[];
-    if (!worker) {
+    if (!worker || !transport) {
       refused = tasks;
     } else {
       try {
-        const responses = await this.submit(worker, tasks);
+        const responses = await this.submit(transport, tasks);
         refused = tasks.filter((_, i) => !responses[i]?.success);
         if (refused.length > 0) {
           logger.warn({ worker_id: workerId, refused: refused.length, reason: responses.find((r) => !r.success)?.message }, 'worker refused tasks');
         }
       } catch (err) {
+        registry.pause(workerId, 1000);
+        if (worker.reportsHeld) {
+          // The call failed, but the worker may have taken the tasks before it did: its next heartbeat says
+          // what it holds, and what it does not is handed back then (heartbeats.ts).
+          logger.warn({ worker_id: workerId, tasks: tasks.length, err: (err as Error).message }, 'dispatch to worker failed; its next heartbeat settles what it holds');
+          return;
+        }
         logger.warn({ worker_id: workerId, address: worker.address, tasks: tasks.length, err: (err as Error).message }, 'dispatch to worker failed; handing its tasks back');
-        clients.close(worker.address);
+        // A dialled channel reconnects on its next call.
+        transport.close();
         refused = tasks;
       }
     }
@@ -181,31 +198,26 @@ export class Dispatcher {
     }
   }
 
-  private async submit(worker: RegisteredWorker, tasks: ClaimedTask[]): Promise<TaskResponse[]> {
-    const { client, tasks: taskStream } = this.options.clients.get(worker.address);
+  private async submit(transport: WorkerTransport, tasks: ClaimedTask[]): Promise<TaskResponse[]> {
     const timeout = this.options.rpcTimeoutMs ?? 10_000;
     // A held task's wait is counted from when its request is built; the worker counts it from when the
     // request arrives, later still, so it never starts early.
     const toRequest = (task: ClaimedTask): TaskRequest => ({
       task_id: task.id,
-      data: task.command,
+      data: task.command ?? task.name ?? '',
       attempt: task.attempt,
       scheduled_at_ms: task.due_at_ms,
       start_after_ms: task.hold_until > 0 ? Math.max(0, Math.ceil(task.hold_until - performance.now())) : 0,
-      name: '',
-      payload: '',
-      queue: '',
+      name: task.name ?? '',
+      payload: task.payload ?? '',
+      queue: task.queue,
     });
-    if (worker.legacy) {
-      return Promise.all(tasks.map((task) => callUnary(client, client.SubmitTask, toRequest(task), timeout)));
-    }
     // Held tasks go in small calls, one after another: a task starts late by the time from building its
     // call to the worker decoding it, 7-30 ms for one call of 333 tasks, about 1 ms for 50. Others go in one.
     const perCall = tasks.some((task) => task.hold_until > 0) ? HELD_TASKS_PER_CALL : tasks.length;
     const results: TaskResponse[] = [];
     for (let i = 0; i < tasks.length; i += perCall) {
-      const chunk = tasks.slice(i, i + perCall).map(toRequest);
-      results.push(...(await taskStream.call({ tasks: chunk }, timeout)).results);
+      results.push(...(await transport.submit(tasks.slice(i, i + perCall).map(toRequest), timeout)));
     }
     return results;
   }
@@ -217,7 +229,7 @@ export class Dispatcher {
       // The leases will expire and the lease sweep will hand them back instead.
       this.options.logger.error({ err, worker_id: workerId }, 'could not hand back undelivered tasks');
     }
-    this.options.registry.release(workerId, tasks.length);
+    for (const task of tasks) this.options.registry.unassign(workerId, task.id, task.attempt);
     this.wake();
   }
 }

@@ -4,6 +4,7 @@ import type { UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import type { ClaimedTask } from './db/claim-due-tasks';
+import type { HandedBack } from './db/hand-back-tasks';
 import { measureQueue } from '../../common/src/db/measure-queue';
 import type { WorkerRegistry } from './registry';
 import type { RecordedOutcome } from './status-recorder';
@@ -112,6 +113,13 @@ new Gauge({
   },
 });
 
+const tasksUnhandled = new Gauge({
+  name: 'taskmaster_tasks_unhandled',
+  help: 'Pending tasks whose name no worker connected to this coordinator runs, by name: they wait until such a worker joins.',
+  labelNames: ['name'],
+  registers: [registry],
+});
+
 /** Reports a registry's workers and slots until the returned function is called. */
 export function watchWorkers(workers: WorkerRegistry): () => void {
   watched.add(workers);
@@ -132,8 +140,11 @@ export function observeReport(update: UpdateTaskStatusRequest, outcome: Recorded
   else if (update.status === 'FAILED') (outcome.final ? tasksFailed : tasksRetried).inc();
 }
 
-export function observeReassigned(count: number, reason: ReassignReason): void {
-  tasksReassigned.inc({ reason }, count);
+/** Tasks handed back: back to pending (reassigned), or failed when a running one had no executions left. */
+export function observeReassigned(tasks: readonly HandedBack[], reason: ReassignReason): void {
+  const failed = tasks.filter((task) => task.failed).length;
+  if (tasks.length > failed) tasksReassigned.inc({ reason }, tasks.length - failed);
+  if (failed > 0) tasksFailed.inc(failed);
 }
 
 export function observeHeartbeat(): void {
@@ -148,13 +159,16 @@ export function observeEviction(): void {
  * Samples the queue gauges every intervalMs, off the scrape path: a scrape reads the last sample and never
  * waits on the database. A sample still running when the next is due is not doubled.
  */
-export function sampleQueue(options: { pool: Pool; logger: Logger; intervalMs: number }): { stop(): Promise<void> } {
+export function sampleQueue(options: { pool: Pool; logger: Logger; intervalMs: number; workers: WorkerRegistry }): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const sample = () => {
     running ??= measureQueue(options.pool)
       .then((measure) => {
         queueDepth.set(measure.depth);
         queueOldestDueAge.set(measure.oldest_due_age_seconds);
+        const handled = options.workers.handledNames().names;
+        tasksUnhandled.reset();
+        for (const { name, pending } of measure.pending_names) if (!handled.has(name)) tasksUnhandled.set({ name }, pending);
       })
       .catch((err: Error) => options.logger.warn({ err: err.message }, 'measuring the queue failed'))
       .finally(() => {

@@ -1,7 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
-import { insertEvent } from '../../common/src/db/events';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
 import { requestStream, unary } from '../../common/src/grpc/server';
@@ -11,29 +10,28 @@ import type {
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 } from '../../common/src/grpc/contract';
 import { existingTaskIds } from './db/record-transitions';
-import { renewExpiringLeases, renewLeases } from './db/renew-leases';
+import type { HandleHeartbeat } from './heartbeats';
 import { observeHeartbeat } from './metrics';
 import type { WorkerRegistry } from './registry';
-import { reportProblem, type StatusRecorder } from './status-recorder';
-import type { Sweeper } from './sweeper';
+import type { StatusRecorder } from './status-recorder';
+import { connectHandler } from './worker-connection';
 
 export interface CoordinatorServiceDeps {
   pool: Pool;
   logger: Logger;
   registry: WorkerRegistry;
   recorder: StatusRecorder;
-  sweeper: Sweeper;
-  leaseMs: number;
-  heartbeatIntervalMs: number;
-  /** Capacity may have appeared (a worker joined or beat). */
-  wake: () => void;
+  heartbeat: HandleHeartbeat;
 }
 
-const MAX_WORKER_ID = 0xffffffff;
+/** What a handler needs of its call: who sent it ("ip:port"). */
+interface Peer {
+  getPeer(): string;
+}
 
 /** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
 export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedServiceImplementation {
-  const { pool, logger, registry, recorder, sweeper, leaseMs, heartbeatIntervalMs, wake } = deps;
+  const { pool, logger, registry, recorder, heartbeat } = deps;
 
   async function submitTask(request: ClientTaskRequest): Promise<ClientTaskResponse> {
     const command = parseCommand(request.data, 'data');
@@ -46,40 +44,23 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     return { message: 'Task submitted', task_id: task.id };
   }
 
-  async function sendHeartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse> {
-    if (!Number.isInteger(request.workerId) || request.workerId < 1 || request.workerId > MAX_WORKER_ID) {
-      throw new ValidationError('workerId must be a positive 32-bit integer', 'workerId');
-    }
-    if (!/^[^\s]+:\d{1,5}$/.test(request.address)) {
-      throw new ValidationError('address must be host:port where the worker serves WorkerService', 'address');
-    }
+  async function sendHeartbeat(request: HeartbeatRequest, call: grpc.ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>): Promise<HeartbeatResponse> {
     observeHeartbeat();
-    if (request.leaving) {
-      // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
-      await sweeper.removeWorker(request.workerId, 'left');
-      return { acknowledged: true, drop: [] };
-    }
-    const { worker, joined } = registry.heartbeat(request);
-    if (joined) {
-      // A coordinator that restarted learns what the worker still holds from the database.
-      worker.inFlight = await renewLeases(pool, worker.id, leaseMs);
-      await insertEvent(pool, {
-        type: 'worker_joined',
-        workerId: worker.id,
-        message: `${worker.name} joined at ${worker.address} with ${worker.slotsTotal} slots`,
-      });
-      logger.info({ worker_id: worker.id, name: worker.name, address: worker.address, slots: worker.slotsTotal, legacy: worker.legacy }, 'worker joined');
-    } else if (worker.inFlight > 0) {
-      await renewExpiringLeases(pool, worker.id, leaseMs, heartbeatIntervalMs);
-    }
-    if (!worker.draining) wake();
-    return { acknowledged: true, drop: [] };
+    return heartbeat(request, call.getPeer());
   }
 
-  async function updateTaskStatus(request: UpdateTaskStatusRequest): Promise<UpdateTaskStatusResponse> {
-    const problem = reportProblem(request);
-    if (problem) throw new ValidationError(problem.message, problem.field);
-    const outcome = await recorder.record(request);
+  /**
+   * The original-contract worker an attempt-0 report comes from, by the connection it came over (the peer its
+   * heartbeats come from, registry.legacyWorkerAt); null when none. Reports with an attempt need none.
+   */
+  function legacyReporter(updates: readonly UpdateTaskStatusRequest[], call?: Peer): number | null {
+    if (!call || !updates.some((update) => update.attempt === 0)) return null;
+    return registry.legacyWorkerAt(call.getPeer()) ?? null;
+  }
+
+  async function updateTaskStatus(request: UpdateTaskStatusRequest, call: Peer): Promise<UpdateTaskStatusResponse> {
+    const outcome = await recorder.record(request, legacyReporter([request], call));
+    if (outcome.problem) throw new ValidationError(outcome.problem.message, outcome.problem.field);
     if (outcome.applied) return { success: true, message: 'recorded' };
     const exists = await existingTaskIds(pool, [request.task_id]);
     if (exists.size === 0) throw new NotFoundError(`task ${request.task_id} does not exist`, 'task_id');
@@ -88,18 +69,13 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     );
   }
 
-  async function updateTaskStatuses(request: UpdateTaskStatusBatchRequest): Promise<UpdateTaskStatusBatchResponse> {
-    const valid: UpdateTaskStatusRequest[] = [];
-    const problems = request.updates.map((update) => {
-      const problem = reportProblem(update);
-      if (!problem) valid.push(update);
-      return problem;
-    });
-    const recorded = await recorder.recordAll(valid);
-    let next = 0;
-    return {
-      results: problems.map((problem) => (problem ? { success: false, message: `${problem.field}: ${problem.message}` } : recorded[next++])),
-    };
+  // Over the stream there is no call to ask for the peer: attempt-0 reports (original workers only use the
+  // unary call) then apply nowhere.
+  async function updateTaskStatuses(
+    request: UpdateTaskStatusBatchRequest,
+    call?: Peer,
+  ): Promise<UpdateTaskStatusBatchResponse> {
+    return { results: await recorder.recordAll(request.updates, legacyReporter(request.updates, call)) };
   }
 
   async function listWorkers(): Promise<ListWorkersResponse> {
@@ -111,7 +87,20 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     SendHeartbeat: unary(logger, 'SendHeartbeat', sendHeartbeat),
     UpdateTaskStatus: unary(logger, 'UpdateTaskStatus', updateTaskStatus),
     UpdateTaskStatuses: unary(logger, 'UpdateTaskStatuses', updateTaskStatuses),
-    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', updateTaskStatuses),
+    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', (request: UpdateTaskStatusBatchRequest) => updateTaskStatuses(request)),
     ListWorkers: unary(logger, 'ListWorkers', listWorkers),
+    Connect: connectHandler({
+      logger,
+      heartbeat: (request, peer, transport) => {
+        observeHeartbeat();
+        return heartbeat(request, peer, transport);
+      },
+      reports: updateTaskStatuses,
+      disconnected: (workerId, transport) => {
+        const worker = registry.get(workerId);
+        if (worker?.transport === transport) worker.transport = undefined;
+        logger.info({ worker_id: workerId }, 'worker disconnected; it stays registered until it reconnects, leaves or is evicted');
+      },
+    }),
   };
 }

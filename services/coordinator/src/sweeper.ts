@@ -3,14 +3,15 @@ import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
 import { pruneEvents } from './db/prune-events';
+import { claimWorker, whileOwned } from './db/worker-owners';
 import type { WorkerRegistry } from './registry';
-import type { WorkerClients } from './worker-clients';
 
 export interface SweeperOptions {
   pool: Pool;
   registry: WorkerRegistry;
-  clients: WorkerClients;
   logger: Logger;
+  /** This coordinator's id in worker_owners. */
+  coordinatorId: string;
   /** How often silent workers are looked for (in memory, no query). */
   evictionCheckMs: number;
   /** How often expired leases are looked for (one query). */
@@ -49,12 +50,23 @@ export class Sweeper {
     await this.busy;
   }
 
-  /** Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves. */
+  /**
+   * Removes a worker and hands back what it held; used for eviction and for a worker that says it leaves.
+   * Only while this coordinator still owns the worker: one that moved to another coordinator is that
+   * one's, with its tasks (db/worker-owners.ts). A worker leaving that this coordinator never saw (it
+   * restarted) is claimed first: it is talking to this one.
+   */
   async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
-    const { pool, registry, clients, logger } = this.options;
+    const { pool, registry, logger, coordinatorId } = this.options;
     const worker = registry.remove(workerId);
-    if (worker) clients.close(worker.address);
-    const tasks = await handBackWorkerTasks(pool, workerId);
+    worker?.transport?.close();
+    const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId) : undefined);
+    const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId, 1000, reason === 'left' ? 'worker left' : 'worker evicted'), { release: true });
+    if (!owned) {
+      logger.info({ worker_id: workerId, reason }, 'worker removed; another coordinator owns it now, so its tasks are left to that one');
+      return;
+    }
+    const tasks = owned;
     const name = worker?.name ?? `worker-${workerId}`;
     await insertEvent(pool, {
       type: reason === 'evicted' ? 'worker_evicted' : 'worker_left',
@@ -84,7 +96,7 @@ export class Sweeper {
   private async expireLeases(): Promise<void> {
     const tasks = await handBackExpiredLeases(this.options.pool);
     if (tasks.length === 0) return;
-    for (const task of tasks) if (task.worker_id !== null) this.options.registry.release(task.worker_id);
+    for (const task of tasks) if (task.worker_id !== null) this.options.registry.unassign(task.worker_id, task.id);
     this.options.logger.warn({ handed_back: tasks.length }, 'leases expired; tasks handed back');
     this.options.onHandedBack(tasks, 'lease_expired');
   }

@@ -1,35 +1,58 @@
-import { createWorkerClient, type TaskBatchRequest, type TaskBatchResponse, type WorkerServiceClient } from '../../common/src/grpc/contract';
+import {
+  callUnary, createWorkerClient, type TaskBatchRequest, type TaskBatchResponse, type TaskRequest, type TaskResponse,
+  type WorkerServiceClient,
+} from '../../common/src/grpc/contract';
 import { RequestStream } from '../../common/src/grpc/request-stream';
+import type { WorkerTransport } from './registry';
 
-/** How the coordinator reaches one worker: its channel, and the stream that carries task batches on it. */
-export interface WorkerConnection {
+/** How the coordinator reaches one worker it dials: its channel, and the stream that carries task batches on it. */
+interface Channel {
   client: WorkerServiceClient;
   tasks: RequestStream<TaskBatchRequest, TaskBatchResponse>;
 }
 
 /** One gRPC channel per worker address, reused across dispatches and closed when the worker goes. */
 export class WorkerClients {
-  private readonly connections = new Map<string, WorkerConnection>();
+  private readonly channels = new Map<string, Channel>();
 
-  get(address: string): WorkerConnection {
-    let connection = this.connections.get(address);
-    if (!connection) {
+  /**
+   * The transport to a worker that serves WorkerService at `address`: original-contract workers get one
+   * unary SubmitTask per task, ours one StreamTasks message per batch (SubmitTasks for older builds).
+   */
+  transport(address: string, legacy: boolean): WorkerTransport {
+    return {
+      kind: 'dialled',
+      address,
+      submit: (tasks, timeoutMs) => this.submit(address, legacy, tasks, timeoutMs),
+      close: () => this.close(address),
+    };
+  }
+
+  private async submit(address: string, legacy: boolean, tasks: TaskRequest[], timeoutMs: number): Promise<TaskResponse[]> {
+    const { client, tasks: stream } = this.get(address);
+    if (legacy) return Promise.all(tasks.map((task) => callUnary(client, client.SubmitTask, task, timeoutMs)));
+    return (await stream.call({ tasks }, timeoutMs)).results;
+  }
+
+  private get(address: string): Channel {
+    let channel = this.channels.get(address);
+    if (!channel) {
       const client = createWorkerClient(address);
       const tasks = new RequestStream(client, { name: 'StreamTasks', stream: client.StreamTasks, unary: client.SubmitTasks });
-      connection = { client, tasks };
-      this.connections.set(address, connection);
+      channel = { client, tasks };
+      this.channels.set(address, channel);
     }
-    return connection;
+    return channel;
   }
 
   close(address: string): void {
-    const connection = this.connections.get(address);
-    this.connections.delete(address);
-    connection?.tasks.close();
-    connection?.client.close();
+    const channel = this.channels.get(address);
+    this.channels.delete(address);
+    channel?.tasks.close();
+    channel?.client.close();
   }
 
   closeAll(): void {
-    for (const address of [...this.connections.keys()]) this.close(address);
+    for (const address of [...this.channels.keys()]) this.close(address);
   }
 }

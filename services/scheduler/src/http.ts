@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, ValidationError,
+  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, ValidationError,
 } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import type { ErrorBody } from './api-types';
@@ -79,15 +79,19 @@ function statusFor(err: TaskMasterError): number {
 
 /**
  * The one place HTTP errors are made: our errors map to their status with {error:{code,message,field}};
+ * a database that cannot be reached is 503 database_unavailable (asDatabaseUnavailable decides what that is);
  * body-parser's malformed JSON and oversized bodies become 400 and 413; anything else is logged once and
  * answered 500 without internals.
  */
-export const errorHandler: ErrorRequestHandler = (err, req: Request, res: Response, next: NextFunction) => {
-  if (res.headersSent) return next(err);
+export const errorHandler: ErrorRequestHandler = (rawErr, req: Request, res: Response, next: NextFunction) => {
+  if (res.headersSent) return next(rawErr);
+  const err: unknown = asDatabaseUnavailable(rawErr) ?? rawErr;
   if (err instanceof TaskMasterError) {
     const status = statusFor(err);
     const field = (err as { field?: string }).field;
-    (status >= 500 ? req.log.error : req.log.info).call(req.log, { code: err.code, field, reason: err.message }, 'request refused');
+    // 503 is the outside world (a database outage), not a bug: warn, not error.
+    const log = status === 503 ? req.log.warn : status >= 500 ? req.log.error : req.log.info;
+    log.call(req.log, { code: err.code, field, reason: err.message }, 'request refused');
     return sendError(res, status, { code: err.code, message: err.message, ...(field ? { field } : {}) });
   }
   const parserError = err as { type?: string; status?: number; limit?: number };

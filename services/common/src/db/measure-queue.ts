@@ -5,6 +5,8 @@ export interface QueueMeasure {
   depth: number;
   /** Seconds the task at the head of the queue (the next one claimed) has been due; 0 when none is. */
   oldest_due_age_seconds: number;
+  /** Pending named tasks per name (the first 1,000 names), for "no live worker runs it" warnings. */
+  pending_names: Array<{ name: string; pending: number }>;
 }
 
 /**
@@ -18,7 +20,8 @@ const QUEUE_DEPTH_CAP = 100_000;
  * queue (the first in claim order, scheduled_at then id) has been due, counted from the later of its
  * scheduled_at and its creation, as schedule-to-start latency is. No locks. Both subqueries read the partial
  * index tasks_pending_due_idx (pending rows in due order), so the finished history costs nothing; the count
- * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row.
+ * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. The pending names
+ * read tasks_pending_named_idx, which command tasks never enter. One statement, so sampling costs one.
  */
 const MEASURE_QUEUE = `
   SELECT
@@ -29,9 +32,15 @@ const MEASURE_QUEUE = `
       SELECT greatest(0, extract(epoch FROM now() - greatest(scheduled_at, created_at)))::float8
       FROM tasks WHERE status = 'pending' AND scheduled_at <= now()
       ORDER BY scheduled_at, id LIMIT 1
-    ), 0) AS oldest_due_age_seconds`;
+    ), 0) AS oldest_due_age_seconds,
+    (SELECT coalesce(json_agg(n ORDER BY n.name), '[]') FROM (
+      SELECT name, count(*)::int AS pending FROM tasks
+      WHERE status = 'pending' AND name IS NOT NULL
+      GROUP BY name LIMIT 1000
+    ) n) AS pending_names`;
 
 export async function measureQueue(pool: Pool, cap = QUEUE_DEPTH_CAP): Promise<QueueMeasure> {
   const { rows } = await pool.query<QueueMeasure>({ name: 'measure-queue', text: MEASURE_QUEUE, values: [cap] });
   return rows[0];
 }
+

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pool } from './pool';
+import type { QueryConfig } from 'pg';
+import { SCHEMA, type Pool } from './pool';
 import { repoRoot } from '../paths';
 
 export interface Migration {
@@ -18,10 +19,42 @@ export function readMigrations(dir = join(repoRoot(), 'db', 'migrations')): Migr
 
 // Any constant works; it only has to be the same for every process that migrates this database.
 const MIGRATION_LOCK = 7_283_114;
+/*
+ * Migrations are exempt from the pool's timeouts (pool.ts): rewriting a large table, or waiting for another
+ * process's migration, legitimately takes longer. The server-side limit is lifted for the transaction; the
+ * client-side one is a day (setTimeout's range ends near 24.8 days).
+ */
+const MIGRATION_QUERY_TIMEOUT_MS = 86_400_000;
+
+/** A query with the migration's client-side timeout (pg reads query_timeout per query; its types omit it). */
+function migrationQuery(text: string, values?: unknown[]): QueryConfig {
+  return { text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig;
+}
+
+/*
+ * Installs migrated before 0007 keep their ledger in public.schema_migrations; it moves into taskmaster before
+ * it is read, and 0007 then moves the rest. Only our own ledger moves: schema_migrations is a common name
+ * (Rails and golang-migrate use it), so it must have a `version` column holding our first migration, beside
+ * a public.tasks. Run under the migration lock, in the migration's transaction.
+ */
+const MOVE_LEDGER_FROM_PUBLIC = `
+  DO $$
+  BEGIN
+    IF to_regclass('taskmaster.schema_migrations') IS NULL
+       AND to_regclass('public.schema_migrations') IS NOT NULL
+       AND to_regclass('public.tasks') IS NOT NULL
+       AND EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = to_regclass('public.schema_migrations') AND attname = 'version' AND NOT attisdropped) THEN
+      IF EXISTS (SELECT 1 FROM public.schema_migrations WHERE version::text = '0001_init') THEN
+        ALTER TABLE public.schema_migrations SET SCHEMA taskmaster;
+      END IF;
+    END IF;
+  END
+  $$`;
 
 /**
- * Applies the migrations not yet recorded in schema_migrations, all in one transaction under a transaction
- * advisory lock. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
+ * Applies the migrations not yet recorded in taskmaster.schema_migrations, all in one transaction under a
+ * transaction advisory lock, creating every object in the schema taskmaster. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
  * exactly once, the second waiting for the first; a failing file rolls back every file of this run, so the
  * schema is never half-migrated. Returns the versions applied now.
  */
@@ -29,7 +62,12 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SET LOCAL statement_timeout = 0');
+    await client.query(migrationQuery('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]));
+    // Every migration, old or new, creates its objects in taskmaster, whatever the pool's search_path.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
+    await client.query(`SET LOCAL search_path = ${SCHEMA}`);
+    await client.query(MOVE_LEDGER_FROM_PUBLIC);
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version    TEXT PRIMARY KEY,
@@ -41,7 +79,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
     const pending = migrations.filter((migration) => !applied.has(migration.version));
     for (const migration of pending) {
       try {
-        await client.query(migration.sql);
+        await client.query(migrationQuery(migration.sql));
       } catch (err) {
         throw new Error(`migration ${migration.version} failed: ${(err as Error).message}`);
       }

@@ -8,11 +8,47 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** A pool or one client of it (inside a transaction): what a single statement needs. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. */
+/** The schema that holds every TaskMaster table, type and function (migration 0007). */
+export const SCHEMA = 'taskmaster';
+
+/*
+ * Our sessions find our tables by their unqualified names in taskmaster, and only there: with public in the
+ * path too, a query against a database not yet migrated to 0007 (or a name we do not have) would quietly
+ * read an application's table of that name instead of failing. Sent as a startup parameter, so it costs no
+ * round trip and holds for every client, pooled or the listener's. A DATABASE_URL that carries its own
+ * `options` keeps them, with ours added.
+ */
+export const SEARCH_PATH_OPTIONS = `-c search_path=${SCHEMA}`;
+
+function withSearchPath(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return connectionString; // not a URL (a socket path): `options` in the client config applies
+  }
+  const theirs = url.searchParams.get('options');
+  if (theirs === null) return connectionString;
+  url.searchParams.set('options', `${theirs} ${SEARCH_PATH_OPTIONS}`);
+  return url.toString();
+}
+
+/**
+ * The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. TCP
+ * keepalive on every connection (the pools' and the LISTEN client's), so a peer that vanished without a FIN
+ * (a node lost, a NAT entry dropped) is noticed by the kernel instead of never.
+ */
 export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {
-  const common = { connectionTimeoutMillis: config.connectTimeoutMs };
-  if (config.connectionString) return { ...common, connectionString: config.connectionString };
+  const common = {
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    options: SEARCH_PATH_OPTIONS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: config.keepAliveIdleMs,
+  };
+  if (config.connectionString) return { ...common, connectionString: withSearchPath(config.connectionString) };
   return {
     ...common,
     host: config.host,
@@ -36,13 +72,21 @@ export function describeDatabase(config: DatabaseConfig): string {
   return `${config.host}:${config.port}/${config.database}`;
 }
 
-/** One pool per service. An idle client's error (the server restarted) is logged, never thrown. */
+/**
+ * One pool per service. An idle client's error (the server restarted) is logged, never thrown. Every query
+ * is bounded twice: the server cancels a statement after statement_timeout (the connection stays usable),
+ * and the client gives up after query_timeout, longer, for when no answer can come at all (a half-open
+ * connection): the query fails and the pool drops that connection. So neither the dispatch loop nor the
+ * status recorder can wait forever on the database. 0 turns either off.
+ */
 export function createPool(config: DatabaseConfig, logger: Logger, applicationName: string): Pool {
   const pool = new pg.Pool({
     ...connectionSettings(config),
     max: config.poolSize,
     idleTimeoutMillis: config.idleTimeoutMs,
     application_name: applicationName,
+    ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+    ...(config.queryTimeoutMs > 0 ? { query_timeout: config.queryTimeoutMs } : {}),
   });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
   return pool;

@@ -22,7 +22,7 @@ export function grpcStatusFor(err: unknown): grpc.status {
  * else is logged once and answered INTERNAL without internals. Every request is counted by method and code,
  * and timed (the one place gRPC server metrics are taken).
  */
-async function answer<Res>(
+export async function answer<Res>(
   logger: Logger,
   method: string,
   run: () => Promise<Res>,

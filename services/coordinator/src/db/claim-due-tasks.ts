@@ -1,9 +1,16 @@
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
+import type { Capabilities } from '../registry';
 
 export interface ClaimedTask {
   id: string;
-  command: string;
+  /** NULL for a named task. */
+  command: string | null;
+  /** NULL for a command task. */
+  name: string | null;
+  /** The payload as JSON text, or NULL. */
+  payload: string | null;
+  queue: string;
   attempt: number;
   worker_id: number;
   /** The later of scheduled_at and created_at, in ms: when the task became due. */
@@ -18,7 +25,11 @@ export interface ClaimedTask {
 /*
  * Claims due tasks and assigns each to a worker slot, in one statement.
  * $1: the slot plan, one worker id per free slot in round-robin order; at most that many tasks are claimed
- *     and the n-th task goes to the n-th slot. $2: the lease, in milliseconds. The lookahead (tasks due
+ *     and the n-th task goes to the n-th slot. $2: the lease, in milliseconds. $3-$5: what the plan's workers
+ *     can take (they share it: the dispatcher makes one plan per kind of worker): $3 command tasks, $4 only
+ *     those without a payload (original-contract workers), $5 the task names they run. A task no worker
+ *     runs is skipped by the scan and stays pending (the API says so); with many such tasks due, each claim
+ *     walks past them. The lookahead (tasks due
  *     within it are claimed too) is written into the text, one prepared statement per value, not passed as
  *     a parameter: a parameter hides its value from the generic plan, which then walked idx_tasks_scheduled_at
  *     through the finished tasks (26 ms for 500 tasks at a 100k backlog behind 200k finished ones) instead
@@ -43,6 +54,7 @@ const claimDueTasksSql = (lookaheadMs: number) => `
   picked AS (
     SELECT id FROM tasks
     WHERE status = 'pending' AND scheduled_at <= now() + interval '${Math.trunc(lookaheadMs)} milliseconds'
+      AND CASE WHEN name IS NULL THEN $3::bool AND (NOT $4::bool OR payload IS NULL) ELSE name = ANY($5::text[]) END
     ORDER BY scheduled_at, id
     LIMIT cardinality($1::bigint[])
     FOR UPDATE SKIP LOCKED
@@ -56,7 +68,7 @@ const claimDueTasksSql = (lookaheadMs: number) => `
       updated_at = now()
   FROM async_commit, unnest(ARRAY(SELECT id FROM picked)) WITH ORDINALITY AS slot(id, n)
   WHERE t.id = slot.id
-  RETURNING t.id, t.command, t.attempt, t.worker_id,
+  RETURNING t.id, t.command, t.name, t.payload::text AS payload, t.queue, t.attempt, t.worker_id,
             (extract(epoch FROM greatest(t.scheduled_at, t.created_at)) * 1000)::float8 AS due_at_ms,
             (extract(epoch FROM t.scheduled_at) * 1000)::float8 AS scheduled_ms,
             t.scheduled_at > clock_timestamp() AS ahead`;
@@ -72,10 +84,14 @@ const DATABASE_NOW_MS = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::
  * worker's start_after_ms when it sends. Computed inside the claim statement, the wait also counted the
  * statement's remaining rows, its trigger and its commit: 16-100 ms late for 1,000 tasks due at one instant.
  */
-export async function claimDueTasks(pool: Pool, slotPlan: readonly number[], leaseMs: number, lookaheadMs = 0): Promise<ClaimedTask[]> {
+export async function claimDueTasks(
+  pool: Pool, slotPlan: readonly number[], takes: Capabilities, leaseMs: number, lookaheadMs = 0,
+): Promise<ClaimedTask[]> {
   if (slotPlan.length === 0) return [];
   const { rows } = await pool.query<ClaimedTask & { scheduled_ms: number; ahead: boolean }>({
-    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}`, text: claimDueTasksSql(lookaheadMs), values: [slotPlan, leaseMs],
+    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}`,
+    text: claimDueTasksSql(lookaheadMs),
+    values: [slotPlan, leaseMs, takes.commandTasks, takes.commandsWithoutPayload, takes.names],
   });
   // Each claimed task is due within the lookahead of the claim's start, earlier than now: holding it for the
   // whole lookahead is safe too, and is what a task gets if the clock cannot be read. Throwing instead would
@@ -91,8 +107,8 @@ export async function claimDueTasks(pool: Pool, slotPlan: readonly number[], lea
       // Held for the whole lookahead, above.
     }
   }
-  return rows.map(({ id, command, attempt, worker_id, due_at_ms, scheduled_ms, ahead }) => ({
-    id, command, attempt, worker_id, due_at_ms,
+  return rows.map(({ id, command, name, payload, queue, attempt, worker_id, due_at_ms, scheduled_ms, ahead }) => ({
+    id, command, name, payload, queue, attempt, worker_id, due_at_ms,
     hold_until: ahead ? holdUntil(scheduled_ms) : 0,
   }));
 }

@@ -1,14 +1,18 @@
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
 
-/** One worker report, ready for the database. attempt 0 = an old worker that does not send attempts. */
+/**
+ * One worker report, ready for the database. attempt 0 = an original-contract worker, which sends no
+ * attempts: such a report applies only to an attempt held by `legacyWorkerId`, the original worker the
+ * report's connection belongs to (service.ts resolves it; null = none, and the report applies nowhere).
+ */
 export interface Transition {
   taskId: string;
   attempt: number;
-  workerId: number;
-  /** When it happened, in Unix ms. */
+  legacyWorkerId: number | null;
+  /** When it happened, in Unix ms (the worker's clock; the statements clamp it, see below). */
   atMs: number;
-  /** The error (failed) or result (succeeded); '' when none. */
+  /** The error (failed) or the result as JSON text (succeeded); '' when none. */
   detail: string;
   /** With a finish: when the task started (Unix ms), if its worker sent no STARTED (it finished first). */
   startedAtMs: number | null;
@@ -17,84 +21,106 @@ export interface Transition {
 /*
  * Status reports, written many per statement: `UPDATE ... FROM unnest(...)` costs one round trip for a whole
  * batch, where one UPDATE per report caps the pipeline near 2k tasks/s (DESIGN.md §8).
- * Fencing: a row is only updated when its attempt is the one reported (or the reporter is an old worker
- * sending attempt 0) and its status allows the transition, so a zombie worker's report, a duplicate, or a
- * report for a task that was handed to someone else changes nothing. RETURNING tells which reports applied.
- * The AFTER UPDATE trigger records the matching events in the same statement. The statements commit without
- * waiting for the disk (ASYNC_COMMIT): the recorder waits until they are durable before it acknowledges the
- * reports (status-recorder.ts).
- * Parameters of all three: $1 task ids, $2 attempts, $3 worker ids, $4 times, $5 details, $6 start times.
- * Times go as Unix ms (float8), not timestamptz: formatting a Date per value was 3 % of the coordinator's
- * CPU (--cpu-prof, node-postgres' dateToString).
+ * Fencing: a report with an attempt applies only to that attempt; an attempt-0 report (original workers)
+ * only to an attempt held by the original worker whose connection sent it. Its status must allow the
+ * transition, so a zombie worker's report, a duplicate, a STARTED after the finish, or a report for a task
+ * that was handed to someone else changes nothing. No report changes worker_id: the claim set it, so
+ * RETURNING t.worker_id is the worker the attempt was sent to. The AFTER UPDATE trigger records the events in
+ * the same statement. The statements commit without waiting for the disk (ASYNC_COMMIT): the recorder waits
+ * until they are durable before it acknowledges the reports (status-recorder.ts).
+ * Parameters of all three: $1 task ids, $2 attempts, $3 legacy worker ids, $4 times, $5 details, $6 start
+ * times. Times go as Unix ms (float8), not timestamptz: formatting a Date per value was 3 % of the
+ * coordinator's CPU (--cpu-prof, node-postgres' dateToString).
  */
 const FROM_REPORTS = `
   FROM async_commit,
-       (SELECT id, attempt, worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at
+       (SELECT id, attempt, legacy_worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at
         FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::text[], $6::float8[])
-             AS u(id, attempt, worker_id, at_ms, detail, started_ms)) r
-  WHERE t.id = r.id AND (r.attempt = 0 OR t.attempt = r.attempt)`;
+             AS u(id, attempt, legacy_worker_id, at_ms, detail, started_ms)) r
+  WHERE t.id = r.id AND CASE WHEN r.attempt = 0 THEN t.worker_id = r.legacy_worker_id ELSE t.attempt = r.attempt END`;
+
+/*
+ * Stored times come from the worker's clock, in whole seconds from original workers, so they are clamped by
+ * the database's: never after now(), a start never before the claim (picked_at) nor before the task was due
+ * (scheduled_at; a task claimed ahead is picked before it is due), a finish never before its start. The
+ * lower bound wins, so started_at >= scheduled_at and completed_at, failed_at >= started_at hold in the data.
+ */
+const startedAtFrom = (reported: string) => `greatest(least(${reported}, now()), t.picked_at, t.scheduled_at)`;
 
 const MARK_STARTED = `
   WITH ${ASYNC_COMMIT}
   UPDATE tasks t
-  SET status = 'running', started_at = r.at, worker_id = coalesce(nullif(r.worker_id, 0), t.worker_id), updated_at = now()
+  SET status = 'running', started_at = ${startedAtFrom('r.at')}, executions = t.executions + 1, updated_at = now()
   ${FROM_REPORTS} AND t.status = 'dispatched'
-  RETURNING t.id`;
+  RETURNING t.id, t.worker_id`;
 
 // A finish may come without a STARTED applied: it was folded into the finish (r.started_at), written in the
-// same flush, or never sent (old workers). A task still `dispatched` starts now, in this statement; the
-// trigger of migration 0004 records its 'started' event before the finish's.
-const STARTED_AT = `CASE WHEN t.status = 'dispatched' THEN coalesce(r.started_at, r.at) ELSE t.started_at END`;
+// same flush, or never sent (old workers). A task still `dispatched` starts now, in this statement (one more
+// execution); the trigger of migration 0004 records its 'started' event before the finish's.
+const STARTED_AT = `CASE WHEN t.status = 'dispatched' THEN ${startedAtFrom('coalesce(r.started_at, r.at)')} ELSE t.started_at END`;
+const FINISHED_AT = `greatest(least(r.at, now()), t.picked_at, ${STARTED_AT})`;
+const EXECUTIONS = `t.executions + (t.status = 'dispatched')::int`;
 
 const MARK_SUCCEEDED = `
   WITH ${ASYNC_COMMIT}
   UPDATE tasks t
-  SET status = 'succeeded', completed_at = r.at, started_at = ${STARTED_AT},
-      result = to_jsonb(nullif(r.detail, '')), lease_expires_at = NULL, updated_at = now()
+  SET status = 'succeeded', completed_at = ${FINISHED_AT}, started_at = ${STARTED_AT}, executions = ${EXECUTIONS},
+      result = nullif(r.detail, '')::jsonb, lease_expires_at = NULL, updated_at = now()
   ${FROM_REPORTS} AND t.status IN ('dispatched', 'running')
-  RETURNING t.id`;
+  RETURNING t.id, t.worker_id`;
 
-// With attempts left, a failure goes back to pending after an exponential backoff with jitter
-// ($7 base ms, $8 cap ms): base * 2^(attempt-1), capped, times a random factor in [0.5, 1).
+// The retry budget counts executions, not claims (migration 0006): a delivery that never ran costs nothing.
+// With executions left, a failure goes back to pending after an exponential backoff with jitter ($7 base ms,
+// $8 cap ms): base * 2^(executions-1), capped, times a random factor in [0.5, 1).
 const MARK_FAILED = `
   WITH ${ASYNC_COMMIT}
   UPDATE tasks t
-  SET status = CASE WHEN t.attempt < t.max_attempts THEN 'pending' ELSE 'failed' END::task_status,
-      failed_at = r.at, started_at = ${STARTED_AT},
+  SET status = CASE WHEN ${EXECUTIONS} < t.max_attempts THEN 'pending' ELSE 'failed' END::task_status,
+      failed_at = ${FINISHED_AT}, started_at = ${STARTED_AT}, executions = ${EXECUTIONS},
       last_error = nullif(r.detail, ''), lease_expires_at = NULL, updated_at = now(),
-      scheduled_at = CASE WHEN t.attempt < t.max_attempts
-        THEN now() + make_interval(secs => least($8::float8, $7::float8 * 2 ^ (t.attempt - 1)) * (0.5 + random() / 2) / 1000)
+      scheduled_at = CASE WHEN ${EXECUTIONS} < t.max_attempts
+        THEN now() + make_interval(secs => least($8::float8, $7::float8 * 2 ^ (${EXECUTIONS} - 1)) * (0.5 + random() / 2) / 1000)
         ELSE t.scheduled_at END
   ${FROM_REPORTS} AND t.status IN ('dispatched', 'running')
-  RETURNING t.id, t.status = 'failed' AS final`;
+  RETURNING t.id, t.worker_id, t.status = 'failed' AS final`;
 
 function reportValues(reports: readonly Transition[]): unknown[] {
   return [
     reports.map((r) => r.taskId),
     reports.map((r) => r.attempt),
-    reports.map((r) => r.workerId),
+    reports.map((r) => r.legacyWorkerId),
     reports.map((r) => r.atMs),
     reports.map((r) => r.detail),
     reports.map((r) => r.startedAtMs),
   ];
 }
 
-/** Returns the ids whose report applied. */
-export async function markStarted(pool: Pool, reports: readonly Transition[]): Promise<Set<string>> {
-  if (reports.length === 0) return new Set();
-  const { rows } = await pool.query<{ id: string }>({ name: 'mark-started', text: MARK_STARTED, values: reportValues(reports) });
-  return new Set(rows.map((row) => row.id));
+/** Reports that applied: task id → the worker the attempt was sent to (worker_id, unchanged by the report). */
+export type Applied = Map<string, number | null>;
+
+function appliedOf(rows: readonly { id: string; worker_id: number | null }[]): Applied {
+  return new Map(rows.map((row) => [row.id, row.worker_id]));
 }
 
-export async function markSucceeded(pool: Pool, reports: readonly Transition[]): Promise<Set<string>> {
-  if (reports.length === 0) return new Set();
-  const { rows } = await pool.query<{ id: string }>({ name: 'mark-succeeded', text: MARK_SUCCEEDED, values: reportValues(reports) });
-  return new Set(rows.map((row) => row.id));
+export async function markStarted(pool: Pool, reports: readonly Transition[]): Promise<Applied> {
+  if (reports.length === 0) return new Map();
+  const { rows } = await pool.query<{ id: string; worker_id: number | null }>({
+    name: 'mark-started', text: MARK_STARTED, values: reportValues(reports),
+  });
+  return appliedOf(rows);
+}
+
+export async function markSucceeded(pool: Pool, reports: readonly Transition[]): Promise<Applied> {
+  if (reports.length === 0) return new Map();
+  const { rows } = await pool.query<{ id: string; worker_id: number | null }>({
+    name: 'mark-succeeded', text: MARK_SUCCEEDED, values: reportValues(reports),
+  });
+  return appliedOf(rows);
 }
 
 export interface FailureOutcome {
-  applied: Set<string>;
-  /** Of those, the ones that used their last attempt (now `failed`); the others will be retried. */
+  applied: Applied;
+  /** Of those, the ones that used their last execution (now `failed`); the others will be retried. */
   final: Set<string>;
 }
 
@@ -103,14 +129,14 @@ export async function markFailed(
   reports: readonly Transition[],
   backoff: { baseMs: number; maxMs: number },
 ): Promise<FailureOutcome> {
-  if (reports.length === 0) return { applied: new Set(), final: new Set() };
-  const { rows } = await pool.query<{ id: string; final: boolean }>({
+  if (reports.length === 0) return { applied: new Map(), final: new Set() };
+  const { rows } = await pool.query<{ id: string; worker_id: number | null; final: boolean }>({
     name: 'mark-failed',
     text: MARK_FAILED,
     values: [...reportValues(reports), backoff.baseMs, backoff.maxMs],
   });
   return {
-    applied: new Set(rows.map((row) => row.id)),
+    applied: appliedOf(rows),
     final: new Set(rows.filter((row) => row.final).map((row) => row.id)),
   };
 }

@@ -104,11 +104,12 @@ export async function cancelTask(pool: Pool, id: string): Promise<TaskRow | unde
 }
 
 /*
- * Runs a failed or cancelled task again now, with one more attempt allowed.
+ * Runs a failed or cancelled task again now, with its whole retry budget: executions (what max_attempts
+ * limits, migration 0006) start again from 0. max_attempts itself is left alone, so the retry never leaves its
+ * CHECK range however often the task ran; `attempt` keeps counting claims, the fence.
  */
 const RETRY_TASK = `
-  UPDATE tasks SET status = 'pending', scheduled_at = now(), max_attempts = greatest(max_attempts, attempt + 1),
-                   cancelled_at = NULL, updated_at = now()
+  UPDATE tasks SET status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now()
   WHERE id = $1 AND status IN ('failed', 'cancelled')
   RETURNING ${TASK_COLUMNS}`;
 

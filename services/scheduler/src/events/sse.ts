@@ -11,8 +11,9 @@ export interface SseOptions {
 
 /**
  * GET /api/logs/stream: Server-Sent Events. Each event carries its id, so a reconnecting EventSource sends
- * Last-Event-ID and resumes exactly where it stopped. A comment line every keepAliveMs keeps proxies from
- * closing an idle stream. A client that cannot keep up is disconnected instead of growing memory.
+ * Last-Event-ID and resumes exactly where it stopped, however far behind (EventFeed pages through the table,
+ * waiting for each page to drain). A comment line every keepAliveMs keeps proxies from closing an idle stream.
+ * A live client that cannot keep up is disconnected instead of growing memory.
  */
 export function streamEvents(feed: EventFeed, options: SseOptions) {
   const maxBuffered = options.maxBufferedBytes ?? 1 << 20;
@@ -31,17 +32,19 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
 
     let closed = false;
     let unsubscribe: (() => void) | undefined;
+    const gone = new AbortController();
     const close = () => {
       if (closed) return;
       closed = true;
+      gone.abort();
       clearInterval(keepAlive);
       unsubscribe?.();
       options.onClientsChanged?.(-1);
       res.end();
     };
-    const send = (events: readonly EventView[]) => {
-      if (closed || events.length === 0) return;
-      // Behind means earlier events are still queued for it. Checked before this write, so a large backlog
+    const send = (events: readonly EventView[]): Promise<void> | undefined => {
+      if (closed || events.length === 0) return undefined;
+      // Behind means earlier events are still queued for it. Checked before this write, so a large batch
       // sent at once does not count against a client that reads it promptly. Memory per client is bounded by
       // maxBuffered plus one batch. The socket is destroyed, not ended: ending would keep every queued byte
       // in memory until the client took it (test/observability/log-stream.test.ts).
@@ -49,20 +52,31 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
         req.log.warn({ buffered: res.writableLength }, 'SSE client too slow; disconnecting it');
         close();
         res.destroy();
-        return;
+        return undefined;
       }
       let chunk = '';
       for (const event of events) chunk += `id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`;
-      res.write(chunk);
+      if (res.write(chunk)) return undefined;
+      // Catch-up pages wait for this before the next is read; live batches do not (see above).
+      return new Promise((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
     };
     const keepAlive = setInterval(() => res.write(`: keep-alive ${new Date().toISOString()}\n\n`), options.keepAliveMs);
     req.on('close', close);
 
     try {
-      unsubscribe = await feed.subscribe(send, lastEventId);
+      unsubscribe = await feed.subscribe(send, { after: lastEventId, signal: gone.signal });
       if (closed) unsubscribe();
     } catch (err) {
-      req.log.error({ err }, 'cannot start the event stream');
+      // The database is unreachable, say: the client reconnects after `retry` and resumes from its last id.
+      req.log.warn({ err: (err as Error).message }, 'cannot start the event stream; the client will reconnect');
       close();
     }
   };

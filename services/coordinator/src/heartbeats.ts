@@ -1,0 +1,143 @@
+import type { Pool } from '../../common/src/db/pool';
+import type { Logger } from '../../common/src/logger';
+import { insertEvent } from '../../common/src/db/events';
+import { ValidationError } from '../../common/src/errors';
+import type { HeartbeatRequest, HeartbeatResponse, HeldTask } from '../../common/src/grpc/contract';
+import { handBackUnheld, type HandedBack } from './db/hand-back-tasks';
+import { reconcileHeld, renewalHorizonMs, renewByWorker } from './db/reconcile-holdings';
+import { claimWorker, whileOwned } from './db/worker-owners';
+import type { RegisteredWorker, WorkerRegistry, WorkerTransport } from './registry';
+import type { Sweeper } from './sweeper';
+import type { WorkerClients } from './worker-clients';
+
+export interface HeartbeatDeps {
+  pool: Pool;
+  logger: Logger;
+  registry: WorkerRegistry;
+  sweeper: Sweeper;
+  /** This coordinator's id in worker_owners. */
+  coordinatorId: string;
+  clients: WorkerClients;
+  leaseMs: number;
+  heartbeatIntervalMs: number;
+  /** How long a sent task may be missing from a worker's holdings before it is handed back. */
+  holdingsGraceMs: number;
+  /** Capacity may have appeared (a worker joined or beat). */
+  wake: () => void;
+  onHandedBack: (tasks: readonly HandedBack[]) => void;
+}
+
+const MAX_WORKER_ID = 0xffffffff;
+const TASK_NAME = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
+
+/** Checks a heartbeat before it touches any state; `connected` ones come on the worker's own stream. */
+function validate(request: HeartbeatRequest, connected: boolean): void {
+  if (!Number.isInteger(request.workerId) || request.workerId < 1 || request.workerId > MAX_WORKER_ID) {
+    throw new ValidationError('workerId must be a positive 32-bit integer', 'workerId');
+  }
+  if (!connected && !/^[^\s]+:\d{1,5}$/.test(request.address)) {
+    throw new ValidationError('address must be host:port where the worker serves WorkerService', 'address');
+  }
+  for (const name of request.handles) {
+    if (!TASK_NAME.test(name)) throw new ValidationError(`handles: "${name.slice(0, 140)}" is not a task name (${TASK_NAME.source})`, 'handles');
+  }
+  if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
+  for (const task of request.held) {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(task.task_id)) {
+      throw new ValidationError('held: task_id must be a UUID', 'held');
+    }
+  }
+}
+
+/**
+ * Handles one heartbeat, sent as a unary SendHeartbeat (a worker the coordinator dials) or on a Connect
+ * stream. A worker that lists its holdings is the truth about what it runs: exactly those leases are
+ * renewed, those are its busy slots, what the database gives it beyond them is handed back once the grace
+ * has passed, and the answer tells it to drop the held attempts the database no longer gives it
+ * (docs/architecture.md). An older worker that lists nothing has every lease it holds renewed by its id.
+ */
+export function heartbeatHandler(deps: HeartbeatDeps) {
+  const { pool, logger, registry, sweeper, leaseMs, heartbeatIntervalMs, holdingsGraceMs } = deps;
+  const horizonMs = renewalHorizonMs(leaseMs, heartbeatIntervalMs);
+  /** When each worker joined (performance.now()): until a grace after it, unheld rows may be too young to judge. */
+  const joinedAt = new Map<number, number>();
+
+  async function joined(worker: RegisteredWorker): Promise<void> {
+    joinedAt.set(worker.id, performance.now());
+    if (!worker.reportsHeld) {
+      // It cannot say what it holds: what the database gives it is what it is assumed to hold.
+      for (const task of await renewByWorker(pool, worker.id, leaseMs, null)) {
+        worker.assigned.set(task.task_id, { attempt: task.attempt, sentAt: performance.now() });
+      }
+    }
+    await insertEvent(pool, {
+      type: 'worker_joined',
+      workerId: worker.id,
+      message: `${worker.name} joined ${worker.transport?.kind === 'connected' ? 'over its own connection' : `at ${worker.address}`} with ${worker.slotsTotal} slots`,
+    });
+    logger.info({
+      worker_id: worker.id, name: worker.name, address: worker.address || undefined, slots: worker.slotsTotal,
+      legacy: worker.legacy, handles: worker.capabilities.names, command_tasks: worker.capabilities.commandTasks,
+    }, 'worker joined');
+  }
+
+  async function reconcile(worker: RegisteredWorker, held: readonly HeldTask[]): Promise<HeldTask[]> {
+    const { missing } = registry.updateHoldings(worker, held);
+    const drop = await reconcileHeld(pool, worker.id, held, leaseMs, horizonMs);
+    for (const task of drop) registry.unassign(worker.id, task.task_id, task.attempt);
+    const settling = performance.now() - (joinedAt.get(worker.id) ?? 0) < 2 * holdingsGraceMs;
+    if (missing.length > 0 || worker.needsReconcile || settling) {
+      try {
+        let handedBack = worker.ownership && await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs));
+        if (handedBack === undefined) {
+          // Another coordinator claimed it since, yet it beats here: it moved back. Claim it again.
+          worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
+          handedBack = await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs)) ?? [];
+        }
+        worker.needsReconcile = false;
+        if (handedBack.length > 0) {
+          logger.warn({ worker_id: worker.id, handed_back: handedBack.length }, 'tasks dispatched to a worker that does not hold them; handed back');
+          deps.onHandedBack(handedBack);
+        }
+      } catch (err) {
+        worker.needsReconcile = true;
+        throw err;
+      }
+    }
+    return drop;
+  }
+
+  return async function handleHeartbeat(request: HeartbeatRequest, peer: string, transport?: WorkerTransport): Promise<HeartbeatResponse> {
+    validate(request, transport?.kind === 'connected');
+    if (request.leaving) {
+      // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
+      await sweeper.removeWorker(request.workerId, 'left');
+      joinedAt.delete(request.workerId);
+      return { acknowledged: true, drop: [] };
+    }
+    const previous = registry.get(request.workerId);
+    // A new connection (a new stream, or unary calls from a new peer) may come after the worker was with
+    // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
+    const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
+    const { worker, joined: isNew } = registry.heartbeat(request, peer);
+    if (isNew || reconnected || !worker.ownership) worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
+    if (transport) {
+      if (worker.transport !== transport) worker.transport?.close();
+      worker.transport = transport;
+    } else if (!worker.transport || worker.transport.kind === 'connected' || worker.transport.address !== worker.address) {
+      worker.transport?.close();
+      worker.transport = deps.clients.transport(worker.address, worker.legacy);
+    }
+    if (isNew) await joined(worker);
+    let drop: HeldTask[] = [];
+    if (worker.reportsHeld) {
+      drop = await reconcile(worker, request.held);
+    } else if (worker.assigned.size > 0 && !isNew) {
+      await renewByWorker(pool, worker.id, leaseMs, horizonMs);
+    }
+    if (!worker.draining) deps.wake();
+    return { acknowledged: true, drop };
+  };
+}
+
+export type HandleHeartbeat = ReturnType<typeof heartbeatHandler>;

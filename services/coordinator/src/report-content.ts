@@ -1,0 +1,75 @@
+/*
+ * What a status report may carry into the database. A value PostgreSQL refuses (a NUL in text, a timestamp
+ * out of its range, JSON it cannot store) would fail the whole batched statement and every report in it,
+ * so each report is checked alone before it is queued (status-recorder.ts).
+ */
+
+/** 9999-12-31T23:59:59.999Z: later times are refused, not clamped; a sane clock never sends them. */
+export const MAX_TIME_MS = Date.UTC(10_000, 0, 1) - 1;
+/** Longest error text stored; an error is a message, not a log. */
+export const MAX_ERROR_LENGTH = 64 * 1024;
+/**
+ * Longest result text accepted: an outer bound for the protocol. The limit a task's result must keep is the
+ * task type's (enforced where results are made); this one only keeps a runaway report out of a batch.
+ */
+export const MAX_RESULT_LENGTH = 1024 * 1024;
+/** Deeper JSON is stored as a string: PostgreSQL's parser recurses, and too deep a document fails the statement. */
+const MAX_JSON_DEPTH = 1000;
+
+/** An unpaired UTF-16 surrogate: node writes it to the wire as U+FFFD anyway, so replacing it changes nothing. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** A \u0000 escape or an unpaired surrogate escape in JSON text (after an even number of backslashes): jsonb refuses both. */
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})d[c-f][0-9a-f]{2})/i;
+
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}
+
+export function isStorableTime(ms: number, unitMs: number): boolean {
+  return Number.isFinite(ms) && ms >= 0 && ms * unitMs <= MAX_TIME_MS;
+}
+
+/**
+ * A report's result as JSON text for the jsonb column: text that parses as JSON (and PostgreSQL can store) is
+ * that JSON, any other text a JSON string of it; '' (no result) stays ''. The caller has refused NUL already.
+ */
+export function resultAsJson(result: string): string {
+  if (result === '') return '';
+  const text = wellFormed(result);
+  if (isStorableJson(text)) return text;
+  return JSON.stringify(text);
+}
+
+function isStorableJson(text: string): boolean {
+  let finite = true;
+  try {
+    // JSON.parse turns a number beyond float64 into Infinity; PostgreSQL may refuse it (numeric overflow).
+    JSON.parse(text, (_key, value: unknown) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) finite = false;
+      return value;
+    });
+  } catch {
+    return false;
+  }
+  return finite && !UNSTORABLE_ESCAPE.test(text) && !deeperThan(text, MAX_JSON_DEPTH);
+}
+
+/** Whether valid JSON text nests arrays and objects deeper than `limit` (brackets inside strings do not count). */
+function deeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
