@@ -3,6 +3,7 @@ import type { WorkerConfig } from '../../common/src/config';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import { defineTask, startWorker, type TaskContext, type Worker } from '../../sdk/src/index';
+import { createHttpTask, createShellTask } from './builtins';
 import { executeCommand, type ExecutionOptions } from './executor';
 
 /**
@@ -10,9 +11,10 @@ import { executeCommand, type ExecutionOptions } from './executor';
  * (COORDINATOR_ADDRESS) and opens no gRPC port; WORKER_PORT and WORKER_ADDRESS are accepted and ignored.
  */
 export function startServiceWorker(config: WorkerConfig, logger: Logger): Promise<Worker> {
+  const payloadTasks = payloadTaskTypes(config);
   return startWorker({
     coordinator: config.coordinatorAddress,
-    tasks: builtinTasks(config),
+    tasks: builtinTasks(config, payloadTasks),
     slots: config.poolSize,
     name: config.name,
     workerId: config.id,
@@ -20,13 +22,30 @@ export function startServiceWorker(config: WorkerConfig, logger: Logger): Promis
     drainTimeoutMs: config.drainTimeoutMs,
     logger,
     metrics: registry,
-    // Command tasks (no name): the command is one of the built-in names with its arguments, or simulated work.
-    commandTask: (command, ctx) => executeCommand(command, executionOptions(config, ctx)),
+    // Command tasks (no name): `http` or `shell` with a payload run as that type; any other command is one of
+    // the built-in names with its arguments, or simulated work.
+    commandTask: (command, ctx, payload) => {
+      const payloadTask = payloadTasks.get(command.trim());
+      return payloadTask ? payloadTask(payload, ctx) : executeCommand(command, executionOptions(config, ctx));
+    },
   });
 }
 
-/** noop, sleep, fail and demo-job as named task types, doing what the commands of the same names do. */
-export function builtinTasks(config: WorkerConfig) {
+type PayloadTask = (payload: unknown, ctx: TaskContext) => Promise<unknown>;
+
+/** The built-in types that take a JSON payload (docs/builtin-tasks.md), by name. */
+function payloadTaskTypes(config: WorkerConfig): ReadonlyMap<string, PayloadTask> {
+  return new Map<string, PayloadTask>([
+    ['http', createHttpTask(config.http)],
+    ['shell', createShellTask(config.shell)],
+  ]);
+}
+
+/**
+ * noop, sleep, fail and demo-job as named task types, doing what the commands of the same names do, and the
+ * payload types (http, shell).
+ */
+export function builtinTasks(config: WorkerConfig, payloadTasks = payloadTaskTypes(config)) {
   return [
     defineTask({ name: 'noop', run: () => executeCommand('noop', executionOptions(config)) }),
     defineTask({
@@ -40,7 +59,7 @@ export function builtinTasks(config: WorkerConfig) {
       run: (payload, ctx) => executeCommand(`fail ${payload?.message ?? ''}`, executionOptions(config, ctx)),
     }),
     defineTask({ name: 'demo-job', run: (_payload: unknown, ctx) => executeCommand('demo-job', executionOptions(config, ctx)) }),
-    // The http and shell executors (./builtins/http-task.ts, ./builtins/shell-task.ts) register here.
+    ...[...payloadTasks].map(([name, run]) => defineTask({ name, run })),
   ];
 }
 

@@ -15,6 +15,8 @@ const config: WorkerConfig = {
   id: 4242,
   name: 'worker-test',
   metricsPort: 0,
+  http: { allowHosts: [], maxBodyBytes: 65_536, maxRedirects: 5, defaultTimeoutMs: 10_000 },
+  shell: { allowlist: ['echo'], maxOutputBytes: 65_536, defaultTimeoutMs: 10_000, killGraceMs: 1000 },
 };
 
 let coordinator: FakeCoordinator;
@@ -36,7 +38,7 @@ const outcome = (taskId: string) => waitFor(() => coordinator.reports.find((r) =
 describe('the shipped worker service', () => {
   test('registers as the SDK runtime: the built-in names, command tasks, its id, name and pool size, no address', () => {
     expect(coordinator.heartbeats[0]).toMatchObject({ workerId: 4242, name: 'worker-test', address: '', slots_total: 10, command_tasks: true, reports_held: true });
-    expect([...coordinator.heartbeats[0].handles].sort()).toEqual(['demo-job', 'fail', 'noop', 'sleep']);
+    expect([...coordinator.heartbeats[0].handles].sort()).toEqual(['demo-job', 'fail', 'http', 'noop', 'shell', 'sleep']);
   });
 
   test('runs the built-in task types by name, with their payloads checked', async () => {
@@ -66,5 +68,16 @@ describe('the shipped worker service', () => {
     expect(await outcome('c2')).toMatchObject({ status: 'COMPLETE', result: '"slept 0.01s"' });
     expect(await outcome('c3')).toMatchObject({ status: 'FAILED', error: 'bad input' });
     expect(await outcome('c4')).toMatchObject({ status: 'COMPLETE', result: '"resize-images done"' });
+  });
+
+  test('shell runs by name, or as a command task with a payload', async () => {
+    await coordinator.sendTasks([
+      { task_id: 'sh1', attempt: 1, name: 'shell', payload: '{"argv":["echo","by name"]}' },
+      { task_id: 'sh2', attempt: 1, data: 'shell', payload: '{"argv":["echo","as a command"]}' },
+      { task_id: 'sh3', attempt: 1, name: 'shell', payload: '{"argv":["rm","-rf","/tmp/nothing"]}' },
+    ]);
+    expect(JSON.parse((await outcome('sh1')).result)).toMatchObject({ stdout: 'by name\n' });
+    expect(JSON.parse((await outcome('sh2')).result)).toMatchObject({ stdout: 'as a command\n' });
+    expect(await outcome('sh3')).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/"rm" is not in SHELL_ALLOWLIST/) });
   });
 });
