@@ -123,7 +123,7 @@ export class Connection {
       if (!acknowledged || this.stream !== stream) return;
       this.ready = true;
       if (!this.everConnected || this.failures > 0) {
-        this.logger.info({ coordinator: this.coordinator }, this.everConnected ? 'reconnected to the coordinator' : 'connected to the coordinator');
+        this.logger.info({ coordinator: this.coordinator }, this.everConnected ? 'reconnected to the coordinator' : 'registered with the coordinator');
       }
       this.everConnected = true;
       this.failures = 0;
