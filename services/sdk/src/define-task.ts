@@ -18,7 +18,7 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** True once the worker is draining: a long handler can stop at a checkpoint before `signal` fires. */
   readonly draining: boolean;
-  /** The worker's logger, with task_id, attempt and name on every line. */
+  /** The worker's logger, with task_id, attempt, worker_id and name on every line. */
   readonly log: Logger;
 }
 

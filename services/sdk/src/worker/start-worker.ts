@@ -164,8 +164,8 @@ class WorkerRuntime implements Worker {
     const startedAt = Date.now();
     this.metrics.started(task.scheduled_at_ms, startedAt);
     this.reporter.report({ task_id: task.task_id, status: 'STARTED', attempt: task.attempt, worker_id: workerId, at_ms: startedAt, started_at: Math.floor(startedAt / 1000) });
-    if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, name: task.name }, 'task started');
-    const outcome = await runAttempt(this.runnableFor(task), task.payload, new AttemptContext(holding, this.settings.logger, () => this.draining));
+    if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task started');
+    const outcome = await runAttempt(this.runnableFor(task), task.payload, new AttemptContext(holding, this.settings, () => this.draining));
     // Dropped, replaced by a newer attempt, or stopped at the drain deadline: someone else owns the outcome.
     if (holding.abandoned) return;
     this.holdings.finish(holding);
@@ -173,9 +173,10 @@ class WorkerRuntime implements Worker {
     this.metrics.finished(outcome.ok ? 'succeeded' : 'failed', at - startedAt);
     if (outcome.ok) {
       this.reporter.report({ task_id: task.task_id, status: 'COMPLETE', attempt: task.attempt, worker_id: workerId, at_ms: at, completed_at: Math.floor(at / 1000), result: outcome.result });
+      if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task completed');
     } else {
       this.reporter.report({ task_id: task.task_id, status: 'FAILED', attempt: task.attempt, worker_id: workerId, at_ms: at, failed_at: Math.floor(at / 1000), error: outcome.error });
-      this.settings.logger.info({ task_id: task.task_id, attempt: task.attempt, name: task.name, error: outcome.error }, 'task failed');
+      this.settings.logger.info({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name, error: outcome.error }, 'task failed');
     }
   }
 
@@ -216,7 +217,7 @@ class AttemptContext implements TaskContext {
 
   constructor(
     private readonly holding: Holding,
-    private readonly workerLogger: Logger,
+    private readonly settings: ResolvedOptions,
     private readonly isDraining: () => boolean,
   ) {}
 
@@ -245,7 +246,7 @@ class AttemptContext implements TaskContext {
   }
 
   get log(): Logger {
-    this.logger ??= childLogger(this.workerLogger, { task_id: this.taskId, attempt: this.attempt, name: this.name });
+    this.logger ??= childLogger(this.settings.logger, { task_id: this.taskId, attempt: this.attempt, worker_id: this.settings.workerId, name: this.name });
     return this.logger;
   }
 }
