@@ -205,7 +205,9 @@ class WorkerRuntime implements Worker {
     clearInterval(this.heartbeatTimer);
     if (!(await this.reporter.flush(FLUSH_TIMEOUT_MS))) logger.warn({ unsent: this.reporter.pending }, 'stopping with status reports not acknowledged');
     this.leaving = true;
-    await Promise.race([this.connection.beat(), sleep(LEAVING_TIMEOUT_MS)]);
+    const leavingTimeout = new AbortController();
+    await Promise.race([this.connection.beat(), sleep(LEAVING_TIMEOUT_MS, undefined, { signal: leavingTimeout.signal }).catch(() => {})]);
+    leavingTimeout.abort();
     await this.connection.close();
     logger.info({ worker_id: this.settings.workerId }, 'worker stopped');
   }
