@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import type { TaskContext, TaskDefinition } from '../define-task';
 import { stderrLogger, type Logger } from '../logger';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a worker runs task types of any payload and result
+/** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
 export type AnyTaskDefinition = TaskDefinition<any, any>;
 
 export interface StartWorkerOptions {
