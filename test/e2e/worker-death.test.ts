@@ -18,7 +18,7 @@ afterAll(async () => {
 
 test('SIGKILL of a worker holding tasks: each of its tasks completes on another worker, none twice', async () => {
   const victim = cluster.workers[0];
-  const victimId = Number((await victim.waitForLog((l) => l.msg === 'worker listening')).worker_id);
+  const victimId = Number((await victim.waitForLog((l) => l.msg === 'worker started')).worker_id);
   const batch = await request(`${cluster.schedulerUrl}/api/schedule/batch`, { body: { command: 'demo-job', count: 20 } });
   expect(batch.status).toBe(201);
 

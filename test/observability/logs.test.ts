@@ -79,7 +79,7 @@ test('task events in the worker and coordinator logs carry task_id, attempt and 
   }, 60_000, 'all four tasks finished');
   await cluster.coordinator.waitForLog((l) => l.msg === 'task failed on its last attempt');
 
-  const workerId = (await worker.waitForLog((l) => l.msg === 'worker listening')).worker_id;
+  const workerId = (await worker.waitForLog((l) => l.msg === 'worker started')).worker_id;
   const taskLines = (lines: LogLine[], messages: string[]) => lines.filter((l) => messages.includes(l.msg ?? ''));
   const workerTaskLines = taskLines(worker.logs, ['task started', 'task completed', 'task failed']);
   // 3 + 2 attempts: each started, then completed or failed.

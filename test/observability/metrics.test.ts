@@ -133,7 +133,7 @@ test('an evicted worker: one eviction, its task reassigned once and run again el
   const { task_id: taskId } = (await response.json()) as { task_id: string };
   await waitFor(async () => (await countTasks(`id = '${taskId}' AND status = 'running'`)) === 1, 60_000, 'the task running');
   const { rows } = await db.pool.query<{ worker_id: number }>('SELECT worker_id FROM tasks WHERE id = $1', [taskId]);
-  const holder = cluster.workers.find((w) => w.logs.some((l) => l.msg === 'worker listening' && l.worker_id === rows[0].worker_id))!;
+  const holder = cluster.workers.find((w) => w.logs.some((l) => l.msg === 'worker started' && l.worker_id === rows[0].worker_id))!;
   holder.child.kill('SIGKILL');
   await holder.exited;
 

@@ -171,9 +171,9 @@ export interface ShellTaskConfig {
 }
 
 export interface WorkerConfig {
-  /** WORKER_PORT, default 0 (any free port; the bound port is what gets registered). */
+  /** WORKER_PORT: accepted and ignored (the shipped worker dials the coordinator and opens no gRPC port). */
   readonly port: number;
-  /** WORKER_ADDRESS, default "127.0.0.1": the host (or host:port) the coordinator dials. */
+  /** WORKER_ADDRESS: accepted and ignored, as WORKER_PORT. */
   readonly address: string;
   /** COORDINATOR_ADDRESS, default "localhost:8080". */
   readonly coordinatorAddress: string;

@@ -1,1 +1,11 @@
-export {};
+/**
+ * @taskmaster/sdk: define task types, run workers that dial out to the coordinator, enqueue and await tasks.
+ * Only what is exported here is public; everything else may change.
+ */
+export { defineTask, TASK_NAME_PATTERN, type TaskContext, type TaskDefinition } from './define-task';
+export type { Logger } from './logger';
+export type { StandardSchemaV1 } from './standard-schema';
+export { startWorker, type Worker } from './worker/start-worker';
+export type { StartWorkerOptions } from './worker/options';
+
+// The producer side: TaskMasterClient (./client).

@@ -1,0 +1,51 @@
+import type { Logger } from './logger';
+import type { StandardSchemaV1 } from './standard-schema';
+
+/** What a task's name and queue may look like (the same rule the API applies). */
+export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
+
+/** What a running attempt knows about itself. */
+export interface TaskContext {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly name: string;
+  readonly queue: string;
+  /**
+   * Aborted when the attempt must stop: at the end of the worker's drain grace (`drainTimeoutMs` after
+   * `worker.stop()` or SIGTERM), or when the coordinator says the attempt is no longer this worker's. What a
+   * handler returns after that is not reported.
+   */
+  readonly signal: AbortSignal;
+  /** True once the worker is draining: a long handler can stop at a checkpoint before `signal` fires. */
+  readonly draining: boolean;
+  /** The worker's logger, with task_id, attempt, worker_id and name on every line. */
+  readonly log: Logger;
+}
+
+/**
+ * A task type: a value the producer (enqueue) and the worker (startWorker) both import, so the payload type
+ * flows from one place.
+ */
+export interface TaskDefinition<P, R> {
+  readonly name: string;
+  readonly queue?: string;
+  /** Any Standard Schema (zod, valibot, ...): checked when enqueued and again in the worker before `run`. */
+  readonly schema?: StandardSchemaV1<P>;
+  /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
+  readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
+}
+
+/**
+ * Defines a task type. The name (and queue, if given) must match TASK_NAME_PATTERN; a bad one throws here,
+ * at import time, rather than when the first task arrives.
+ */
+export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<P, R>): TaskDefinition<P, R> {
+  if (typeof definition.name !== 'string' || !TASK_NAME_PATTERN.test(definition.name)) {
+    throw new TypeError(`task name ${JSON.stringify(definition.name)} must match ${TASK_NAME_PATTERN.source}`);
+  }
+  if (definition.queue !== undefined && !TASK_NAME_PATTERN.test(definition.queue)) {
+    throw new TypeError(`queue ${JSON.stringify(definition.queue)} of task "${definition.name}" must match ${TASK_NAME_PATTERN.source}`);
+  }
+  if (typeof definition.run !== 'function') throw new TypeError(`task "${definition.name}" needs a run function`);
+  return Object.freeze({ ...definition });
+}

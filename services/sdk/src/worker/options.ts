@@ -1,0 +1,78 @@
+import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import type { TaskContext, TaskDefinition } from '../define-task';
+import { stderrLogger, type Logger } from '../logger';
+
+/** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
+export type AnyTaskDefinition = TaskDefinition<any, any>;
+
+export interface StartWorkerOptions {
+  /** The coordinator's gRPC address, `host:port`. The worker dials it; it opens no port of its own. */
+  coordinator: string;
+  /** The task types this worker runs; it is sent only tasks with these names. */
+  tasks: ReadonlyArray<AnyTaskDefinition>;
+  /** How many attempts run (or wait to be due) at once. @defaultValue 10 */
+  slots?: number;
+  /** Shown in the dashboard and logs. @defaultValue `<hostname>-<pid>` */
+  name?: string;
+  /** This worker's id for its whole life, 1 to 2^32-1. @defaultValue random */
+  workerId?: number;
+  /** How often the worker says what it holds. @defaultValue 5000 */
+  heartbeatIntervalMs?: number;
+  /** How long stop() waits for running attempts before aborting their ctx.signal. @defaultValue 25000 */
+  drainTimeoutMs?: number;
+  /** pino or anything with its `(fields, message)` methods. @defaultValue warnings and errors on stderr */
+  logger?: Logger;
+  /** The prom-client registry the worker's metrics go to. @defaultValue a private registry */
+  metrics?: Registry;
+  /**
+   * Runs command tasks (tasks without a name; `command` is their `data`). Without it the worker declares
+   * that it runs none, and is sent none. The shipped worker service sets it.
+   */
+  commandTask?: (command: string, ctx: TaskContext, payload: unknown) => Promise<unknown> | unknown;
+}
+
+export interface ResolvedOptions {
+  coordinator: string;
+  definitions: ReadonlyMap<string, AnyTaskDefinition>;
+  slots: number;
+  name: string;
+  workerId: number;
+  heartbeatIntervalMs: number;
+  drainTimeoutMs: number;
+  logger: Logger;
+  metrics: Registry;
+  commandTask: StartWorkerOptions['commandTask'];
+}
+
+/** Fills in the defaults and throws a TypeError naming the first bad option. */
+export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
+  if (typeof options.coordinator !== 'string' || options.coordinator === '') throw new TypeError('startWorker: `coordinator` must be "host:port"');
+  const definitions = new Map<string, AnyTaskDefinition>();
+  for (const task of options.tasks ?? []) {
+    if (definitions.has(task.name)) throw new TypeError(`startWorker: two task definitions are named "${task.name}"`);
+    definitions.set(task.name, task);
+  }
+  const slots = options.slots ?? 10;
+  if (!Number.isInteger(slots) || slots < 1 || slots > 100_000) throw new TypeError('startWorker: `slots` must be an integer from 1 to 100000');
+  const workerId = options.workerId ?? randomInt(1, 2 ** 32);
+  if (!Number.isInteger(workerId) || workerId < 1 || workerId > 0xffffffff) throw new TypeError('startWorker: `workerId` must be an integer from 1 to 4294967295');
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
+  if (!(heartbeatIntervalMs >= 10)) throw new TypeError('startWorker: `heartbeatIntervalMs` must be at least 10');
+  const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
+  if (!(drainTimeoutMs >= 0)) throw new TypeError('startWorker: `drainTimeoutMs` must be 0 or more');
+  if (definitions.size === 0 && !options.commandTask) throw new TypeError('startWorker: give at least one task definition in `tasks`');
+  return {
+    coordinator: options.coordinator,
+    definitions,
+    slots,
+    name: options.name ?? `${hostname()}-${process.pid}`,
+    workerId,
+    heartbeatIntervalMs,
+    drainTimeoutMs,
+    logger: options.logger ?? stderrLogger,
+    metrics: options.metrics ?? new Registry(),
+    commandTask: options.commandTask,
+  };
+}

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { CoordinatorServiceClient } from '../generated/grpcapi/CoordinatorService';
+import type { ProtoGrpcType } from '../generated/taskmaster';
+
+/**
+ * proto/taskmaster.proto, found by walking up from this file: a packed SDK carries a copy in its own proto/
+ * (the package build copies it there), and in the repository the walk reaches the root's proto/.
+ */
+export function findProto(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'proto', 'taskmaster.proto');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`cannot find proto/taskmaster.proto above ${from}`);
+  }
+}
+
+let loaded: ProtoGrpcType | undefined;
+
+function grpcApi(): ProtoGrpcType {
+  loaded ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync(findProto(), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true }),
+  ) as unknown as ProtoGrpcType;
+  return loaded;
+}
+
+/*
+ * A dead coordinator (or a half-open connection) is noticed within seconds by pings; the stream is always
+ * open, so pings never go out without a call, which servers' ping policies allow.
+ */
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 0,
+};
+
+export function createCoordinatorClient(address: string): CoordinatorServiceClient {
+  return new (grpcApi().grpcapi.CoordinatorService)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+}

@@ -1,0 +1,75 @@
+import type { StandardSchemaV1 } from '../standard-schema';
+import type { TaskContext } from '../define-task';
+
+/** How an attempt ended: a result as JSON text, or an error message. */
+export type Outcome = { ok: true; result: string } | { ok: false; error: string };
+
+/** What runs an attempt: a task definition's run, or the command-task handler. */
+export interface Runnable {
+  readonly schema?: StandardSchemaV1<unknown>;
+  run(payload: unknown, ctx: TaskContext): unknown;
+}
+
+/**
+ * Runs one attempt: parses the payload (JSON text; '' is no payload), checks it against the task's schema,
+ * calls the handler and turns its return value into JSON. Every failure becomes a failed attempt with a
+ * message that says what went wrong; nothing here throws.
+ */
+export async function runAttempt(runnable: Runnable, payloadText: string, ctx: TaskContext): Promise<Outcome> {
+  let payload: unknown;
+  try {
+    payload = payloadText === '' ? undefined : JSON.parse(payloadText);
+  } catch (err) {
+    return { ok: false, error: `the payload is not JSON: ${(err as Error).message}` };
+  }
+  if (runnable.schema) {
+    const checked = await runnable.schema['~standard'].validate(payload);
+    if (checked.issues) return { ok: false, error: `the payload does not match the schema of "${ctx.name}": ${describeIssues(checked.issues)}` };
+    payload = checked.value;
+  }
+  let value: unknown;
+  try {
+    value = await runnable.run(payload, ctx);
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+  try {
+    return { ok: true, result: toJson(value) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** A thrown value's message: an Error's message, anything else as text. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+}
+
+/**
+ * A handler's return value as JSON text: undefined is null. What JSON cannot represent (a BigInt, a function,
+ * a symbol, a cycle) throws, rather than being silently dropped or changed as JSON.stringify would.
+ */
+export function toJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  try {
+    return JSON.stringify(value, (key, item: unknown) => {
+      const type = typeof item;
+      if (type === 'bigint' || type === 'function' || type === 'symbol') {
+        throw new TypeError(`a ${type} ${key === '' ? 'as the whole result' : `at key "${key}"`}`);
+      }
+      return item;
+    });
+  } catch (err) {
+    throw new TypeError(`the task's result is not JSON: ${(err as Error).message}`);
+  }
+}
+
+function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): string {
+  return issues
+    .map((issue) => {
+      const path = (issue.path ?? []).map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
