@@ -1,4 +1,5 @@
 import type { Pool } from '../../common/src/db/pool';
+import { NAME_PATTERN } from '../../sdk/src/http/schemas';
 import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { ValidationError } from '../../common/src/errors';
@@ -28,7 +29,6 @@ export interface HeartbeatDeps {
 }
 
 const MAX_WORKER_ID = 0xffffffff;
-const TASK_NAME = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
 
 /** Checks a heartbeat before it touches any state; `connected` ones come on the worker's own stream. */
 function validate(request: HeartbeatRequest, connected: boolean): void {
@@ -39,7 +39,7 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
     throw new ValidationError('address must be host:port where the worker serves WorkerService', 'address');
   }
   for (const name of request.handles) {
-    if (!TASK_NAME.test(name)) throw new ValidationError(`handles: "${name.slice(0, 140)}" is not a task name (${TASK_NAME.source})`, 'handles');
+    if (!NAME_PATTERN.test(name)) throw new ValidationError(`handles: "${name.slice(0, 140)}" is not a task name (${NAME_PATTERN.source})`, 'handles');
   }
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
   for (const task of request.held) {

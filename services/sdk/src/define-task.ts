@@ -1,8 +1,9 @@
+import { NAME_PATTERN as TASK_NAME_PATTERN } from './http/schemas';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 
-/** What a task's name and queue may look like (the same rule the API applies). */
-export const TASK_NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
+/** What a task's name and queue may look like: the API's rule. */
+export { TASK_NAME_PATTERN };
 
 /** What a running attempt knows about itself. */
 export interface TaskContext {

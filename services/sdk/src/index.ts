@@ -8,4 +8,9 @@ export type { StandardSchemaV1 } from './standard-schema';
 export { startWorker, type Worker } from './worker/start-worker';
 export type { StartWorkerOptions } from './worker/options';
 
-// The producer side: TaskMasterClient (./client).
+// The producer side.
+export {
+  TaskMasterClient, type EnqueueOptions, type ListFilters, type Task, type TaskMasterClientOptions, type TaskRef, type WaitOptions,
+} from './client';
+export { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
+export type { JsonValue, TaskStatus, TaskView } from './http/schemas';
