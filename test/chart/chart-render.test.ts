@@ -128,24 +128,29 @@ describe('default values', () => {
     }
   });
 
-  it('probes the scheduler over HTTP and the coordinator and workers with gRPC health checks', () => {
+  it('probes the scheduler and workers over HTTP and the coordinator with gRPC health checks', () => {
     const scheduler = containerOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'));
     expect(scheduler.ports).toEqual([{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
     expect(scheduler.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(scheduler.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(scheduler.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
 
-    for (const [name, port] of [['coordinator', 8080], ['worker', 8090]] as const) {
-      const container = containerOf(findObject(objects, 'Deployment', `tm-taskmaster-${name}`));
-      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
-        // No `service`: both servers report health for service "".
-        expect(container[probe].grpc).toEqual({ port });
-      }
-      expect(container.ports).toEqual(expect.arrayContaining([
-        { name: 'grpc', containerPort: port, protocol: 'TCP' },
-        { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
-      ]));
+    const coordinator = containerOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'));
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      // No `service`: the server reports health for service "".
+      expect(coordinator[probe].grpc).toEqual({ port: 8080 });
     }
+    expect(coordinator.ports).toEqual(expect.arrayContaining([
+      { name: 'grpc', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+    ]));
+
+    // A worker dials out to the coordinator: it listens for nothing but its metrics and health.
+    const worker = containerOf(findObject(objects, 'Deployment', 'tm-taskmaster-worker'));
+    expect(worker.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(worker.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(worker.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(worker.readinessProbe).toBeUndefined();
   });
 
   it('gives every service the environment config.ts reads', () => {
@@ -184,9 +189,7 @@ describe('default values', () => {
     ]);
     // Workers never touch the database: no credentials.
     expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-worker'))).toEqual([
-      { name: 'WORKER_PORT', value: '8090' },
       { name: 'METRICS_PORT', value: '9464' },
-      { name: 'WORKER_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       { name: 'WORKER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ]);
     for (const deployment of objects.filter((object) => object.kind === 'Deployment')) {
