@@ -81,7 +81,7 @@ export function apiError(code: string, message: string, field?: string): ErrorBo
 export function stats(overrides: Partial<StatsView> = {}): StatsView {
   return {
     pending: 0, dispatched: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0,
-    workers: 0, slots_total: 0, slots_busy: 0, coordinator_reachable: true, ...overrides,
+    workers: 0, slots_total: 0, slots_busy: 0, coordinator_reachable: true, unhandled: [], ...overrides,
   };
 }
 

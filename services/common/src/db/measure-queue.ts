@@ -16,12 +16,26 @@ export interface QueueMeasure {
 const QUEUE_DEPTH_CAP = 100_000;
 
 /*
+ * Pending named tasks per name (the first 1,000 names): which names are waiting, for "no live worker runs it"
+ * warnings. Reads tasks_pending_named_idx, which command tasks never enter.
+ */
+const PENDING_NAMES = `
+  SELECT name, count(*)::int AS pending FROM tasks
+  WHERE status = 'pending' AND name IS NOT NULL
+  GROUP BY name ORDER BY name LIMIT 1000`;
+
+export async function pendingNames(pool: Pool): Promise<Array<{ name: string; pending: number }>> {
+  const { rows } = await pool.query<{ name: string; pending: number }>({ name: 'pending-names', text: PENDING_NAMES });
+  return rows;
+}
+
+/*
  * The backlog, for the coordinator's queue gauges and the scheduler's autoscaler: how many pending tasks are due (at most $1), and how long the head of the
  * queue (the first in claim order, scheduled_at then id) has been due, counted from the later of its
  * scheduled_at and its creation, as schedule-to-start latency is. No locks. Both subqueries read the partial
  * index tasks_pending_due_idx (pending rows in due order), so the finished history costs nothing; the count
- * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. The pending names
- * read tasks_pending_named_idx, which command tasks never enter. One statement, so sampling costs one.
+ * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. PENDING_NAMES rides
+ * along, so sampling stays one statement.
  */
 const MEASURE_QUEUE = `
   SELECT
@@ -33,11 +47,7 @@ const MEASURE_QUEUE = `
       FROM tasks WHERE status = 'pending' AND scheduled_at <= now()
       ORDER BY scheduled_at, id LIMIT 1
     ), 0) AS oldest_due_age_seconds,
-    (SELECT coalesce(json_agg(n ORDER BY n.name), '[]') FROM (
-      SELECT name, count(*)::int AS pending FROM tasks
-      WHERE status = 'pending' AND name IS NOT NULL
-      GROUP BY name LIMIT 1000
-    ) n) AS pending_names`;
+    (SELECT coalesce(json_agg(n ORDER BY n.name), '[]') FROM (${PENDING_NAMES}) n) AS pending_names`;
 
 export async function measureQueue(pool: Pool, cap = QUEUE_DEPTH_CAP): Promise<QueueMeasure> {
   const { rows } = await pool.query<QueueMeasure>({ name: 'measure-queue', text: MEASURE_QUEUE, values: [cap] });

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { pendingNames } from '../../../common/src/db/measure-queue';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import type { StatsView, TaskPage } from '../api-types';
@@ -61,8 +62,9 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
   api.post('/tasks/:id/retry', control('retry', retryTask, 'failed or cancelled'));
 
   api.get('/stats', async (_req, res) => {
-    const [counts, workers] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers()]);
+    const [counts, workers, waiting] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers(), pendingNames(pool)]);
     const alive = workers ?? [];
+    const handled = new Set(alive.flatMap((worker) => worker.handles));
     const slots = slotTotals(alive);
     res.json({
       pending: counts.pending,
@@ -76,6 +78,8 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
       slots_total: slots.total,
       slots_busy: slots.busy,
       coordinator_reachable: workers !== null,
+      // Unknown while no coordinator answers: then nothing is flagged.
+      unhandled: workers === null ? [] : waiting.filter((entry) => !handled.has(entry.name)),
     } satisfies StatsView);
   });
 

@@ -21,6 +21,8 @@ export function mergeWorkers(registered: readonly WorkerInfo[], runtime: readonl
       in_flight: w.in_flight,
       last_heartbeat_at: new Date(w.last_heartbeat_ms).toISOString(),
       heartbeat_misses: w.heartbeat_misses,
+      handles: w.handles,
+      command_tasks: w.command_tasks,
     });
   }
   for (const r of runtime) {

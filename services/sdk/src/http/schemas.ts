@@ -247,6 +247,8 @@ export const StatsView = z.object({
   slots_total: z.number().int(),
   slots_busy: z.number().int(),
   coordinator_reachable: z.boolean(),
+  /** Pending tasks whose name no live worker runs: they wait until a worker for that name joins. */
+  unhandled: z.array(z.object({ name: z.string(), pending: z.number().int() })),
 });
 
 /** One worker as GET /api/workers shows it: the coordinator's view merged with the scaler's. */
@@ -261,6 +263,9 @@ export const WorkerView = z.object({
   in_flight: z.number().int().optional(),
   last_heartbeat_at: Time.optional(),
   heartbeat_misses: z.number().int().optional(),
+  /** The task names it runs, and whether it runs command tasks. */
+  handles: z.array(z.string()).optional(),
+  command_tasks: z.boolean().optional(),
   /** What the scaler backend knows: a local process or a pod. */
   runtime: z.object({ phase: z.string(), ready: z.boolean(), pid: z.number().int().optional(), node: z.string().optional() }).optional(),
 });
