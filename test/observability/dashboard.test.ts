@@ -96,6 +96,8 @@ async function runWorkload(): Promise<void> {
   const { rows } = await db.pool.query<{ id: string }>(`SELECT id FROM tasks WHERE status = 'pending' AND scheduled_at > now() + interval '1 minute'`);
   await post(`/api/tasks/${rows[0].id}/cancel`, {});
   await post('/api/workers/scale', { count: 1 });
+  // The worker list asks the coordinator (ListWorkers): the scheduler's gRPC client series.
+  expect((await fetch(`${cluster.schedulerUrl}/api/workers`)).status).toBe(200);
   await waitFor(async () => (await finished()) === finishedBefore + 23, 60_000, 'the workload finished');
 }
 

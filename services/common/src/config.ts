@@ -333,7 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
   const scheduler: SchedulerConfig = {
     port: read.port('SCHEDULER_PORT', 8081),
     coordinatorAddress,
-    coordinatorsAddress: read.address('COORDINATORS_ADDRESS', coordinatorAddress),
+    coordinatorsAddress: read.optional('COORDINATORS_ADDRESS') === undefined ? coordinatorAddress : read.address('COORDINATORS_ADDRESS', coordinatorAddress),
     apiToken: read.optional('API_TOKEN'),
     sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
