@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { createLogger } from '../../services/common/src/logger';
 import { claimDueTasks } from '../../services/coordinator/src/db/claim-due-tasks';
 import { StatusRecorder } from '../../services/coordinator/src/status-recorder';
 import { freePort } from '../helpers/ports';
+import { startPostgres, stopPostgres } from '../helpers/private-postgres';
 
 /*
  * The insert, the claim and the status writes commit without waiting for the disk
@@ -21,29 +22,6 @@ import { freePort } from '../helpers/ports';
  * writes nothing) comes: without the wait in insertTasks, this test loses tasks.
  */
 const SETTINGS = ['wal_writer_delay=10000'];
-
-function startPostgres(dataDir: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, '../helpers/postgres-process.mjs'), dataDir, String(port), ...SETTINGS], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /^ready (\S+)$/m.exec(output);
-      if (ready) resolve({ child, url: ready[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`PostgreSQL process exited with ${code} before it was ready`)));
-  });
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 /** Crashes the server: SIGQUIT is PostgreSQL's immediate shutdown, which writes nothing and recovers from WAL at the next start. */
 async function crash(dataDir: string): Promise<void> {
@@ -63,13 +41,13 @@ const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-crash-pg-'));
 let server: ChildProcess | undefined;
 
 afterAll(async () => {
-  if (server) await stopProcess(server);
+  if (server) await stopPostgres(server);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('acknowledged tasks and reports survive a database crash; a claim lost in it leaves its task pending', async () => {
   const port = await freePort();
-  let started = await startPostgres(dataDir, port);
+  let started = await startPostgres(dataDir, port, SETTINGS);
   server = started.child;
   const before = new pg.Pool({ connectionString: started.url, max: 4, options: SEARCH_PATH_OPTIONS });
   // The crash ends every connection; an idle one's error must not fail the test.
@@ -95,9 +73,9 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
 
   await crash(dataDir);
   await before.end().catch(() => undefined);
-  await stopProcess(server);
+  await stopPostgres(server);
 
-  started = await startPostgres(dataDir, port);
+  started = await startPostgres(dataDir, port, SETTINGS);
   server = started.child;
   const after = new pg.Pool({ connectionString: started.url, max: 2, options: SEARCH_PATH_OPTIONS });
   try {

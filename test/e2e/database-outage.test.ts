@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../services/common/src/db/migrate';
 import { freePort } from '../helpers/ports';
+import { startPostgres, stopPostgres } from '../helpers/private-postgres';
 import { startService, type ServiceProcess } from '../helpers/processes';
 import { openSse, type SseConnection } from '../helpers/sse';
 
@@ -19,30 +20,6 @@ import { openSse, type SseConnection } from '../helpers/sse';
 jest.setTimeout(180_000);
 
 const OUTAGE_MS = 10_000;
-
-function startPostgres(dataDir: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(__dirname, '../helpers/postgres-process.mjs'), dataDir, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /^ready (\S+)$/m.exec(output);
-      if (ready) resolve({ child, url: ready[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`PostgreSQL process exited with ${code} before it was ready`)));
-  });
-}
-
-/** Stops the server as an operator would (postgres-process.mjs stops it on SIGTERM: a fast shutdown). */
-function stopPostgres(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 interface Timed {
   status: number;
