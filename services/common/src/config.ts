@@ -171,9 +171,12 @@ export interface ShellTaskConfig {
 }
 
 export interface WorkerConfig {
-  /** WORKER_PORT: accepted and ignored (the shipped worker dials the coordinator and opens no gRPC port). */
+  /**
+   * WORKER_PORT, default 0 (any free port): used only against an original-contract coordinator (no Connect),
+   * which dials its workers; against ours the worker dials out and opens no gRPC port.
+   */
   readonly port: number;
-  /** WORKER_ADDRESS: accepted and ignored, as WORKER_PORT. */
+  /** WORKER_ADDRESS, default "127.0.0.1": the host (or host:port) an original-contract coordinator dials; as WORKER_PORT. */
   readonly address: string;
   /** COORDINATOR_ADDRESS, default "localhost:8080". */
   readonly coordinatorAddress: string;

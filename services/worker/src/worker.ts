@@ -8,9 +8,11 @@ import { executeCommand, type ExecutionOptions } from './executor';
 
 /**
  * The shipped worker service: the SDK's worker runtime plus the built-in task types. It dials the coordinator
- * (COORDINATOR_ADDRESS) and opens no gRPC port; WORKER_PORT and WORKER_ADDRESS are accepted and ignored.
+ * (COORDINATOR_ADDRESS) and opens no gRPC port, unless the coordinator is an original-contract one (no
+ * Connect): then it serves WorkerService on `bindHost`:WORKER_PORT and advertises WORKER_ADDRESS (plus the
+ * bound port when it has none) for that coordinator to dial.
  */
-export function startServiceWorker(config: WorkerConfig, logger: Logger): Promise<Worker> {
+export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHost = '0.0.0.0'): Promise<Worker> {
   const payloadTasks = payloadTaskTypes(config);
   return startWorker({
     coordinator: config.coordinatorAddress,
@@ -22,6 +24,7 @@ export function startServiceWorker(config: WorkerConfig, logger: Logger): Promis
     drainTimeoutMs: config.drainTimeoutMs,
     logger,
     metrics: registry,
+    listen: { host: bindHost, port: config.port, address: config.address },
     // Command tasks (no name): `http` or `shell` with a payload run as that type; any other command is one of
     // the built-in names with its arguments, or simulated work.
     commandTask: (command, ctx, payload) => {

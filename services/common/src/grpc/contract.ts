@@ -3,6 +3,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { grpcClientDuration, grpcClientRequests } from '../metrics';
 import { repoRoot } from '../paths';
+// The keepalive settings and the unary call helper have their one home in the SDK, which every client shares.
+import { CHANNEL_OPTIONS } from '../../../sdk/src/grpc/channel-options';
+import { callUnary as sdkCallUnary, type Bidi, type Unary } from '../../../sdk/src/grpc/unary';
 
 /**
  * proto/taskmaster.proto, loaded at run time, and TypeScript shapes of its messages as proto-loader delivers
@@ -51,13 +54,7 @@ export type CoordinatorMessage = CoordinatorMessage__Output;
 import type { TaskStatus__Output } from '../../../sdk/src/generated/grpcapi/TaskStatus';
 export type TaskStatus = TaskStatus__Output;
 
-export type Unary<Req, Res> = (
-  request: Partial<Req>,
-  options: { deadline?: grpc.Deadline },
-  callback: (err: grpc.ServiceError | null, response?: Res) => void,
-) => grpc.ClientUnaryCall;
-
-export type Bidi<Req, Res> = () => grpc.ClientDuplexStream<Partial<Req>, Res>;
+export type { Bidi, Unary } from '../../../sdk/src/grpc/unary';
 
 export interface WorkerServiceClient extends grpc.Client {
   SubmitTask: Unary<TaskRequest, TaskResponse>;
@@ -100,19 +97,6 @@ export function grpcApi(): LoadedPackage {
   return loaded;
 }
 
-/*
- * Keepalive that a grpc-go server with its default enforcement accepts: no ping on a connection without an
- * open call, and none more often than every 5 minutes; otherwise three pings with nothing sent back in between
- * earn GOAWAY too_many_pings (an original peer idle for 40 s did, at 10 s), and grpc-js reconnects with the
- * interval doubled and an error line. So pings only under open calls (the long-lived streams), to notice a
- * half-open connection beneath one; a dead peer is otherwise noticed by call deadlines and heartbeats.
- */
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 300_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  'grpc.keepalive_permit_without_calls': 0,
-};
-
 export function createWorkerClient(address: string): WorkerServiceClient {
   const Client = grpcApi().WorkerService;
   return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as WorkerServiceClient;
@@ -143,28 +127,5 @@ export function callUnary<Req, Res>(
   request: Partial<Req>,
   timeoutMs: number,
 ): Promise<Res> {
-  const observe = observeClientCall(methodName(client, method));
-  return new Promise((resolve, reject) => {
-    method.call(client, request, { deadline: Date.now() + timeoutMs }, (err, response) => {
-      observe(err ? err.code : grpc.status.OK);
-      if (err) reject(err);
-      else resolve(response as Res);
-    });
-  });
-}
-
-const methodNames = new WeakMap<object, string>();
-
-/**
- * The proto name of a client method ("SubmitTasks"), found once per method on the client's service
- * definition: grpc-js method functions carry no name of their own.
- */
-function methodName(client: grpc.Client, method: object): string {
-  let name = methodNames.get(method);
-  if (name === undefined) {
-    const service = (client.constructor as grpc.ServiceClientConstructor).service ?? {};
-    name = Object.keys(service).find((key) => (client as unknown as Record<string, unknown>)[key] === method) ?? 'unknown';
-    methodNames.set(method, name);
-  }
-  return name;
+  return sdkCallUnary(client, method, request, timeoutMs, observeClientCall);
 }

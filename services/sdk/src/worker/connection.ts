@@ -20,6 +20,11 @@ export interface ConnectionHandlers {
   onHeartbeatAnswer(answer: HeartbeatResponse__Output): void;
   /** Tasks sent to this worker; the answer goes back at once with their seq. */
   onTasks(batch: TaskBatchRequest__Output): TaskBatchResponse;
+  /**
+   * The coordinator answered Connect with UNIMPLEMENTED: it is an original-contract coordinator. The
+   * connection stops (it does not reconnect) and the worker goes on in the dialled mode (DialledLink).
+   */
+  onConnectUnimplemented(): void;
 }
 
 type Stream = grpc.ClientDuplexStream<WorkerMessage, CoordinatorMessage__Output>;
@@ -37,7 +42,8 @@ interface Pending {
  * exponential backoff (100 ms to 5 s), and the first message on every stream is a heartbeat with everything
  * the worker holds. Reports wait until that heartbeat is acknowledged, so the coordinator has registered the
  * worker before it reads them. A request not answered within `requestTimeoutMs` breaks the stream: a
- * coordinator that stopped answering is treated as gone.
+ * coordinator that stopped answering is treated as gone. A coordinator that answers Connect with UNIMPLEMENTED
+ * (an original-contract one) is not retried: the worker switches to DialledLink for the rest of its life.
  */
 export class Connection {
   private stream: Stream | undefined;
@@ -92,6 +98,7 @@ export class Connection {
 
   /** Ends the stream (the coordinator sees the worker go) and stops reconnecting. */
   async close(timeoutMs = 1000): Promise<void> {
+    if (this.closed) return; // closed already, or handed over to the dialled mode, which owns the client now
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('connection closed'));
@@ -169,11 +176,17 @@ export class Connection {
     }
     this.pending.clear();
     if (this.closed) return;
+    if ((err as Partial<grpc.ServiceError>).code === grpc.status.UNIMPLEMENTED) {
+      // Not a fault to retry: this coordinator will never serve Connect. The client stays open for the
+      // dialled mode, which uses the same channel.
+      this.closed = true;
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('the coordinator does not serve Connect'));
+      this.handlers.onConnectUnimplemented();
+      return;
+    }
     this.failures++;
-    const code = (err as Partial<grpc.ServiceError>).code;
     if (this.failures === 1 || this.failures % 20 === 0) {
-      const hint = code === grpc.status.UNIMPLEMENTED ? ' (the coordinator does not serve Connect: it is older than this worker)' : '';
-      this.logger.warn({ coordinator: this.coordinator, err: err.message, failures: this.failures }, `connection to the coordinator lost${hint}; reconnecting`);
+      this.logger.warn({ coordinator: this.coordinator, err: err.message, failures: this.failures }, 'connection to the coordinator lost; reconnecting');
     }
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.failures - 1));
     this.reconnectTimer = setTimeout(() => this.open(), delay);

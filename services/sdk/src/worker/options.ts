@@ -8,7 +8,10 @@ import { stderrLogger, type Logger } from '../logger';
 export type AnyTaskDefinition = TaskDefinition<any, any>;
 
 export interface StartWorkerOptions {
-  /** The coordinator's gRPC address, `host:port`. The worker dials it; it opens no port of its own. */
+  /**
+   * The coordinator's gRPC address, `host:port`. The worker dials it and opens no port of its own, unless the
+   * coordinator is an original-contract one (it answers Connect with UNIMPLEMENTED): see `listen`.
+   */
   coordinator: string;
   /** The task types this worker runs; it is sent only tasks with these names. */
   tasks: ReadonlyArray<AnyTaskDefinition>;
@@ -31,6 +34,21 @@ export interface StartWorkerOptions {
    * that it runs none, and is sent none. The shipped worker service sets it.
    */
   commandTask?: (command: string, ctx: TaskContext, payload: unknown) => Promise<unknown> | unknown;
+  /**
+   * Used only with a coordinator that does not serve Connect (an original-contract coordinator, which dials
+   * its workers): the worker then listens here for WorkerService calls and advertises `address` in its
+   * heartbeats. With a coordinator that serves Connect no socket is opened.
+   */
+  listen?: Partial<ListenOptions>;
+}
+
+export interface ListenOptions {
+  /** The interface to listen on. @defaultValue "0.0.0.0" */
+  host: string;
+  /** The port; 0 is any free port. @defaultValue 0 */
+  port: number;
+  /** What the coordinator dials: `host` or `host:port`; without a port the bound port is added. @defaultValue the hostname */
+  address: string;
 }
 
 export interface ResolvedOptions {
@@ -44,6 +62,7 @@ export interface ResolvedOptions {
   logger: Logger;
   metrics: Registry;
   commandTask: StartWorkerOptions['commandTask'];
+  listen: ListenOptions;
 }
 
 /** Fills in the defaults and throws a TypeError naming the first bad option. */
@@ -62,6 +81,11 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
   if (!(heartbeatIntervalMs >= 10)) throw new TypeError('startWorker: `heartbeatIntervalMs` must be at least 10');
   const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
   if (!(drainTimeoutMs >= 0)) throw new TypeError('startWorker: `drainTimeoutMs` must be 0 or more');
+  const listen = { host: options.listen?.host ?? '0.0.0.0', port: options.listen?.port ?? 0, address: options.listen?.address ?? hostname() };
+  if (!Number.isInteger(listen.port) || listen.port < 0 || listen.port > 65535) throw new TypeError('startWorker: `listen.port` must be an integer from 0 to 65535');
+  if (typeof listen.host !== 'string' || listen.host === '' || typeof listen.address !== 'string' || listen.address === '') {
+    throw new TypeError('startWorker: `listen.host` and `listen.address` must be non-empty strings');
+  }
   if (definitions.size === 0 && !options.commandTask) throw new TypeError('startWorker: give at least one task definition in `tasks`');
   return {
     coordinator: options.coordinator,
@@ -74,5 +98,6 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
     logger: options.logger ?? stderrLogger,
     metrics: options.metrics ?? new Registry(),
     commandTask: options.commandTask,
+    listen,
   };
 }

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CoordinatorServiceClient } from '../generated/grpcapi/CoordinatorService';
 import type { ProtoGrpcType } from '../generated/taskmaster';
+import { CHANNEL_OPTIONS } from '../grpc/channel-options';
 
 /**
  * proto/taskmaster.proto, found by walking up from this file: a packed SDK carries a copy in its own proto/
@@ -19,7 +20,7 @@ export function findProto(from: string = __dirname): string {
 
 let loaded: ProtoGrpcType | undefined;
 
-function grpcApi(): ProtoGrpcType {
+export function grpcApi(): ProtoGrpcType {
   loaded ??= grpc.loadPackageDefinition(
     protoLoader.loadSync(findProto(), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true }),
   ) as unknown as ProtoGrpcType;
@@ -27,15 +28,9 @@ function grpcApi(): ProtoGrpcType {
 }
 
 /*
- * A dead coordinator (or a half-open connection) is noticed within seconds by pings; the stream is always
- * open, so pings never go out without a call, which servers' ping policies allow.
+ * The shared keepalive settings: pings only under an open call, every 5 minutes. Under Connect a dead
+ * coordinator is noticed sooner by the heartbeat's answer timeout (Connection).
  */
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
-  'grpc.keepalive_permit_without_calls': 0,
-};
-
 export function createCoordinatorClient(address: string): CoordinatorServiceClient {
   return new (grpcApi().grpcapi.CoordinatorService)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
 }

@@ -5,7 +5,8 @@ import type { HeartbeatResponse__Output } from '../generated/grpcapi/HeartbeatRe
 import type { TaskRequest__Output } from '../generated/grpcapi/TaskRequest';
 import type { TaskResponse } from '../generated/grpcapi/TaskResponse';
 import { childLogger, type Logger } from '../logger';
-import { Connection } from './connection';
+import { Connection, type ConnectionHandlers } from './connection';
+import { DialledLink } from './dialled-link';
 import { createCoordinatorClient as createClient } from './proto';
 import { DueTimer } from './hold-until-due';
 import { Holdings, type Holding } from './holdings';
@@ -45,7 +46,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Worker> 
 
 class WorkerRuntime implements Worker {
   private readonly holdings = new Holdings();
-  private readonly connection: Connection;
+  /** Connect; or, once the coordinator answered Connect with UNIMPLEMENTED, the dialled mode for good. */
+  private connection: Connection | DialledLink;
   private readonly reporter: Reporter;
   private readonly dueTimer = new DueTimer<Holding>((holding) => {
     if (!holding.abandoned) void this.run(holding);
@@ -61,23 +63,24 @@ class WorkerRuntime implements Worker {
     const { logger } = settings;
     this.metrics = createWorkerMetrics(settings.metrics);
     this.debug = (logger as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('debug') ?? true;
-    this.connection = new Connection(
-      createClient(settings.coordinator),
-      {
-        heartbeat: () => this.heartbeat(),
-        onHeartbeatAnswer: (answer) => this.drop(answer),
-        onTasks: (batch) => ({ results: batch.tasks.map((task) => this.accept(task)) }),
+    const client = createClient(settings.coordinator);
+    const requestTimeoutMs = Math.max(10_000, 2 * settings.heartbeatIntervalMs);
+    const handlers: ConnectionHandlers = {
+      heartbeat: () => this.heartbeat(),
+      onHeartbeatAnswer: (answer) => this.drop(answer),
+      onTasks: (batch) => ({ results: batch.tasks.map((task) => this.accept(task)) }),
+      onConnectUnimplemented: () => {
+        this.connection = new DialledLink(client, handlers, settings.listen, logger, settings.coordinator, requestTimeoutMs);
+        void this.connection.beat();
       },
-      logger,
-      settings.coordinator,
-      Math.max(10_000, 2 * settings.heartbeatIntervalMs),
-    );
+    };
+    this.connection = new Connection(client, handlers, logger, settings.coordinator, requestTimeoutMs);
     this.reporter = new Reporter(
       (request) => this.connection.sendReports(request),
       (update) => this.holdings.acknowledge(update.task_id, update.attempt),
       logger,
     );
-    this.connection.start();
+    (this.connection as Connection).start();
     this.heartbeatTimer = setInterval(() => void this.connection.beat(), settings.heartbeatIntervalMs);
     logger.info(
       { worker_id: settings.workerId, name: settings.name, slots: settings.slots, coordinator: settings.coordinator, handles: [...settings.definitions.keys()] },
@@ -140,6 +143,7 @@ class WorkerRuntime implements Worker {
     const refuse = (message: string): TaskResponse => ({ task_id: task.task_id, success: false, message });
     const current = this.holdings.get(task.task_id);
     if (current?.attempt === task.attempt) return { task_id: task.task_id, success: true, message: 'already running' };
+    if (task.task_id === '') return refuse('task_id is empty');
     if (this.draining) return refuse('worker is draining');
     if (task.name === '' ? !this.settings.commandTask : !this.settings.definitions.has(task.name)) {
       return refuse(task.name === '' ? 'this worker runs no command tasks' : `this worker does not handle "${task.name}"`);
