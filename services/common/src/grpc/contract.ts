@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { grpcApi as loadGrpcApi } from '../../../sdk/src/worker/proto';
 import { grpcClientDuration, grpcClientRequests } from '../metrics';
 import { repoRoot } from '../paths';
 // The keepalive settings and the unary call helper have their one home in the SDK, which every client shares.
@@ -76,25 +76,13 @@ interface LoadedPackage {
   CoordinatorService: grpc.ServiceClientConstructor;
 }
 
-let loaded: LoadedPackage | undefined;
-
 export function protoPath(): string {
   return join(repoRoot(), 'proto', 'taskmaster.proto');
 }
 
-/** The `grpcapi` package, loaded once per process. */
+/** The `grpcapi` package, loaded once per process by the SDK's loader (one set of loader options). */
 export function grpcApi(): LoadedPackage {
-  if (!loaded) {
-    const definition = protoLoader.loadSync(protoPath(), {
-      keepCase: true,
-      longs: Number,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    loaded = (grpc.loadPackageDefinition(definition) as unknown as { grpcapi: LoadedPackage }).grpcapi;
-  }
-  return loaded;
+  return loadGrpcApi().grpcapi as unknown as LoadedPackage;
 }
 
 export function createWorkerClient(address: string): WorkerServiceClient {
