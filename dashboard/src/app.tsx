@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { Link } from './components/link';
 import { TokenDialog } from './components/token-dialog';
 import { ErrorNotice } from './components/states';
+import { UnhandledNotice } from './components/unhandled-notice';
 import { useLocation } from './hooks/use-route';
 import { useLive } from './live/live-context';
 import type { ConnectionState } from './live/live-store';
@@ -85,6 +86,7 @@ export function App() {
             The coordinator is not answering: tasks are not being dispatched, and worker numbers are unknown.
           </div>
         )}
+        {stats.data && <UnhandledNotice unhandled={stats.data.unhandled} />}
         <View path={path} />
       </main>
       {tokenOpen && <TokenDialog onClose={() => setTokenOpen(false)} />}

@@ -1,6 +1,6 @@
 import { screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { apiError, event, FakeApi, task } from './fake-api';
+import { apiError, event, FakeApi, task, worker, workers } from './fake-api';
 import { renderApp } from './render-app';
 
 describe('task detail', () => {
@@ -31,6 +31,49 @@ describe('task detail', () => {
     await user.click(screen.getByRole('button', { name: /Retry task/ }));
     expect(await screen.findByText(/queued again/)).toBeInTheDocument();
     expect(api.requestsTo('POST /api/tasks/:id/retry')).toHaveLength(1);
+  });
+
+  it('shows a named task\'s payload and result as indented JSON, its queue, and its worker by name', async () => {
+    const payload = { to: 'ada@example.com', template: 'welcome', body: 'x'.repeat(5000) };
+    const done = task({
+      name: 'send-email', command: 'send-email', queue: 'emails', status: 'succeeded', attempt: 1, worker_id: 1001,
+      payload, result: { delivered: true, id: 42 }, started_at: '2026-01-27T12:00:01.000Z', completed_at: '2026-01-27T12:00:02.000Z',
+    });
+    const api = new FakeApi()
+      .on('GET /api/workers', () => workers([worker('worker-1')]))
+      .on('GET /api/tasks/:id/events', () => ({
+        task: done,
+        events: [
+          event({ type: 'scheduled', task_id: done.task_id, attempt: 0 }),
+          event({ type: 'started', task_id: done.task_id, attempt: 1, worker_id: 1001 }),
+          event({ type: 'assigned', task_id: done.task_id, attempt: 1, worker_id: 9 }),
+        ],
+      }));
+    renderApp(`/tasks/${done.task_id}`, api);
+
+    expect(await screen.findByRole('heading', { name: 'send-email' })).toBeInTheDocument();
+    const shownPayload = screen.getByLabelText('Payload');
+    expect(shownPayload.textContent).toBe(JSON.stringify(payload, null, 2));
+    // Long payloads scroll inside their block, which takes focus so the keyboard can scroll it.
+    expect(shownPayload).toHaveClass('json-block');
+    expect(shownPayload).toHaveAttribute('tabindex', '0');
+    expect(screen.getByLabelText('Result').textContent).toBe('{\n  "delivered": true,\n  "id": 42\n}');
+    expect(screen.getByRole('link', { name: 'emails' })).toHaveAttribute('href', '/tasks?queue=emails');
+    expect(screen.getByText('Named task')).toBeInTheDocument();
+
+    const workerFact = screen.getByText('Worker').nextSibling as HTMLElement;
+    await expect.poll(() => workerFact.textContent).toBe('worker-1');
+    expect(screen.getByText('on worker-1')).toBeInTheDocument();
+    // A worker no longer registered keeps its id.
+    expect(screen.getByText('on worker 9')).toBeInTheDocument();
+  });
+
+  it('shows a command task\'s text result as it is, and no payload when it has none', async () => {
+    const done = task({ command: 'demo-job', status: 'succeeded', payload: null, result: 'demo-job done' });
+    renderApp(`/tasks/${done.task_id}`, new FakeApi().on('GET /api/tasks/:id/events', () => ({ task: done, events: [] })));
+    expect(await screen.findByLabelText('Result')).toHaveTextContent(/^demo-job done$/);
+    expect(screen.queryByLabelText('Payload')).toBeNull();
+    expect(screen.getByText('Command task')).toBeInTheDocument();
   });
 
   it('says so when the task does not exist', async () => {

@@ -1,6 +1,6 @@
 import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { apiError, FakeApi, task } from './fake-api';
+import { apiError, FakeApi, task, worker, workers } from './fake-api';
 import { renderApp } from './render-app';
 
 describe('tasks', () => {
@@ -21,6 +21,44 @@ describe('tasks', () => {
     await user.type(screen.getByRole('searchbox', { name: /Search tasks/ }), 'fail');
     await expect.poll(() => api.requestsTo('GET /api/tasks').at(-1)?.query.get('q'), { timeout: 2000 }).toBe('fail');
     expect(api.requestsTo('GET /api/tasks').at(-1)?.query.get('status')).toBe('failed');
+  });
+
+  it('shows name or command, queue and worker name, and filters by name and queue through the URL', async () => {
+    const email = task({ name: 'send-email', command: 'send-email', queue: 'emails', status: 'running', worker_id: 1002 });
+    const command = task({ command: 'sleep 5', status: 'succeeded', worker_id: 77 });
+    const api = new FakeApi()
+      .on('GET /api/workers', () => workers([worker('worker-2')]))
+      .on('GET /api/tasks', ({ query }) => ({
+        tasks: [email, command].filter((t) => (!query.get('name') || t.name === query.get('name')) && (!query.get('queue') || t.queue === query.get('queue'))),
+        next_cursor: null,
+      }));
+    const { user } = renderApp('/tasks', api);
+    const emailRow = (await screen.findByRole('cell', { name: 'send-email' })).closest('tr') as HTMLElement;
+    expect(within(emailRow).getByRole('cell', { name: 'emails' })).toBeInTheDocument();
+    expect(await within(emailRow).findByRole('cell', { name: 'worker-2' })).toBeInTheDocument();
+    const commandRow = screen.getByRole('cell', { name: 'sleep 5' }).closest('tr') as HTMLElement;
+    expect(within(commandRow).getByRole('cell', { name: 'default' })).toBeInTheDocument();
+    // Its worker is gone from the registry: the id stays.
+    expect(within(commandRow).getByRole('cell', { name: 'worker 77' })).toBeInTheDocument();
+    expect(screen.getByRole('columnheader', { name: 'Name or command' })).toBeInTheDocument();
+
+    await user.type(screen.getByRole('searchbox', { name: 'Filter by task name' }), 'send-email');
+    await expect.poll(() => window.location.search, { timeout: 2000 }).toBe('?name=send-email');
+    await expect.poll(() => screen.queryByRole('cell', { name: 'sleep 5' })).toBeNull();
+    expect(api.requestsTo('GET /api/tasks').at(-1)?.query.get('name')).toBe('send-email');
+
+    await user.type(screen.getByRole('searchbox', { name: 'Filter by queue' }), 'other');
+    await expect.poll(() => window.location.search, { timeout: 2000 }).toBe('?name=send-email&queue=other');
+    expect(await screen.findByText('No tasks match this filter')).toBeInTheDocument();
+    expect(api.requestsTo('GET /api/tasks').at(-1)?.query.get('queue')).toBe('other');
+  });
+
+  it('starts from the name and queue in the URL', async () => {
+    const api = new FakeApi();
+    renderApp('/tasks?name=resize-image&queue=images', api);
+    expect(await screen.findByRole('searchbox', { name: 'Filter by task name' })).toHaveValue('resize-image');
+    expect(screen.getByRole('searchbox', { name: 'Filter by queue' })).toHaveValue('images');
+    await expect.poll(() => api.requestsTo('GET /api/tasks').find((r) => r.query.get('name'))?.query.get('queue')).toBe('images');
   });
 
   it('pages with the cursor the API returned', async () => {

@@ -21,6 +21,23 @@ describe('workers', () => {
     expect(screen.getByText('Waiting for workers to register with the coordinator…')).toBeInTheDocument();
   });
 
+  it('shows the task names each worker runs and whether it runs command tasks', async () => {
+    const api = new FakeApi().on('GET /api/workers', () => workers([
+      worker('worker-1', { handles: ['send-email', 'resize-image'], command_tasks: false }),
+      worker('worker-2', { handles: ['noop', 'sleep'], command_tasks: true }),
+      worker('worker-3', { handles: [], command_tasks: true }),
+      worker('worker-4', { state: 'starting', worker_id: undefined }),
+    ]));
+    renderApp('/workers', api);
+    const first = await screen.findByRole('listitem', { name: 'Worker worker-1' });
+    const names = within(first).getByRole('list', { name: 'Task names worker-1 runs' });
+    expect(within(names).getAllByRole('listitem').map((li) => li.textContent)).toEqual(['send-email', 'resize-image']);
+    expect(within(first).getByText('No command tasks')).toBeInTheDocument();
+    expect(within(screen.getByRole('listitem', { name: 'Worker worker-2' })).getByText('and command tasks')).toBeInTheDocument();
+    expect(within(screen.getByRole('listitem', { name: 'Worker worker-3' })).getByText('Command tasks only')).toBeInTheDocument();
+    expect(within(screen.getByRole('listitem', { name: 'Worker worker-4' })).queryByText('Runs')).toBeNull();
+  });
+
   it('scales to the requested count and shows it converging', async () => {
     let state = workers([worker('worker-1')], { desired: 1, actual: 1 });
     const api = new FakeApi()

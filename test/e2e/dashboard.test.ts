@@ -193,6 +193,26 @@ describeInBrowser('dashboard in Chromium', () => {
     }
   }, 2 * STEP_MS);
 
+  test('a named task is found by its name and shows its payload and result', async () => {
+    const payload = { greeting: 'hello from the e2e test', n: 1 };
+    const response = await fetch(`${baseUrl}/api/tasks`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'noop', payload }),
+    });
+    expect(response.status).toBe(201);
+    await open(page, 'Tasks');
+    await page.getByRole('button', { name: /^All/ }).click();
+    await page.getByRole('searchbox', { name: 'Filter by task name' }).fill('noop');
+    await waitFor(async () => (await page.locator('tbody tr').count()) === 1, STEP_MS, 'only the noop task listed');
+    await page.locator('tbody tr').first().getByRole('link').click();
+    await page.getByRole('heading', { name: 'noop' }).waitFor();
+    // PostgreSQL's jsonb keeps its own key order, so compare the values, and see that it is indented.
+    const shown = (await page.getByLabel('Payload').textContent()) ?? '';
+    expect(JSON.parse(shown)).toEqual(payload);
+    expect(shown).toContain('\n  "greeting": "hello from the e2e test"');
+    await page.getByLabel('Result').waitFor({ timeout: STEP_MS });
+    await screenshot(page, 'dashboard-named-task');
+  }, STEP_MS);
+
   test('after a scheduler restart the stream reconnects and resumes', async () => {
     await open(page, 'Live log');
     await scheduler.stop();

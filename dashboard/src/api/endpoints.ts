@@ -15,6 +15,9 @@ export interface TaskQuery {
   status?: string;
   /** A task id, or a command prefix. */
   q?: string;
+  /** Only tasks of this name (task type), and only tasks in this queue. */
+  name?: string;
+  queue?: string;
   limit?: number;
   cursor?: string;
   order?: 'asc' | 'desc';

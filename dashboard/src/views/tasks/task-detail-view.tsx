@@ -2,6 +2,7 @@ import { useEffect, type ReactNode } from 'react';
 import type { TaskView } from '../../../../services/scheduler/src/api-types';
 import { ApiError } from '../../api/client';
 import { api } from '../../api/endpoints';
+import { JsonBlock } from '../../components/json-block';
 import { Link } from '../../components/link';
 import { RelativeTime } from '../../components/relative-time';
 import { ErrorNotice, Loading } from '../../components/states';
@@ -11,6 +12,7 @@ import { usePoll } from '../../hooks/use-poll';
 import { useLive } from '../../live/live-context';
 import { TaskActions } from './task-actions';
 import { TaskTimeline } from './task-timeline';
+import { useWorkerNames } from './use-worker-names';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -37,9 +39,10 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 const when = (iso?: string) => iso && <><RelativeTime iso={iso} /> <span className="muted small">{formatDateTime(iso)}</span></>;
 
-/** One task: its state, times, error or result, and its timeline; refreshed as its events arrive. */
+/** One task: its state, times, payload, error or result, and its timeline; refreshed as its events arrive. */
 export function TaskDetailView({ id }: { id: string }) {
   const timeline = usePoll((signal) => api.taskTimeline(id, signal), { intervalMs: 5000 }, id);
+  const workerName = useWorkerNames();
   const live = useLive();
   const { refreshSoon } = timeline;
   useEffect(() => {
@@ -63,7 +66,7 @@ export function TaskDetailView({ id }: { id: string }) {
       <section className="card" aria-labelledby="task-heading">
         <div className="card-header task-header">
           <div>
-            <h2 id="task-heading" className="mono task-command">{task.command}</h2>
+            <h2 id="task-heading" className="mono task-command">{task.name ?? task.command}</h2>
             <p className="mono muted small selectable">{task.task_id}</p>
           </div>
           <div className="task-header-side">
@@ -72,8 +75,10 @@ export function TaskDetailView({ id }: { id: string }) {
           </div>
         </div>
         <dl className="facts">
+          <Fact label="Kind">{task.name === null ? 'Command task' : 'Named task'}</Fact>
+          <Fact label="Queue"><Link to={`/tasks?queue=${encodeURIComponent(task.queue)}`} className="mono">{task.queue}</Link></Fact>
           <Fact label="Attempt">{task.attempt} of {task.max_attempts}</Fact>
-          <Fact label="Worker">{task.worker_id ?? '–'}</Fact>
+          <Fact label="Worker"><span title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</span></Fact>
           <Fact label="Priority">{task.priority}</Fact>
           <Fact label="Scheduled for">{when(task.scheduled_at)}</Fact>
           <Fact label="Created">{when(task.created_at)}</Fact>
@@ -84,22 +89,18 @@ export function TaskDetailView({ id }: { id: string }) {
           <Fact label="Run time">{between(task.started_at, task.completed_at ?? task.failed_at)}</Fact>
           {!FINISHED.has(task.status) && <Fact label="Lease expires">{when(task.lease_expires_at)}</Fact>}
         </dl>
+        {task.payload !== undefined && task.payload !== null && <JsonBlock title="Payload" value={task.payload} />}
         {task.last_error && (
           <div className="output output-error">
             <h3>Last error</h3>
             <pre>{task.last_error}</pre>
           </div>
         )}
-        {task.result !== undefined && task.result !== null && (
-          <div className="output">
-            <h3>Result</h3>
-            <pre>{typeof task.result === 'string' ? task.result : JSON.stringify(task.result, null, 2)}</pre>
-          </div>
-        )}
+        {task.result !== undefined && task.result !== null && <JsonBlock title="Result" value={task.result} />}
       </section>
       <section className="card" aria-labelledby="timeline-heading">
         <div className="card-header"><h2 id="timeline-heading">Timeline</h2><span className="muted small">{events.length} events</span></div>
-        <TaskTimeline events={events} />
+        <TaskTimeline events={events} workerName={workerName} />
       </section>
     </div>
   );

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ChangeEvent } from 'react';
 import type { StatsView } from '../../../../services/scheduler/src/api-types';
 import { formatCount } from '../../format';
 import type { TaskFilter } from './use-task-list';
@@ -15,14 +15,18 @@ export const STATUS_FILTERS: Array<{ value: string; label: string; count?: (s: S
 
 const SEARCH_DEBOUNCE_MS = 300;
 
+/** The filters typed as text: applied once typing pauses, so each key press is not a request. */
+type TextFilters = Pick<TaskFilter, 'q' | 'name' | 'queue'>;
+
 export function TaskFilters({ filter, stats, onChange }: { filter: TaskFilter; stats?: StatsView; onChange: (next: TaskFilter) => void }) {
-  const [query, setQuery] = useState(filter.q);
-  useEffect(() => setQuery(filter.q), [filter.q]);
+  const [text, setText] = useState<TextFilters>({ q: filter.q, name: filter.name, queue: filter.queue });
+  useEffect(() => setText({ q: filter.q, name: filter.name, queue: filter.queue }), [filter.q, filter.name, filter.queue]);
   useEffect(() => {
-    if (query === filter.q) return;
-    const timer = setTimeout(() => onChange({ ...filter, q: query }), SEARCH_DEBOUNCE_MS);
+    if (text.q === filter.q && text.name === filter.name && text.queue === filter.queue) return;
+    const timer = setTimeout(() => onChange({ ...filter, ...text }), SEARCH_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [query, filter, onChange]);
+  }, [text, filter, onChange]);
+  const type = (field: keyof TextFilters) => (e: ChangeEvent<HTMLInputElement>) => setText((prev) => ({ ...prev, [field]: e.target.value }));
 
   return (
     <div className="filters">
@@ -36,8 +40,12 @@ export function TaskFilters({ filter, stats, onChange }: { filter: TaskFilter; s
         ))}
       </div>
       <div className="filters-row">
-        <input type="search" className="input search" value={query} onChange={(e) => setQuery(e.target.value)}
+        <input type="search" className="input search" value={text.q} onChange={type('q')}
           placeholder="Search by task id or command prefix" aria-label="Search tasks by id or command" />
+        <input type="search" className="input name-filter mono" value={text.name} onChange={type('name')}
+          placeholder="Task name" aria-label="Filter by task name" spellCheck={false} autoCapitalize="off" />
+        <input type="search" className="input name-filter mono" value={text.queue} onChange={type('queue')}
+          placeholder="Queue" aria-label="Filter by queue" spellCheck={false} autoCapitalize="off" />
         <select className="input" value={filter.order} aria-label="Order"
           onChange={(e) => onChange({ ...filter, order: e.target.value === 'asc' ? 'asc' : 'desc' })}>
           <option value="desc">Latest scheduled first</option>

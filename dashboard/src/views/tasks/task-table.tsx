@@ -4,9 +4,10 @@ import { RelativeTime } from '../../components/relative-time';
 import { StatusBadge } from '../../components/status-badge';
 import { shortId } from '../../format';
 import { TaskActions } from './task-actions';
+import type { WorkerNamer } from './use-worker-names';
 
-/** The tasks as a table; the id links to the task's timeline. */
-export function TaskTable({ tasks, onChanged }: { tasks: TaskView[]; onChanged: () => void }) {
+/** The tasks as a table; the id links to the task's timeline, the worker shows by name. */
+export function TaskTable({ tasks, workerName, onChanged }: { tasks: TaskView[]; workerName: WorkerNamer; onChanged: () => void }) {
   return (
     <div className="table-wrap">
       <table className="table task-table">
@@ -14,7 +15,8 @@ export function TaskTable({ tasks, onChanged }: { tasks: TaskView[]; onChanged: 
           <tr>
             <th scope="col">Status</th>
             <th scope="col">Task</th>
-            <th scope="col">Command</th>
+            <th scope="col">Name or command</th>
+            <th scope="col" className="hide-narrow">Queue</th>
             <th scope="col">Scheduled</th>
             <th scope="col" className="hide-narrow">Attempt</th>
             <th scope="col" className="hide-narrow">Worker</th>
@@ -26,10 +28,11 @@ export function TaskTable({ tasks, onChanged }: { tasks: TaskView[]; onChanged: 
             <tr key={task.task_id}>
               <td><StatusBadge status={task.status} /></td>
               <td className="mono"><Link to={`/tasks/${task.task_id}`} title={task.task_id}>{shortId(task.task_id)}</Link></td>
-              <td className="command-cell" title={task.command}>{task.command}</td>
+              <td className="command-cell" title={task.name === null ? `Command task: ${task.command}` : `Task name: ${task.name}`}>{task.name ?? task.command}</td>
+              <td className="hide-narrow queue-cell">{task.queue}</td>
               <td><RelativeTime iso={task.scheduled_at} /></td>
               <td className="hide-narrow numeric">{task.attempt}/{task.max_attempts}</td>
-              <td className="hide-narrow numeric">{task.worker_id ?? '–'}</td>
+              <td className="hide-narrow" title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</td>
               <td className="actions-cell"><TaskActions task={task} onChanged={onChanged} /></td>
             </tr>
           ))}

@@ -1,11 +1,12 @@
 import type { EventView } from '../../../../services/scheduler/src/api-types';
 import { formatClock, formatDuration } from '../../format';
+import type { WorkerNamer } from './use-worker-names';
 
 /** Events whose message says more than the type: the error, or why the task went back to the queue. */
 const EXPLAINED = new Set(['failed', 'retried', 'reassigned']);
 
 /** A task's transitions and attempts in order, each with its offset from the first. */
-export function TaskTimeline({ events }: { events: EventView[] }) {
+export function TaskTimeline({ events, workerName }: { events: EventView[]; workerName: WorkerNamer }) {
   if (events.length === 0) return <p className="muted">No events recorded for this task.</p>;
   const start = Date.parse(events[0].at);
   return (
@@ -21,7 +22,7 @@ export function TaskTimeline({ events }: { events: EventView[] }) {
             </div>
             <div className="timeline-meta small muted">
               {event.attempt !== undefined && <span>attempt {event.attempt}</span>}
-              {event.worker_id !== undefined && <span>worker {event.worker_id}</span>}
+              {event.worker_id !== undefined && <span>on {workerName(event.worker_id)}</span>}
             </div>
             {EXPLAINED.has(event.type) && <p className="timeline-message small">{event.message}</p>}
           </div>

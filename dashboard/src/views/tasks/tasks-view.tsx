@@ -8,6 +8,7 @@ import { SchedulePanel } from './schedule-panel';
 import { TaskFilters } from './task-filters';
 import { TaskTable } from './task-table';
 import { useTaskList, type TaskFilter } from './use-task-list';
+import { useWorkerNames } from './use-worker-names';
 
 /** Tasks: filter, search and page through them; schedule new ones. The filter lives in the URL, so it can be shared. */
 export function TasksView() {
@@ -15,9 +16,13 @@ export function TasksView() {
   const filter: TaskFilter = {
     status: search.get('status') ?? '',
     q: search.get('q') ?? '',
+    name: search.get('name') ?? '',
+    queue: search.get('queue') ?? '',
     order: search.get('order') === 'asc' ? 'asc' : 'desc',
   };
   const list = useTaskList(filter);
+  const workerName = useWorkerNames();
+  const filtered = Boolean(filter.q || filter.status || filter.name || filter.queue);
   const stats = useStats();
   const live = useLive();
 
@@ -25,6 +30,8 @@ export function TasksView() {
     const params = new URLSearchParams();
     if (next.status) params.set('status', next.status);
     if (next.q) params.set('q', next.q);
+    if (next.name) params.set('name', next.name);
+    if (next.queue) params.set('queue', next.queue);
     if (next.order === 'asc') params.set('order', 'asc');
     const text = params.toString();
     navigate(`/tasks${text ? `?${text}` : ''}`, { replace: true });
@@ -55,13 +62,13 @@ export function TasksView() {
         ) : list.error !== undefined && list.tasks.length === 0 ? (
           <ErrorNotice title="Could not load tasks" error={list.error} onRetry={list.refresh} />
         ) : list.tasks.length === 0 ? (
-          <Empty title={filter.q || filter.status ? 'No tasks match this filter' : 'No tasks yet'}>
-            {filter.q || filter.status ? 'Try another status or search.' : 'Schedule a batch to see TaskMaster at work.'}
+          <Empty title={filtered ? 'No tasks match this filter' : 'No tasks yet'}>
+            {filtered ? 'Try another status, name, queue or search.' : 'Schedule a batch to see TaskMaster at work.'}
           </Empty>
         ) : (
           <>
             {list.error !== undefined && <ErrorNotice title="Showing the last tasks loaded" error={list.error} onRetry={list.refresh} />}
-            <TaskTable tasks={list.tasks} onChanged={onChanged} />
+            <TaskTable tasks={list.tasks} workerName={workerName} onChanged={onChanged} />
             <div className="table-footer">
               <span className="muted small">{list.tasks.length} shown</span>
               {list.moreError !== undefined && <span className="inline-error" role="alert">{errorMessage(list.moreError)}</span>}

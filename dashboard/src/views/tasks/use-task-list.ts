@@ -6,7 +6,15 @@ import { usePoll } from '../../hooks/use-poll';
 export interface TaskFilter {
   status: string;
   q: string;
+  /** Task name and queue, matched exactly; empty for any. */
+  name: string;
+  queue: string;
   order: 'asc' | 'desc';
+}
+
+/** The filter as GET /api/tasks takes it. */
+function query(filter: TaskFilter) {
+  return { status: filter.status, q: filter.q.trim(), name: filter.name.trim(), queue: filter.queue.trim(), order: filter.order };
 }
 
 export const PAGE_SIZE = 50;
@@ -30,7 +38,7 @@ export interface TaskList {
  * API's keyset cursor (so page 100 costs the server what page 1 does).
  */
 export function useTaskList(filter: TaskFilter): TaskList {
-  const key = `${filter.status}|${filter.q}|${filter.order}`;
+  const key = `${filter.status}|${filter.q}|${filter.name}|${filter.queue}|${filter.order}`;
   const [more, setMore] = useState<{ key: string; pages: TaskPage[]; loading: boolean; error?: unknown }>({ key, pages: [], loading: false });
   const morePages = more.key === key ? more.pages : [];
   const paged = useRef(false);
@@ -40,7 +48,7 @@ export function useTaskList(filter: TaskFilter): TaskList {
   const first = usePoll(async (signal) => {
     // Once more pages are shown, refreshing page one would shift rows under the reader.
     if (paged.current && firstPage.current) return firstPage.current;
-    return api.tasks({ status: filter.status, q: filter.q.trim(), order: filter.order, limit: PAGE_SIZE }, signal);
+    return api.tasks({ ...query(filter), limit: PAGE_SIZE }, signal);
   }, { intervalMs: 10_000, minGapMs: 1500 }, key);
   firstPage.current = first.data;
 
@@ -53,7 +61,7 @@ export function useTaskList(filter: TaskFilter): TaskList {
     if (!nextCursor) return;
     setMore({ key, pages: morePages, loading: true });
     try {
-      const page = await api.tasks({ status: filter.status, q: filter.q.trim(), order: filter.order, limit: PAGE_SIZE, cursor: nextCursor });
+      const page = await api.tasks({ ...query(filter), limit: PAGE_SIZE, cursor: nextCursor });
       setMore((prev) => (prev.key === key ? { key, pages: [...morePages, page], loading: false } : prev));
     } catch (error) {
       setMore((prev) => (prev.key === key ? { key, pages: morePages, loading: false, error } : prev));

@@ -8,7 +8,26 @@ const STATE_LABELS: Record<WorkerView['state'], string> = {
   gone: 'Gone',
 };
 
-/** One worker: state, slot usage, heartbeat, and a kill button for running ones. */
+/** What a registered worker runs: the task names it declared, and whether it takes command tasks. */
+function WorkerTasks({ worker }: { worker: WorkerView }) {
+  if (worker.handles === undefined && worker.command_tasks === undefined) return null;
+  const names = worker.handles ?? [];
+  return (
+    <div className="small worker-tasks">
+      <div className="slots-label"><span>Runs</span></div>
+      {names.length > 0 && (
+        <ul className="handles" aria-label={`Task names ${worker.name} runs`}>
+          {names.map((name) => <li key={name} className="handle">{name}</li>)}
+        </ul>
+      )}
+      <p className="muted">
+        {worker.command_tasks ? (names.length > 0 ? 'and command tasks' : 'Command tasks only') : names.length > 0 ? 'No command tasks' : 'No task names declared'}
+      </p>
+    </div>
+  );
+}
+
+/** One worker: state, slot usage, what it runs, heartbeat, and a kill button for running ones. */
 export function WorkerCard({ worker, onKill }: { worker: WorkerView; onKill: (worker: WorkerView) => void }) {
   const total = worker.slots_total ?? 0;
   const busy = worker.slots_busy ?? 0;
@@ -34,6 +53,7 @@ export function WorkerCard({ worker, onKill }: { worker: WorkerView; onKill: (wo
           </div>
         </div>
       )}
+      <WorkerTasks worker={worker} />
       <dl className="worker-facts small">
         <div><dt>In flight</dt><dd className="numeric">{worker.in_flight ?? '–'}</dd></div>
         <div><dt>Heartbeat</dt><dd>{worker.last_heartbeat_at ? <RelativeTime iso={worker.last_heartbeat_at} /> : '–'}</dd></div>
