@@ -50,6 +50,7 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
       dataDir,
       port: pgPort,
       persistent: false,
+      onLog: process.env.BENCH_PG_LOG ? (line) => process.stderr.write(`${line}\n`) : undefined,
       settings: {
         shared_preload_libraries: 'pg_stat_statements',
         'pg_stat_statements.track': options.statements ? 'all' : 'top',

@@ -1,5 +1,4 @@
--- Named tasks with JSON input and output (the SDK), retries that count executions, and an index of what each
--- worker holds (the heartbeat's reconciliation).
+-- Named tasks with JSON input and output (the SDK), and retries that count executions.
 
 ALTER TABLE tasks
   -- The task's type, such as 'send-email'; NULL for a command task (the original contract: `command` says
@@ -19,7 +18,6 @@ ALTER TABLE tasks ALTER COLUMN result TYPE JSONB USING to_jsonb(result);
 ALTER TABLE tasks ALTER COLUMN command DROP NOT NULL;
 ALTER TABLE tasks ADD CONSTRAINT tasks_name_or_command CHECK (name IS NOT NULL OR command IS NOT NULL);
 
--- What a worker holds, by worker: the heartbeat compares it with the worker's own list, and the lease sweep
--- reads it in expiry order. Replaces tasks_lease_idx, which had the same rows.
-DROP INDEX tasks_lease_idx;
-CREATE INDEX tasks_in_flight_idx ON tasks (worker_id, lease_expires_at) WHERE status IN ('dispatched', 'running');
+-- No index by worker for what a worker holds: tasks_lease_idx holds every in-flight row, at most the slots of all
+-- workers, and reading it whole is cheap. An index led by worker_id would take each claim's entry in the middle
+-- of its tree rather than at the right edge, which made every claim slower (docs/performance.md).

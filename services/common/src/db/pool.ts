@@ -79,9 +79,13 @@ export function describeDatabase(config: DatabaseConfig): string {
  * connection): the query fails and the pool drops that connection. So neither the dispatch loop nor the
  * status recorder can wait forever on the database. 0 turns either off.
  */
-export function createPool(config: DatabaseConfig, logger: Logger, applicationName: string): Pool {
+export function createPool(
+  config: DatabaseConfig, logger: Logger, applicationName: string, options: { sessionOptions?: string } = {},
+): Pool {
+  const settings = connectionSettings(config);
   const pool = new pg.Pool({
-    ...connectionSettings(config),
+    ...settings,
+    ...(options.sessionOptions ? { options: `${settings.options ?? ''} ${options.sessionOptions}`.trim() } : {}),
     max: config.poolSize,
     idleTimeoutMillis: config.idleTimeoutMs,
     application_name: applicationName,
