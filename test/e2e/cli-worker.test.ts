@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { TaskMasterClient } from '@taskmaster/sdk';
 import { repoRoot } from '../../services/common/src/paths';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { freePort } from '../helpers/ports';
 import { startCluster, type Cluster } from '../helpers/processes';
 import { waitFor } from '../helpers/wait';
 
@@ -69,6 +70,23 @@ test('an ESM module, with the coordinator from COORDINATOR_ADDRESS; SIGINT drain
   const task = await client.enqueue('resize-image', { url: 'https://example.com/a.png', width: 10 });
   expect(await client.wait(task.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'succeeded', result: { width: 10 } });
   worker.child.kill('SIGINT');
+  expect(await worker.exited).toBe(0);
+});
+
+test('the Helm chart\'s worker environment: name, slots and drain timeout from it, /metrics and /healthz on METRICS_PORT', async () => {
+  const metricsPort = await freePort();
+  const worker = await cliWorker([join(FIXTURES, 'cli-worker', 'tasks.cjs')], {
+    COORDINATOR_ADDRESS: cluster.coordinatorAddress, WORKER_NAME: 'cli-pod', WORKER_POOL_SIZE: '2', WORKER_DRAIN_TIMEOUT: '5s',
+    METRICS_PORT: String(metricsPort), BIND_HOST: '127.0.0.1',
+  });
+  await waitFor(async () => (await workerNamed('cli-pod')) !== undefined, 20_000, 'cli-pod in /api/workers');
+  expect(await workerNamed('cli-pod')).toMatchObject({ handles: ['greet'], slots_total: 2 });
+  const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+  expect(health.status).toBe(200);
+  const task = await client.enqueue('greet', { who: 'pod' });
+  await client.wait(task.id, { timeoutMs: 30_000 });
+  expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toContain('taskmaster_task_run_duration_seconds');
+  worker.child.kill('SIGTERM');
   expect(await worker.exited).toBe(0);
 });
 
