@@ -100,7 +100,6 @@ async function runWorker(modulePath: string, flags: WorkerFlags): Promise<void> 
     logger: cliLogger,
     metrics: registry,
   });
-  cliLogger.info({ worker_id: worker.id, name: worker.name, coordinator: flags.coordinator, tasks: tasks.map((t) => t.name) }, 'worker started');
   // The command returns once the worker has drained, so `main` exits 0 after a signal.
   await new Promise<void>((done) => {
     const stop = (signal: NodeJS.Signals) => {
