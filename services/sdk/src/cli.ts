@@ -6,11 +6,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { TaskMasterClient, type EnqueueOptions, type ListFilters, type Task } from './client';
 import { TaskMasterApiError, TaskPayloadError } from './http/errors';
 import { MAX_BATCH, NAME_PATTERN, type JsonValue } from './http/schemas';
+import { addWorkerCommand, NoTasksError } from './worker-command';
 
 /**
  * `taskmaster`: enqueue and inspect tasks from a shell, on the scheduler's HTTP API (the client in client.ts).
  * Exit codes: 0 done; 2 the input was refused (by the CLI, or by the server with a 400); 1 anything else.
- * `taskmaster worker` is registered by the worker runtime (addWorkerCommand below), not here.
+ * `taskmaster worker` lives in worker-command.ts.
  */
 
 /** Bytes of payload one batch request of `enqueue --count` carries at most (the server takes 4 MiB by default). */
@@ -194,7 +195,7 @@ function migrate(): void {
   process.exitCode = result.status ?? 1;
 }
 
-/** The program; exported so the worker runtime can add `taskmaster worker` and tests can run it in-process. */
+/** The program; exported so tests can run it in-process. */
 export function buildProgram(): Command {
   const program = new Command('taskmaster')
     .description('Enqueue and inspect TaskMaster tasks')
@@ -233,6 +234,7 @@ export function buildProgram(): Command {
   program.command('migrate')
     .description('apply the database migrations (from a built TaskMaster checkout)')
     .action(() => migrate());
+  addWorkerCommand(program);
   return program;
 }
 
@@ -253,7 +255,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
       return 2;
     }
-    if (err instanceof UsageError || err instanceof TaskPayloadError) return fail(2, err.message);
+    if (err instanceof UsageError || err instanceof TaskPayloadError || err instanceof NoTasksError) return fail(2, err.message);
     if (err instanceof TaskMasterApiError) return fail(err.status === 400 ? 2 : 1, err.message, err);
     return fail(1, (err as Error).message ?? String(err), { code: 'error' });
   }

@@ -37,6 +37,17 @@ export interface TaskDefinition<P, R> {
 }
 
 /**
+ * Marks the objects defineTask made, so `taskmaster worker` can pick a module's task definitions out of its
+ * other exports. Symbol.for: a module that loaded its own copy of the SDK still carries the same mark.
+ */
+export const TASK_DEFINITION_BRAND: unique symbol = Symbol.for('taskmaster.taskDefinition') as never;
+
+/** True for what defineTask returned (in any copy of the SDK). */
+export function isTaskDefinition(value: unknown): value is TaskDefinition<unknown, unknown> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TASK_DEFINITION_BRAND] === true;
+}
+
+/**
  * Defines a task type. The name (and queue, if given) must match TASK_NAME_PATTERN; a bad one throws here,
  * at import time, rather than when the first task arrives.
  */
@@ -48,5 +59,6 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
     throw new TypeError(`queue ${JSON.stringify(definition.queue)} of task "${definition.name}" must match ${TASK_NAME_PATTERN.source}`);
   }
   if (typeof definition.run !== 'function') throw new TypeError(`task "${definition.name}" needs a run function`);
-  return Object.freeze({ ...definition });
+  // The brand is not enumerable, so spreading or serialising a definition shows only what the user wrote.
+  return Object.freeze(Object.defineProperty({ ...definition }, TASK_DEFINITION_BRAND, { value: true }));
 }
