@@ -59,7 +59,9 @@ export class Sweeper {
   async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
     const { pool, registry, logger, coordinatorId } = this.options;
     const worker = registry.remove(workerId);
-    worker?.transport?.close();
+    // A worker that leaves ends its own Connect stream once its leaving heartbeat is answered; ending it
+    // here first would look like a lost connection to the worker.
+    if (reason === 'evicted' || worker?.transport?.kind === 'dialled') worker?.transport?.close();
     const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId) : undefined);
     const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId, 1000, reason === 'left' ? 'worker left' : 'worker evicted'), { release: true });
     if (!owned) {
