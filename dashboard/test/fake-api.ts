@@ -91,7 +91,7 @@ export function task(overrides: Partial<TaskView> = {}): TaskView {
   const n = ++taskSequence;
   const id = `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
   return {
-    task_id: id, name: null, queue: 'default', command: 'demo-job', status: 'pending', attempt: 0, max_attempts: 3, priority: 0, worker_id: null,
+    task_id: id, name: null, queue: 'default', command: 'demo-job', status: 'pending', attempt: 0, executions: 0, max_attempts: 3, priority: 0, worker_id: null,
     scheduled_at: '2026-01-27T12:00:00.000Z', created_at: '2026-01-27T12:00:00.000Z', updated_at: '2026-01-27T12:00:00.000Z',
     ...overrides,
   };

@@ -6,7 +6,7 @@ import { renderApp } from './render-app';
 describe('task detail', () => {
   it('shows the task, its error and its timeline, and retries it', async () => {
     const failed = task({
-      command: 'fail boom', status: 'failed', attempt: 3, worker_id: 7, last_error: 'boom',
+      command: 'fail boom', status: 'failed', attempt: 4, executions: 3, worker_id: 7, last_error: 'boom',
       started_at: '2026-01-27T12:00:01.000Z', failed_at: '2026-01-27T12:00:01.500Z',
     });
     const api = new FakeApi()
@@ -23,7 +23,8 @@ describe('task detail', () => {
 
     expect(await screen.findByRole('heading', { name: 'fail boom' })).toBeInTheDocument();
     expect(screen.getByText('Last error').nextSibling).toHaveTextContent('boom');
-    expect(screen.getByText('3 of 3')).toBeInTheDocument();
+    // Runs count executions (the retry budget); the attempt counts deliveries, one of them handed back.
+    expect(screen.getByText('3 of 3 (attempt 4)')).toBeInTheDocument();
     expect(screen.getByText('3 events')).toBeInTheDocument();
     expect(screen.getByText('+1.5 s')).toBeInTheDocument();
     expect(screen.getByText('task failed: boom')).toBeInTheDocument();

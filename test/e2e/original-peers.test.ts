@@ -104,4 +104,27 @@ describeWithGoPeers('original-contract peers', () => {
       expect(cluster.coordinator.warnings.filter((line) => /ping/i.test(String(line.msg)))).toEqual([]);
     }, 120_000);
   });
+
+  test('a run with original workers shows no warnings: each of 10 tasks succeeds once, and no service logs a warning', async () => {
+    const db = await createTestDatabase();
+    const cluster = await startCluster({ databaseEnv: db.env, workers: 0, scheduler: true });
+    try {
+      const args = ['-coordinator', cluster.coordinatorAddress, '-host', '::1', '-heartbeat', '1s', '-task-duration', '200ms'];
+      const peers = [startGoPeer('original-worker', args), startGoPeer('original-worker', args)];
+      started.push(...peers);
+      await Promise.all(peers.map((peer) => peer.waitForEvent((e) => e.event === 'heartbeat')));
+      expect((await request(`${cluster.schedulerUrl}/api/schedule/batch`, { body: { command: 'demo-job', count: 10 } })).status).toBe(201);
+      await waitFor(async () => {
+        const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM tasks WHERE status = 'succeeded'`);
+        return rows[0].n === 10;
+      }, 30_000, 'the 10 tasks to succeed');
+      const { rows } = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT task_id)::int AS tasks FROM events WHERE type = 'completed'`);
+      expect(rows[0]).toEqual({ n: 10, tasks: 10 });
+      expect(cluster.coordinator.warnings).toEqual([]);
+      expect(cluster.scheduler?.warnings).toEqual([]);
+    } finally {
+      await cluster.stop();
+      await db.drop();
+    }
+  }, 60_000);
 });

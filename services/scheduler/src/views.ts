@@ -14,6 +14,7 @@ export function taskView(row: TaskRow): TaskView {
     command: row.command ?? row.name ?? '',
     status: row.status,
     attempt: row.attempt,
+    executions: row.executions,
     max_attempts: row.max_attempts,
     priority: row.priority,
     worker_id: row.worker_id,

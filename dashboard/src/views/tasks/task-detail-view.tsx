@@ -77,7 +77,7 @@ export function TaskDetailView({ id }: { id: string }) {
         <dl className="facts">
           <Fact label="Kind">{task.name === null ? 'Command task' : 'Named task'}</Fact>
           <Fact label="Queue"><Link to={`/tasks?queue=${encodeURIComponent(task.queue)}`} className="mono">{task.queue}</Link></Fact>
-          <Fact label="Attempt">{task.attempt} of {task.max_attempts}</Fact>
+          <Fact label="Runs">{task.executions} of {task.max_attempts} (attempt {task.attempt})</Fact>
           <Fact label="Worker"><span title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</span></Fact>
           <Fact label="Priority">{task.priority}</Fact>
           <Fact label="Scheduled for">{when(task.scheduled_at)}</Fact>

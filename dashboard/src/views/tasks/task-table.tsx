@@ -18,7 +18,7 @@ export function TaskTable({ tasks, workerName, onChanged }: { tasks: TaskView[];
             <th scope="col">Name or command</th>
             <th scope="col" className="hide-narrow">Queue</th>
             <th scope="col">Scheduled</th>
-            <th scope="col" className="hide-narrow">Attempt</th>
+            <th scope="col" className="hide-narrow">Runs</th>
             <th scope="col" className="hide-narrow">Worker</th>
             <th scope="col"><span className="visually-hidden">Actions</span></th>
           </tr>
@@ -31,7 +31,7 @@ export function TaskTable({ tasks, workerName, onChanged }: { tasks: TaskView[];
               <td className="command-cell" title={task.name === null ? `Command task: ${task.command}` : `Task name: ${task.name}`}>{task.name ?? task.command}</td>
               <td className="hide-narrow queue-cell">{task.queue}</td>
               <td><RelativeTime iso={task.scheduled_at} /></td>
-              <td className="hide-narrow numeric">{task.attempt}/{task.max_attempts}</td>
+              <td className="hide-narrow numeric">{task.executions}/{task.max_attempts}</td>
               <td className="hide-narrow" title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</td>
               <td className="actions-cell"><TaskActions task={task} onChanged={onChanged} /></td>
             </tr>

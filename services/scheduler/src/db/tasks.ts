@@ -12,6 +12,7 @@ export interface TaskRow {
   payload?: unknown;
   status: 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   attempt: number;
+  executions: number;
   max_attempts: number;
   priority: number;
   worker_id: number | null;
@@ -30,7 +31,7 @@ export interface TaskRow {
 }
 
 /** The columns of a list row: everything but the payload and result, which may each be up to 256 KiB. */
-const LIST_COLUMNS = `id, command, name, queue, status, attempt, max_attempts, priority, worker_id, scheduled_at, picked_at,
+const LIST_COLUMNS = `id, command, name, queue, status, attempt, executions, max_attempts, priority, worker_id, scheduled_at, picked_at,
   started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, created_at, updated_at`;
 const TASK_COLUMNS = `${LIST_COLUMNS}, payload, result`;
 

@@ -189,7 +189,10 @@ export const TaskView = z.object({
   /** The JSON payload, null when the task has none; left out of GET /api/tasks pages. */
   payload: JsonValue.optional(),
   status: TaskStatus,
+  /** Claims so far: each delivery to a worker is a new attempt (the fence of its reports). */
   attempt: z.number().int(),
+  /** Attempts that ran on a worker: what max_attempts limits (a delivery that never ran costs nothing). */
+  executions: z.number().int(),
   max_attempts: z.number().int(),
   priority: z.number().int(),
   worker_id: z.number().int().nullable(),
