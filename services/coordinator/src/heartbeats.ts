@@ -1,5 +1,5 @@
 import type { Pool } from '../../common/src/db/pool';
-import { NAME_PATTERN } from '../../sdk/src/http/schemas';
+import { NAME_PATTERN } from '../../sdk/src/task-name';
 import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { ValidationError } from '../../common/src/errors';

@@ -1,8 +1,9 @@
-import { z } from 'zod';
 import type { WorkerConfig } from '../../common/src/config';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
-import { defineTask, startWorker, type TaskContext, type Worker } from '../../sdk/src/index';
+import { defineTask, type TaskContext } from '../../sdk/src/define-task';
+import type { StandardSchemaV1 } from '../../sdk/src/standard-schema';
+import { startWorker, type Worker } from '../../sdk/src/worker/start-worker';
 import { createHttpTask, createShellTask } from './builtins';
 import { executeCommand, type ExecutionOptions } from './executor';
 
@@ -53,17 +54,37 @@ export function builtinTasks(config: WorkerConfig, payloadTasks = payloadTaskTyp
     defineTask({ name: 'noop', run: () => executeCommand('noop', executionOptions(config)) }),
     defineTask({
       name: 'sleep',
-      schema: z.object({ seconds: z.number().nonnegative() }),
+      schema: payloadSchema('seconds must be a number ≥ 0', (value): value is { seconds: number } =>
+        isObject(value) && typeof value.seconds === 'number' && value.seconds >= 0),
       run: ({ seconds }, ctx) => executeCommand(`sleep ${seconds}`, executionOptions(config, ctx)),
     }),
     defineTask({
       name: 'fail',
-      schema: z.object({ message: z.string().optional() }).optional(),
+      schema: payloadSchema('message must be a string, if given', (value): value is { message?: string } | undefined =>
+        value === undefined || (isObject(value) && (value.message === undefined || typeof value.message === 'string'))),
       run: (payload, ctx) => executeCommand(`fail ${payload?.message ?? ''}`, executionOptions(config, ctx)),
     }),
     defineTask({ name: 'demo-job', run: (_payload: unknown, ctx) => executeCommand('demo-job', executionOptions(config, ctx)) }),
     ...[...payloadTasks].map(([name, run]) => defineTask({ name, run })),
   ];
+}
+
+/**
+ * A Standard Schema from a type guard: the built-in types check their two small payloads without a schema
+ * library, whose code a worker would otherwise load and keep (zod: about 12 MB of RSS).
+ */
+function payloadSchema<P>(problem: string, accepts: (value: unknown) => value is P): StandardSchemaV1<P> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'taskmaster',
+      validate: (value) => (accepts(value) ? { value } : { issues: [{ message: problem }] }),
+    },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The signal is read only when the work waits on it: creating one per no-op task costs CPU (--cpu-prof). */

@@ -8,7 +8,9 @@ import { z } from 'zod';
  */
 
 /** Task names and queues: what migration 0006 checks too. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
+import { NAME_PATTERN } from '../task-name';
+
+export { NAME_PATTERN };
 /** Most tasks one batch request may create. */
 export const MAX_BATCH = 1000;
 /** Longest command accepted; a command is a name and arguments, not a payload store. */
