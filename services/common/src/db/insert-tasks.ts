@@ -50,18 +50,38 @@ const INSERT_TASKS = `
   DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
   RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
 
+/*
+ * The same for command tasks with no payload in the default queue, the original contract's tasks: the columns
+ * they leave at their defaults are not sent, three arrays fewer to encode and unnest. $1-$5 as above.
+ */
+const INSERT_COMMAND_TASKS = `
+  WITH ${ASYNC_COMMIT}
+  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key)
+  SELECT u.* FROM async_commit, unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[]) AS u
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
+  DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+  RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
+
+const isPlainCommand = (task: NewTask) =>
+  (task.name ?? null) === null && (task.queue ?? 'default') === 'default' && (task.payload ?? null) === null;
+
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
-  const { rows } = await pool.query<InsertedTask>({ name: 'insert-tasks', text: INSERT_TASKS, values: [
+  const common = [
     tasks.map((task) => task.command ?? null),
     tasks.map((task) => task.scheduledAt),
     tasks.map((task) => task.maxAttempts ?? 3),
     tasks.map((task) => task.priority ?? 0),
     tasks.map((task) => task.idempotencyKey ?? null),
-    tasks.map((task) => task.name ?? null),
-    tasks.map((task) => task.queue ?? 'default'),
-    tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload))),
-  ] });
+  ];
+  const { rows } = tasks.every(isPlainCommand)
+    ? await pool.query<InsertedTask>({ name: 'insert-command-tasks', text: INSERT_COMMAND_TASKS, values: common })
+    : await pool.query<InsertedTask>({ name: 'insert-tasks', text: INSERT_TASKS, values: [
+      ...common,
+      tasks.map((task) => task.name ?? null),
+      tasks.map((task) => task.queue ?? 'default'),
+      tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload))),
+    ] });
   await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).
   tasksCreated.inc(rows.filter((row) => row.inserted).length);
