@@ -1,3 +1,4 @@
+import { MAX_COMMAND_LENGTH } from '../../sdk/src/task-fields';
 import { ValidationError } from './errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -5,9 +6,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }
-
-/** Longest command accepted; a task's command is a name and arguments, not a payload store. */
-export const MAX_COMMAND_LENGTH = 4096;
 
 /** A task's command, for every ingress (HTTP and gRPC): a non-empty string of printable text. */
 export function parseCommand(value: unknown, field = 'command'): string {

@@ -1,8 +1,9 @@
 import type { Pool } from '../../common/src/db/pool';
-import { NAME_PATTERN } from '../../sdk/src/task-name';
+import { NAME_PATTERN } from '../../sdk/src/task-fields';
 import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { ValidationError } from '../../common/src/errors';
+import { isUuid } from '../../common/src/validation';
 import type { HeartbeatRequest, HeartbeatResponse, HeldTask } from '../../common/src/grpc/contract';
 import { handBackUnheld, type HandedBack } from './db/hand-back-tasks';
 import { reconcileHeld, renewalHorizonMs, renewByWorker } from './db/reconcile-holdings';
@@ -43,7 +44,7 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
   }
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
   for (const task of request.held) {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(task.task_id)) {
+    if (!isUuid(task.task_id)) {
       throw new ValidationError('held: task_id must be a UUID', 'held');
     }
   }
@@ -59,11 +60,8 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
 export function heartbeatHandler(deps: HeartbeatDeps) {
   const { pool, logger, registry, sweeper, leaseMs, heartbeatIntervalMs, holdingsGraceMs } = deps;
   const horizonMs = renewalHorizonMs(leaseMs, heartbeatIntervalMs);
-  /** When each worker joined (performance.now()): until a grace after it, unheld rows may be too young to judge. */
-  const joinedAt = new Map<number, number>();
 
   async function joined(worker: RegisteredWorker): Promise<void> {
-    joinedAt.set(worker.id, performance.now());
     if (!worker.reportsHeld) {
       // It cannot say what it holds: what the database gives it is what it is assumed to hold.
       for (const task of await renewByWorker(pool, worker.id, leaseMs, null)) {
@@ -84,7 +82,8 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
   async function reconcile(worker: RegisteredWorker, held: readonly HeldTask[], missing: readonly HeldTask[]): Promise<HeldTask[]> {
     const drop = await reconcileHeld(pool, worker.id, held, leaseMs, horizonMs);
     for (const task of drop) registry.unassign(worker.id, task.task_id, task.attempt);
-    const settling = performance.now() - (joinedAt.get(worker.id) ?? 0) < 2 * holdingsGraceMs;
+    // Until a grace after the join, rows claimed by a predecessor may be too young to judge.
+    const settling = performance.now() - worker.joinedAt < 2 * holdingsGraceMs;
     if (missing.length > 0 || worker.needsReconcile || settling) {
       try {
         let handedBack = worker.ownership && await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs));
@@ -111,7 +110,6 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     if (request.leaving) {
       // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
       await sweeper.removeWorker(request.workerId, 'left');
-      joinedAt.delete(request.workerId);
       return { acknowledged: true, drop: [] };
     }
     const previous = registry.get(request.workerId);

@@ -56,6 +56,8 @@ export interface RegisteredWorker {
   peer: string;
   /** The database may hold tasks for it that the coordinator does not know (joined, or a hand-back failed). */
   needsReconcile: boolean;
+  /** performance.now() when it joined this coordinator: within a grace of it, what it holds is still settling. */
+  readonly joinedAt: number;
   /** This coordinator's claim on the worker (worker_owners), set when it joined or reconnected here. */
   ownership: Ownership | undefined;
 }
@@ -129,6 +131,7 @@ export class WorkerRegistry {
       transport: undefined,
       peer,
       needsReconcile: true,
+      joinedAt: this.now(),
       ownership: undefined,
     };
     worker.address = request.address;

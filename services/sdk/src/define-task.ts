@@ -1,4 +1,4 @@
-import { NAME_PATTERN as TASK_NAME_PATTERN } from './task-name';
+import { NAME_PATTERN as TASK_NAME_PATTERN } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 

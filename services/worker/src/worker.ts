@@ -70,8 +70,8 @@ export function builtinTasks(config: WorkerConfig, payloadTasks = payloadTaskTyp
 }
 
 /**
- * A Standard Schema from a type guard: the built-in types check their two small payloads without a schema
- * library, whose code a worker would otherwise load and keep (zod: about 12 MB of RSS).
+ * A Standard Schema from a type guard: the built-in types check their two small payloads without loading a
+ * schema library into every worker (docs/performance.md).
  */
 function payloadSchema<P>(problem: string, accepts: (value: unknown) => value is P): StandardSchemaV1<P> {
   return {

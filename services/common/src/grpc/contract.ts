@@ -1,8 +1,6 @@
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { grpcApi as loadGrpcApi } from '../../../sdk/src/worker/proto';
+import { findProto, grpcApi as loadGrpcApi } from '../../../sdk/src/worker/proto';
 import { grpcClientDuration, grpcClientRequests } from '../metrics';
-import { repoRoot } from '../paths';
 // The keepalive settings and the unary call helper have their one home in the SDK, which every client shares.
 import { CHANNEL_OPTIONS } from '../../../sdk/src/grpc/channel-options';
 import { callUnary as sdkCallUnary, type Bidi, type Unary } from '../../../sdk/src/grpc/unary';
@@ -76,9 +74,8 @@ interface LoadedPackage {
   CoordinatorService: grpc.ServiceClientConstructor;
 }
 
-export function protoPath(): string {
-  return join(repoRoot(), 'proto', 'taskmaster.proto');
-}
+/** Where proto/taskmaster.proto is: found the way the SDK finds it. */
+export const protoPath = (): string => findProto();
 
 /** The `grpcapi` package, loaded once per process by the SDK's loader (one set of loader options). */
 export function grpcApi(): LoadedPackage {

@@ -23,32 +23,18 @@ export interface ClaimedTask {
 }
 
 /*
- * Claims due tasks and assigns each to a worker slot, in one statement.
- * $1: the slot plan, one worker id per free slot in round-robin order; at most that many tasks are claimed
- *     and the n-th task goes to the n-th slot. $2: the lease, in milliseconds. $3: the task names the plan's
- *     workers run (they share them: the dispatcher makes one plan per kind of worker). Whether they also run
- *     command tasks, or only those without a payload (original-contract workers), picks the filter's text,
- *     one prepared statement per kind (TAKES): a CASE over parameters in one text doubled the claim's
- *     time in the benchmark. A task no worker runs is skipped by the scan and stays pending (the API says
- *     so); with many such tasks due, each claim walks past them. The lookahead (tasks due
- *     within it are claimed too) is written into the text, one prepared statement per value, not passed as
- *     a parameter: a parameter hides its value from the generic plan, which then walked idx_tasks_scheduled_at
- *     through the finished tasks (26 ms for 500 tasks at a 100k backlog behind 200k finished ones) instead
- *     of reading tasks_pending_due_idx (1 ms).
- * Locks: FOR UPDATE SKIP LOCKED on the picked rows, so concurrent coordinators claim disjoint tasks and never
- * wait on each other. The statement commits on its own (autocommit) before any gRPC call is made: row locks
- * are never held across the network (DESIGN.md §1). It commits without waiting for the disk (ASYNC_COMMIT):
- * a claim lost in a crash is a lease that expired, and durability.ts says why that is safe.
- * Every claim increments `attempt`; the worker echoes it on every report (fencing). A task is never started
- * early: with no lookahead `scheduled_at <= now()`; with one, see claimDueTasks.
- * The picked ids go through ARRAY(...) and unnest WITH ORDINALITY, and the n-th picked task takes the n-th
- * slot of the plan, so the update finds each row by primary key: the planner cannot know how many ids an
- * array built at run time holds and plans a nested loop of primary-key lookups. Joining the CTE itself was
- * planned as a hash join over a sequential scan of the whole table (measured: 2,000 rows read to claim 500;
- * it grows with the history), like `IN (SELECT ...)` in DESIGN.md §8, and so was unnesting the plan beside
- * the ids, whose length the planner does know: a 100-slot plan at 23k tasks made every claim a 5.5 ms
- * sequential scan. The partial index tasks_pending_due_idx serves the inner select; docs/performance.md has
- * the plans at a 100k backlog.
+ * Claims due tasks and assigns each to a worker slot, in one statement (docs/performance.md has the plans).
+ * $1: the slot plan, one worker id per free slot, round-robin; the n-th picked task takes the n-th slot.
+ * $2: the lease in ms. $3: the task names the plan's workers run (one plan per kind of worker).
+ * Locks: FOR UPDATE SKIP LOCKED, so concurrent coordinators claim disjoint tasks, and the statement commits
+ * on its own before any gRPC call: no row lock is held across the network (DESIGN.md §1). It commits without
+ * waiting for the disk: a claim lost in a crash is a lease that expired (durability.ts).
+ * Every claim increments `attempt`, the fence the worker echoes in its reports.
+ * The lookahead and the kind of worker (TAKES) are written into the text, one prepared statement each,
+ * because a parameter in their place let the generic plan pick a worse index or a sort of the whole backlog.
+ * The picked ids go through ARRAY(...) and unnest WITH ORDINALITY so that the update is planned as a nested
+ * loop of primary-key lookups: the planner cannot know the array's length; joining the CTE itself was planned
+ * as a scan of the whole table.
  */
 const TAKES = {
   named: 'name = ANY($3::text[])',
@@ -90,11 +76,9 @@ const DATABASE_NOW_MS = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::
 
 /**
  * Claims due tasks (above) and, with a lookahead, tasks due within it. A task claimed ahead gets hold_until:
- * scheduled_at minus the database's clock, read after the claim committed, added to this process's
- * monotonic clock when that reading arrived. The reading was taken before it arrived, so hold_until is at
- * or after the true due time, whatever the clocks of the machines say; the dispatcher turns it into the
- * worker's start_after_ms when it sends. Computed inside the claim statement, the wait also counted the
- * statement's remaining rows, its trigger and its commit: 16-100 ms late for 1,000 tasks due at one instant.
+ * scheduled_at minus the database's clock read after the claim committed, on this process's monotonic
+ * clock, so it is never before the true due time whatever the machines' clocks say. Computed inside the
+ * statement, the wait would also count the statement's remaining rows, trigger and commit.
  */
 export async function claimDueTasks(
   pool: Pool, slotPlan: readonly number[], takes: Capabilities, leaseMs: number, lookaheadMs = 0,
@@ -107,9 +91,8 @@ export async function claimDueTasks(
     // Original-contract workers run no named task: their filter has no $3.
     values: kind === 'originalCommands' ? [slotPlan, leaseMs] : [slotPlan, leaseMs, takes.names],
   });
-  // Each claimed task is due within the lookahead of the claim's start, earlier than now: holding it for the
-  // whole lookahead is safe too, and is what a task gets if the clock cannot be read. Throwing instead would
-  // leave the claimed tasks unsent until their leases ran out.
+  // Holding a task for the whole lookahead is safe too: it is what a task gets if the clock cannot be read,
+  // since throwing would leave the claimed tasks unsent until their leases ran out.
   const wholeLookahead = performance.now() + lookaheadMs;
   let holdUntil = (_scheduledMs: number) => wholeLookahead;
   if (rows.some((row) => row.ahead)) {
@@ -128,12 +111,10 @@ export async function claimDueTasks(
 }
 
 /*
- * Milliseconds until the earliest pending task is due (<= 0: due now), or null when nothing is pending.
- * Measured against the database's clock, which is the one the claim query compares with, so a coordinator
- * whose clock runs ahead cannot spin on a task the database does not yet consider due.
- * ORDER BY scheduled_at, id is the key of the partial index tasks_pending_due_idx, so this reads its first
- * entry. `min(scheduled_at)` was planned as a walk of idx_tasks_scheduled_at skipping every finished task
- * due earlier (measured: 90 ms with 200k finished and 100k pending tasks, after every dispatch pass).
+ * Milliseconds until the earliest pending task is due (<= 0: due now), or null when nothing is pending, on
+ * the database's clock, the one the claim compares with, so a coordinator whose clock runs ahead cannot spin.
+ * ORDER BY scheduled_at, id reads the first entry of tasks_pending_due_idx; `min(scheduled_at)` was planned as
+ * a walk of idx_tasks_scheduled_at through every finished task.
  */
 const NEXT_DUE_IN_MS = `
   SELECT (extract(epoch FROM (scheduled_at - now())) * 1000)::float8 AS due_in_ms

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_COMMAND_LENGTH, NAME_PATTERN } from '../task-fields';
 
 /**
  * The scheduler's HTTP API, declared once. The scheduler validates requests with these schemas, the types
@@ -7,14 +8,11 @@ import { z } from 'zod';
  * Messages of the field checks read after the field's name ("name must match ..."); validation.ts adds it.
  */
 
-/** Task names and queues: what migration 0006 checks too. */
-import { NAME_PATTERN } from '../task-name';
+/** Task names and queues (migration 0006 checks them too), and commands: the rules every way in applies. */
+export { MAX_COMMAND_LENGTH, NAME_PATTERN };
 
-export { NAME_PATTERN };
 /** Most tasks one batch request may create. */
 export const MAX_BATCH = 1000;
-/** Longest command accepted; a command is a name and arguments, not a payload store. */
-export const MAX_COMMAND_LENGTH = 4096;
 /** PAYLOAD_MAX_BYTES' default: the most bytes a payload may take as compact JSON. */
 export const DEFAULT_PAYLOAD_MAX_BYTES = 256 * 1024;
 const MAX_DELAY_SECONDS = 365 * 86400;
@@ -40,8 +38,8 @@ export type JsonValue = z.infer<typeof JsonValue>;
 
 /**
  * A payload in a request: any JSON value, described as JsonValue in the OpenAPI document (openapi.ts). The
- * body parser has produced it from JSON already, so it is not walked again: z.json() checks every node,
- * some 50 ms for a large payload, on the event loop. Its size (PAYLOAD_MAX_BYTES) is checked by the scheduler.
+ * body parser has produced it from JSON already, so it is not walked again: z.json() checks every node, on
+ * the event loop. Its size (PAYLOAD_MAX_BYTES) is checked by the scheduler.
  */
 export const Payload = z.custom<JsonValue>((value) => value !== undefined, { error: 'must be a JSON value' });
 
