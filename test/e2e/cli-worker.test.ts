@@ -61,6 +61,8 @@ test('a CommonJS module: its task definitions run, other exports are skipped; SI
   worker.child.kill('SIGTERM');
   expect(await worker.exited).toBe(0);
   expect(worker.lines.join('\n')).toContain('worker stopped');
+  // A clean stop is not a lost connection: the worker ends its own stream once its leaving is answered.
+  expect(worker.lines.filter((line) => /"level":\s*(40|50|60|"warn"|"error")/.test(line))).toEqual([]);
 });
 
 test('an ESM module, with the coordinator from COORDINATOR_ADDRESS; SIGINT drains and exits 0', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../services/common/src/paths';
 import { TaskView } from '../../services/sdk/src/http/schemas';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { countTasks, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /**
@@ -49,10 +49,6 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
   });
 }
 
-async function taskCount(): Promise<number> {
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks');
-  return rows[0].n;
-}
 
 describe('taskmaster enqueue', () => {
   test('--json prints the task; tasks get prints it again, with its payload', async () => {
@@ -84,13 +80,13 @@ describe('taskmaster enqueue', () => {
   });
 
   test('--count enqueues in batches of 1,000 and prints every id', async () => {
-    const before = await taskCount();
+    const before = await countTasks(db);
     const run = await cli(['--json', 'enqueue', 'bulk', '--count', '2500', '--payload', '{"n":1}']);
     expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out.count).toBe(2500);
     expect(new Set(out.task_ids).size).toBe(2500);
-    expect(await taskCount()).toBe(before + 2500);
+    expect(await countTasks(db)).toBe(before + 2500);
     const human = await cli(['enqueue', 'bulk', '--count', '3']);
     expect(human.stdout.trim()).toBe('enqueued 3 × bulk');
   });
@@ -116,12 +112,12 @@ describe('taskmaster enqueue', () => {
     ['a payload over the server limit', ['enqueue', 'a', '--payload', `@${bigPayloadFile}`]],
     ['a payload file that does not exist', ['enqueue', 'a', '--payload', '@/nonexistent/payload.json']],
   ])('refuses %s with exit code 2 and writes nothing', async (_name, args) => {
-    const before = await taskCount();
+    const before = await countTasks(db);
     const run = await cli(args);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).not.toBe('');
-    expect(await taskCount()).toBe(before);
+    expect(await countTasks(db)).toBe(before);
   });
 
   test('with --json a refused request prints the API error as JSON on stderr', async () => {

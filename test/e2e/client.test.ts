@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TaskMasterClient, type TaskRef } from '../../services/sdk/src/client';
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from '../../services/sdk/src/http/errors';
 import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../services/sdk/src/http/schemas';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { countTasks, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { request, startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /**
@@ -24,10 +24,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function taskCount(): Promise<number> {
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks');
-  return rows[0].n;
-}
 
 /** What defineTask returns, as far as the client cares: the payload type comes from the handler. */
 const resize = {
@@ -73,20 +69,20 @@ describe('enqueue and read', () => {
   test('a definition with a schema is validated before sending, and the schema output is sent', async () => {
     const task = await client.enqueue(withSchema, { url: 'https://example.com/b.png' });
     expect(task.payload).toEqual({ url: 'https://example.com/b.png', width: 64 });
-    const before = await taskCount();
+    const before = await countTasks(db);
     const error = await client.enqueue(withSchema, { url: 'not a url', width: 3 }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TaskPayloadError);
     expect((error as TaskPayloadError).message).toMatch(/^payload for task "thumbnail" is invalid at url: /);
-    expect(await taskCount()).toBe(before);
+    expect(await countTasks(db)).toBe(before);
   });
 
   test('enqueueMany creates all in order, or none when one is bad', async () => {
     const tasks = await client.enqueueMany(resize, [{ url: 'u1', width: 1 }, { url: 'u2', width: 2 }, { url: 'u3', width: 3 }]);
     expect(tasks.map((task) => (task.payload as { width: number }).width)).toEqual([1, 2, 3]);
-    const before = await taskCount();
+    const before = await countTasks(db);
     const error = await client.enqueueMany('big', ['small', 'x'.repeat(DEFAULT_PAYLOAD_MAX_BYTES)]).catch((err: unknown) => err);
     expect(error).toMatchObject({ name: 'TaskMasterApiError', status: 400, code: 'payload_too_large', field: 'tasks[1].payload' });
-    expect(await taskCount()).toBe(before);
+    expect(await countTasks(db)).toBe(before);
   });
 
   test('list filters by name, queue and status', async () => {

@@ -76,3 +76,9 @@ export async function waitForSucceeded(db: TestDatabase, count: number, timeoutM
     return seen === count;
   }, timeoutMs, () => `${count} tasks to succeed (${seen} did)`);
 }
+
+/** How many tasks the test database holds: a refused request must have written none. */
+export async function countTasks(db: TestDatabase): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks');
+  return rows[0].n;
+}

@@ -1,13 +1,12 @@
 import type { Server } from 'node:http';
 import { createLogger } from '../../services/common/src/logger';
-import { startCoordinator, type Coordinator } from '../../services/coordinator/src/coordinator';
+import type { Coordinator } from '../../services/coordinator/src/coordinator';
 import { createApp } from '../../services/scheduler/src/app';
 import { coordinatorView } from '../../services/scheduler/src/coordinator-view';
 import { EventFeed } from '../../services/scheduler/src/events/event-feed';
 import { LocalScaler } from '../../services/scheduler/src/scaler/local';
-import { loadConfig } from '../../services/common/src/config';
 import type { TestDatabase } from './database';
-import { freePort } from './ports';
+import { startTestCoordinator } from './coordinator';
 
 export interface SchedulerUnderTest {
   url: string;
@@ -23,9 +22,8 @@ export interface SchedulerUnderTest {
  */
 export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: string; keepAliveMs?: number; payloadMaxBytes?: number } = {}): Promise<SchedulerUnderTest> {
   const logger = createLogger('test', 'silent');
-  const coordinatorConfig = { ...loadConfig({}).coordinator, port: await freePort() };
-  const coordinator = await startCoordinator({ config: coordinatorConfig, database: db.config, pool: db.pool, logger, host: '127.0.0.1' });
-  const address = `127.0.0.1:${coordinator.port}`;
+  const running = await startTestCoordinator(db);
+  const { coordinator, address } = running;
   const view = coordinatorView(address);
   const feed = new EventFeed({ pool: db.pool, database: db.config, logger });
   const scaler = new LocalScaler({ logger, env: { PATH: process.env.PATH, COORDINATOR_ADDRESS: address, BIND_HOST: '127.0.0.1', HEARTBEAT_INTERVAL: '1s', TASK_PROCESS_TIME: '50ms', LOG_LEVEL: 'warn' }, stopGraceMs: 5000 });
@@ -45,7 +43,7 @@ export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: 
       await scaler.close();
       await feed.close();
       view.close();
-      await coordinator.stop();
+      await running.stop();
     },
   };
 }

@@ -1,15 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadConfig } from '../../common/src/config';
-import { createLogger } from '../../common/src/logger';
 import {
-  callUnary, createCoordinatorClient, type CoordinatorServiceClient, type HeartbeatRequest,
+  callUnary, type CoordinatorServiceClient, type HeartbeatRequest,
   type TaskRequest,
 } from '../../common/src/grpc/contract';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { registry as metrics } from '../../common/src/metrics';
-import { startCoordinator, type Coordinator } from '../src/coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { freePort } from '../../../test/helpers/ports';
 import { waitFor } from '../../../test/helpers/wait';
 import { connectStream, StreamWorker as BaseStreamWorker } from './stream-worker';
 
@@ -20,21 +17,16 @@ import { connectStream, StreamWorker as BaseStreamWorker } from './stream-worker
  */
 
 let db: TestDatabase;
-let coordinator: Coordinator;
+let coordinator: TestCoordinator;
 let client: CoordinatorServiceClient;
 const GRACE_MS = 500;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const config = {
-    ...loadConfig({ HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s', HOLDINGS_GRACE: `${GRACE_MS}ms`, DISPATCH_LOOKAHEAD: '0ms' }).coordinator,
-    port: await freePort(),
-  };
-  coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1' });
-  client = createCoordinatorClient(`127.0.0.1:${coordinator.port}`);
+  coordinator = await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s', HOLDINGS_GRACE: `${GRACE_MS}ms`, DISPATCH_LOOKAHEAD: '0ms' });
+  client = coordinator.client;
 });
 afterAll(async () => {
-  client.close();
   await coordinator.stop();
   await db.drop();
 });

@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { loadConfig } from '../../common/src/config';
-import { createLogger } from '../../common/src/logger';
 import { insertTasks } from '../../common/src/db/insert-tasks';
-import { callUnary, createCoordinatorClient, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
-import { startCoordinator, type Coordinator } from '../src/coordinator';
+import { callUnary, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
+import type { Coordinator } from '../src/coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { freePort } from '../../../test/helpers/ports';
 import { waitFor } from '../../../test/helpers/wait';
 
 /*
@@ -22,17 +20,15 @@ let db: TestDatabase;
 let coordinator: Coordinator;
 let client: CoordinatorServiceClient;
 let address: string;
+let running: TestCoordinator;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const config = { ...loadConfig({ HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' }).coordinator, port: await freePort() };
-  coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1' });
-  address = `127.0.0.1:${coordinator.port}`;
-  client = createCoordinatorClient(address);
+  running = await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' });
+  ({ coordinator, client, address } = running);
 });
 afterAll(async () => {
-  client.close();
-  await coordinator.stop();
+  await running.stop();
   await db.drop();
 });
 

@@ -1,10 +1,8 @@
-import { loadConfig } from '../../common/src/config';
-import { createLogger } from '../../common/src/logger';
-import { createCoordinatorClient, type CoordinatorServiceClient } from '../../common/src/grpc/contract';
+import type { CoordinatorServiceClient } from '../../common/src/grpc/contract';
 import { insertTasks } from '../../common/src/db/insert-tasks';
-import { startCoordinator, type Coordinator } from '../src/coordinator';
+import type { Coordinator } from '../src/coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { freePort } from '../../../test/helpers/ports';
 import { waitFor } from '../../../test/helpers/wait';
 import { StreamWorker } from './stream-worker';
 
@@ -15,27 +13,23 @@ import { StreamWorker } from './stream-worker';
  */
 
 let db: TestDatabase;
+const running: TestCoordinator[] = [];
 const coordinators: Coordinator[] = [];
-const clients: CoordinatorServiceClient[] = [];
 
 async function start(): Promise<CoordinatorServiceClient> {
-  const config = {
-    ...loadConfig({ HEARTBEAT_INTERVAL: '300ms', MAX_MISSED_HEARTBEATS: '2', POLL_INTERVAL: '1s', HOLDINGS_GRACE: '300ms', LEASE_DURATION: '30s' }).coordinator,
-    port: await freePort(),
-  };
-  const coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1' });
-  coordinators.push(coordinator);
-  const client = createCoordinatorClient(`127.0.0.1:${coordinator.port}`);
-  clients.push(client);
-  return client;
+  const started = await startTestCoordinator(db, {
+    HEARTBEAT_INTERVAL: '300ms', MAX_MISSED_HEARTBEATS: '2', POLL_INTERVAL: '1s', HOLDINGS_GRACE: '300ms', LEASE_DURATION: '30s',
+  });
+  running.push(started);
+  coordinators.push(started.coordinator);
+  return started.client;
 }
 
 beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => {
-  for (const client of clients) client.close();
-  for (const coordinator of coordinators) await coordinator.stop();
+  for (const started of running) await started.stop();
   await db.drop();
 });
 

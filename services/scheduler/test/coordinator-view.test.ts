@@ -1,9 +1,6 @@
-import { loadConfig } from '../../common/src/config';
-import { createLogger } from '../../common/src/logger';
-import { createCoordinatorClient, type CoordinatorServiceClient } from '../../common/src/grpc/contract';
-import { startCoordinator, type Coordinator } from '../../coordinator/src/coordinator';
 import { StreamWorker } from '../../coordinator/test/stream-worker';
 import { coordinatorView } from '../src/coordinator-view';
+import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
 import { freePort } from '../../../test/helpers/ports';
 
@@ -14,19 +11,13 @@ import { freePort } from '../../../test/helpers/ports';
  */
 
 let db: TestDatabase;
-const coordinators: Coordinator[] = [];
-const clients: CoordinatorServiceClient[] = [];
+const coordinators: TestCoordinator[] = [];
 const workers: StreamWorker[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  for (let i = 0; i < 2; i++) {
-    const config = { ...loadConfig({ HEARTBEAT_INTERVAL: '1s' }).coordinator, port: await freePort() };
-    const coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1' });
-    coordinators.push(coordinator);
-    clients.push(createCoordinatorClient(`127.0.0.1:${coordinator.port}`));
-  }
-  for (const [i, client] of clients.entries()) {
+  for (let i = 0; i < 2; i++) coordinators.push(await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s' }));
+  for (const [i, { client }] of coordinators.entries()) {
     const worker = new StreamWorker(client, 701 + i, { handles: [`name-${i}`], command_tasks: false });
     await worker.beat([]);
     workers.push(worker);
@@ -34,13 +25,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const worker of workers) worker.close();
-  for (const client of clients) client.close();
   for (const coordinator of coordinators) await coordinator.stop();
   await db.drop();
 });
 
 test('lists the workers of every coordinator the address resolves to, and of those that answer when one is down', async () => {
-  const targets = coordinators.map((c) => `127.0.0.1:${c.port}`);
+  const targets = coordinators.map((c) => c.address);
   const view = coordinatorView('coordinators.example:8080', 2000, async () => targets);
   try {
     const listed = await view.listWorkers();
@@ -59,5 +49,14 @@ test('lists the workers of every coordinator the address resolves to, and of tho
     expect(await allDown.listWorkers()).toBeNull();
   } finally {
     allDown.close();
+  }
+});
+
+test('resolves the address\'s name itself: localhost reaches the coordinator listening on 127.0.0.1', async () => {
+  const view = coordinatorView(`localhost:${coordinators[0].coordinator.port}`);
+  try {
+    expect((await view.listWorkers())?.map((w) => w.workerId)).toEqual([701]);
+  } finally {
+    view.close();
   }
 });

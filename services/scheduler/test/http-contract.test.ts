@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { countTasks, createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
 import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 
 let db: TestDatabase;
@@ -13,20 +13,16 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function taskCount(): Promise<number> {
-  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM tasks');
-  return rows[0].n;
-}
 
 /** Asserts a refused request: its status, the JSON error body naming the field, and no task written. */
 async function expectRefused(path: string, init: Parameters<typeof request>[1], status: number, code: string, field?: string) {
-  const before = await taskCount();
+  const before = await countTasks(db);
   const response = await request(app.url + path, init);
   expect(response.status).toBe(status);
   expect(response.body.error.code).toBe(code);
   expect(typeof response.body.error.message).toBe('string');
   if (field) expect(response.body.error.field).toBe(field);
-  expect(await taskCount()).toBe(before);
+  expect(await countTasks(db)).toBe(before);
   return response.body.error;
 }
 
