@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../services/common/src/paths';
 import { TaskView } from '../../services/sdk/src/http/schemas';
-import { countTasks, createTestDatabase, type TestDatabase } from '../helpers/database';
-import { startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+import { countTasks, type TestDatabase } from '../helpers/database';
+import { useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /**
  * The built `taskmaster` CLI (services/sdk/dist/cli.js, as npm links the bin) against a real scheduler:
@@ -15,15 +15,8 @@ import { startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db, { apiToken: 'cli-secret' });
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+useSchedulerApp({ apiToken: 'cli-secret' }, (running) => ({ db, app } = running));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CLI = join(repoRoot(), 'services', 'sdk', 'dist', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'taskmaster-cli-'));
@@ -48,7 +41,6 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     });
   });
 }
-
 
 describe('taskmaster enqueue', () => {
   test('--json prints the task; tasks get prints it again, with its payload', async () => {

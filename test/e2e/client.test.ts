@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { TaskMasterClient, type TaskRef } from '../../services/sdk/src/client';
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from '../../services/sdk/src/http/errors';
 import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../services/sdk/src/http/schemas';
-import { countTasks, createTestDatabase, type TestDatabase } from '../helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+import { countTasks, type TestDatabase } from '../helpers/database';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /**
  * TaskMasterClient against a real scheduler (HTTP app, coordinator and PostgreSQL; the worker that runs the
@@ -14,16 +14,10 @@ let db: TestDatabase;
 let app: SchedulerUnderTest;
 let client: TaskMasterClient;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db, { apiToken: 'client-secret' });
+useSchedulerApp({ apiToken: 'client-secret' }, (running) => {
+  ({ db, app } = running);
   client = new TaskMasterClient({ url: app.url, token: 'client-secret' });
 });
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
-
 
 /** What defineTask returns, as far as the client cares: the payload type comes from the handler. */
 const resize = {

@@ -1,19 +1,12 @@
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+import type { TestDatabase } from '../helpers/database';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 import { waitFor } from '../helpers/wait';
 
 // The scheduler's local backend (npm start): scale and kill start and stop real worker processes.
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db);
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
+useSchedulerApp({}, (running) => ({ db, app } = running));
 
 async function aliveWorkers(): Promise<string[]> {
   const response = await request(`${app.url}/api/workers`);

@@ -1,6 +1,6 @@
 import { insertTasks } from '../../services/common/src/db/insert-tasks';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+import type { TestDatabase } from '../helpers/database';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /*
  * POST /api/tasks/:id/retry over HTTP: a retry gives the task its retry budget again (executions back to 0),
@@ -11,14 +11,7 @@ import { request, startSchedulerApp, type SchedulerUnderTest } from '../helpers/
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db);
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
+useSchedulerApp({}, (running) => ({ db, app } = running));
 
 test('a task that used every attempt the CHECK allows is retried with its budget back, never a 500', async () => {
   const [task] = await insertTasks(db.pool, [{ command: 'worn-out', scheduledAt: new Date('2032-01-01T00:00:00Z'), maxAttempts: 100 }]);

@@ -2,7 +2,7 @@ import { loadConfig } from '../../services/common/src/config';
 import { createCoordinatorClient, type CoordinatorServiceClient } from '../../services/common/src/grpc/contract';
 import { createLogger } from '../../services/common/src/logger';
 import { startCoordinator, type Coordinator } from '../../services/coordinator/src/coordinator';
-import type { TestDatabase } from './database';
+import { createTestDatabase, type TestDatabase } from './database';
 import { freePort } from './ports';
 
 export interface TestCoordinator {
@@ -32,4 +32,24 @@ export async function startTestCoordinator(db: TestDatabase, env: Record<string,
       await coordinator.stop();
     },
   };
+}
+
+/**
+ * Registers the hooks of a file whose tests share one coordinator: before them, a fresh test database and a
+ * coordinator on it (handed to `started`); after them, both stopped.
+ */
+export function useTestCoordinator(
+  env: Record<string, string>,
+  started: (running: TestCoordinator & { db: TestDatabase }) => void,
+): void {
+  let running: (TestCoordinator & { db: TestDatabase }) | undefined;
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    running = { ...(await startTestCoordinator(db, env)), db };
+    started(running);
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await running?.db.drop();
+  });
 }

@@ -5,7 +5,7 @@ import { createApp } from '../../services/scheduler/src/app';
 import { coordinatorView } from '../../services/scheduler/src/coordinator-view';
 import { EventFeed } from '../../services/scheduler/src/events/event-feed';
 import { LocalScaler } from '../../services/scheduler/src/scaler/local';
-import type { TestDatabase } from './database';
+import { createTestDatabase, type TestDatabase } from './database';
 import { startTestCoordinator } from './coordinator';
 
 export interface SchedulerUnderTest {
@@ -63,4 +63,24 @@ export async function request(url: string, init: { method?: string; body?: unkno
     // not JSON
   }
   return { status: response.status, body, headers: response.headers };
+}
+
+/**
+ * Registers the hooks most HTTP tests share: before the file's tests, a fresh test database and the scheduler
+ * app on it (handed to `started`); after them, both stopped.
+ */
+export function useSchedulerApp(
+  options: Parameters<typeof startSchedulerApp>[1],
+  started: (running: { db: TestDatabase; app: SchedulerUnderTest }) => void,
+): void {
+  let running: { db: TestDatabase; app: SchedulerUnderTest } | undefined;
+  beforeAll(async () => {
+    const db = await createTestDatabase();
+    running = { db, app: await startSchedulerApp(db, options) };
+    started(running);
+  });
+  afterAll(async () => {
+    await running?.app.stop();
+    await running?.db.drop();
+  });
 }

@@ -1,31 +1,20 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { callUnary, grpcApi, protoPath, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import { createHealthClient } from '../../common/src/grpc/server';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import type { Coordinator } from '../src/coordinator';
-import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { useTestCoordinator } from '../../../test/helpers/coordinator';
+import { originalContract } from '../../../test/helpers/original-contract';
+import type { TestDatabase } from '../../../test/helpers/database';
 import { waitFor } from '../../../test/helpers/wait';
 
 let db: TestDatabase;
 let coordinator: Coordinator;
 let client: CoordinatorServiceClient;
 let address: string;
-let running: TestCoordinator;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  running = await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' });
-  ({ coordinator, client, address } = running);
-});
-afterAll(async () => {
-  await running.stop();
-  await db.drop();
-});
+useTestCoordinator({ HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' }, (running) => ({ coordinator, client, address, db } = running));
 
 async function expectCode(call: Promise<unknown>, code: grpc.status, detail?: RegExp) {
   const error = await call.then(() => undefined, (err: grpc.ServiceError) => err);
@@ -64,34 +53,10 @@ test('UpdateTaskStatus: bad input is INVALID_ARGUMENT, an unknown task NOT_FOUND
   await expectCode(callUnary(client, client.UpdateTaskStatus, { task_id: '00000000-0000-4000-8000-000000000000', status: 'COMPLETE', attempt: 1 }, 5000), grpc.status.NOT_FOUND);
 });
 
-/**
- * A worker built against the original contract: its proto has only the original fields (DESIGN.md §3), so it
- * sends no attempt numbers or slot counts and only knows the unary SubmitTask.
- */
-function originalProto(): string {
-  const original = `syntax = "proto3";
-package grpcapi;
-enum TaskStatus { QUEUED = 0; STARTED = 1; COMPLETE = 2; FAILED = 3; }
-service WorkerService { rpc SubmitTask(TaskRequest) returns (TaskResponse); }
-message TaskRequest { string task_id = 1; string data = 2; }
-message TaskResponse { string task_id = 1; string message = 2; bool success = 3; }
-service CoordinatorService {
-  rpc SendHeartbeat(HeartbeatRequest) returns (HeartbeatResponse);
-  rpc UpdateTaskStatus(UpdateTaskStatusRequest) returns (UpdateTaskStatusResponse);
-}
-message HeartbeatRequest { uint32 workerId = 1; string address = 2; }
-message HeartbeatResponse { bool acknowledged = 1; }
-message UpdateTaskStatusRequest { string task_id = 1; TaskStatus status = 2; int64 started_at = 3; int64 completed_at = 4; int64 failed_at = 5; }
-message UpdateTaskStatusResponse { bool success = 1; }
-`;
-  expect(readFileSync(protoPath(), 'utf8')).toContain('package grpcapi;');
-  const file = join(mkdtempSync(join(tmpdir(), 'original-proto-')), 'api.proto');
-  writeFileSync(file, original);
-  return file;
-}
-
 test('a worker built against the original contract registers, receives tasks, and completes them', async () => {
-  const api = grpc.loadPackageDefinition(protoLoader.loadSync(originalProto(), { keepCase: true, longs: Number, enums: String, defaults: true })) as any;
+  // A worker built against the original contract: no attempt numbers or slot counts, only the unary SubmitTask.
+  expect(readFileSync(protoPath(), 'utf8')).toContain('package grpcapi;');
+  const api = originalContract();
   const received: Array<Record<string, unknown>> = [];
   const original = createCoordinatorClientFrom(api, address);
   const server = new grpc.Server();

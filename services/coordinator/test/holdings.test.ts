@@ -5,8 +5,8 @@ import {
 } from '../../common/src/grpc/contract';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { registry as metrics } from '../../common/src/metrics';
-import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { useTestCoordinator } from '../../../test/helpers/coordinator';
+import type { TestDatabase } from '../../../test/helpers/database';
 import { waitFor } from '../../../test/helpers/wait';
 import { connectStream, StreamWorker as BaseStreamWorker } from './stream-worker';
 
@@ -17,18 +17,11 @@ import { connectStream, StreamWorker as BaseStreamWorker } from './stream-worker
  */
 
 let db: TestDatabase;
-let coordinator: TestCoordinator;
 let client: CoordinatorServiceClient;
 const GRACE_MS = 500;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  coordinator = await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s', HOLDINGS_GRACE: `${GRACE_MS}ms`, DISPATCH_LOOKAHEAD: '0ms' });
-  client = coordinator.client;
-});
-afterAll(async () => {
-  await coordinator.stop();
-  await db.drop();
+useTestCoordinator({ HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s', HOLDINGS_GRACE: `${GRACE_MS}ms`, DISPATCH_LOOKAHEAD: '0ms' }, (running) => {
+  ({ db, client } = running);
 });
 class StreamWorker extends BaseStreamWorker {
   constructor(id: number, base: Partial<HeartbeatRequest>, accept?: (task: TaskRequest) => boolean) {

@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { callUnary, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../common/src/grpc/contract';
 import type { Coordinator } from '../src/coordinator';
-import { startTestCoordinator, type TestCoordinator } from '../../../test/helpers/coordinator';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { useTestCoordinator } from '../../../test/helpers/coordinator';
+import { originalContract } from '../../../test/helpers/original-contract';
+import type { TestDatabase } from '../../../test/helpers/database';
 import { waitFor } from '../../../test/helpers/wait';
 
 /*
@@ -20,38 +17,8 @@ let db: TestDatabase;
 let coordinator: Coordinator;
 let client: CoordinatorServiceClient;
 let address: string;
-let running: TestCoordinator;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  running = await startTestCoordinator(db, { HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' });
-  ({ coordinator, client, address } = running);
-});
-afterAll(async () => {
-  await running.stop();
-  await db.drop();
-});
-
-/** The original contract's messages: no attempts, no worker id on reports, no slots. */
-function originalApi(): any {
-  const file = join(mkdtempSync(join(tmpdir(), 'original-proto-')), 'api.proto');
-  writeFileSync(file, `syntax = "proto3";
-package grpcapi;
-enum TaskStatus { QUEUED = 0; STARTED = 1; COMPLETE = 2; FAILED = 3; }
-service WorkerService { rpc SubmitTask(TaskRequest) returns (TaskResponse); }
-message TaskRequest { string task_id = 1; string data = 2; }
-message TaskResponse { string task_id = 1; string message = 2; bool success = 3; }
-service CoordinatorService {
-  rpc SendHeartbeat(HeartbeatRequest) returns (HeartbeatResponse);
-  rpc UpdateTaskStatus(UpdateTaskStatusRequest) returns (UpdateTaskStatusResponse);
-}
-message HeartbeatRequest { uint32 workerId = 1; string address = 2; }
-message HeartbeatResponse { bool acknowledged = 1; }
-message UpdateTaskStatusRequest { string task_id = 1; TaskStatus status = 2; int64 started_at = 3; int64 completed_at = 4; int64 failed_at = 5; }
-message UpdateTaskStatusResponse { bool success = 1; }
-`);
-  return grpc.loadPackageDefinition(protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true }));
-}
+useTestCoordinator({ HEARTBEAT_INTERVAL: '1s', POLL_INTERVAL: '1s' }, (running) => ({ coordinator, client, address, db } = running));
 
 /** An original worker: its own connection to the coordinator (as a separate process has) and a WorkerService that accepts everything. */
 async function originalWorker(api: any, workerId: number) {
@@ -84,7 +51,7 @@ async function taskRow(id: string) {
 }
 
 test("an original worker's reports apply from its own connection only, and free its slot", async () => {
-  const api = originalApi();
+  const api = originalContract();
   const holder = await originalWorker(api, 4_100_000_001);
   const other = await originalWorker(api, 4_100_000_002);
   try {

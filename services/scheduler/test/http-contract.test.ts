@@ -1,18 +1,10 @@
-import { countTasks, createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { countTasks, type TestDatabase } from '../../../test/helpers/database';
+import { request, startSchedulerApp, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db);
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
-
+useSchedulerApp({}, (running) => ({ db, app } = running));
 
 /** Asserts a refused request: its status, the JSON error body naming the field, and no task written. */
 async function expectRefused(path: string, init: Parameters<typeof request>[1], status: number, code: string, field?: string) {

@@ -1,5 +1,5 @@
-import { countTasks, createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { countTasks, type TestDatabase } from '../../../test/helpers/database';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import { DEFAULT_PAYLOAD_MAX_BYTES, TaskBatchResponse, TaskPage, TaskView } from '../../sdk/src/http/schemas';
 
 /** Named tasks over HTTP (issue 11): POST /api/tasks[/batch], payloads, queues, filters, and every bad input. */
@@ -7,15 +7,7 @@ import { DEFAULT_PAYLOAD_MAX_BYTES, TaskBatchResponse, TaskPage, TaskView } from
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db);
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
-
+useSchedulerApp({}, (running) => ({ db, app } = running));
 
 /** Asserts a refused request: its status, the JSON error naming the field, and nothing written. */
 async function expectRefused(path: string, init: Parameters<typeof request>[1], status: number, code: string, field: string) {

@@ -1,6 +1,5 @@
 import type { z } from 'zod';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import * as schemas from '../../sdk/src/http/schemas';
 
 /**
@@ -8,20 +7,14 @@ import * as schemas from '../../sdk/src/http/schemas';
  * route, whose response components are the schemas real responses of the running scheduler pass.
  */
 
-let db: TestDatabase;
 let app: SchedulerUnderTest;
 let doc: any;
 
+useSchedulerApp({}, (running) => ({ app } = running));
 beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db);
   const response = await request(`${app.url}/api/openapi.json`);
   expect(response.status).toBe(200);
   doc = response.body;
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
 });
 
 /** Every "$ref" string anywhere in the value. */

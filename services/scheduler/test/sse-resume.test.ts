@@ -1,5 +1,5 @@
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import type { TestDatabase } from '../../../test/helpers/database';
+import { useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import { openSse } from '../../../test/helpers/sse';
 
 /*
@@ -12,14 +12,7 @@ jest.setTimeout(120_000);
 let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db, { keepAliveMs: 1000 });
-});
-afterAll(async () => {
-  await app?.stop();
-  await db?.drop();
-});
+useSchedulerApp({ keepAliveMs: 1000 }, (running) => ({ db, app } = running));
 
 async function idsAfter(afterId: number): Promise<number[]> {
   const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM events WHERE id > $1 ORDER BY id', [afterId]);

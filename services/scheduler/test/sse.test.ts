@@ -1,18 +1,9 @@
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import { openSse } from '../../../test/helpers/sse';
 
-let db: TestDatabase;
 let app: SchedulerUnderTest;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startSchedulerApp(db, { keepAliveMs: 300 });
-});
-afterAll(async () => {
-  await app.stop();
-  await db.drop();
-});
+useSchedulerApp({ keepAliveMs: 300 }, (running) => ({ app } = running));
 
 test('the log stream replays the backlog, then delivers live events in order, with keep-alives', async () => {
   const backlog = await request(`${app.url}/api/schedule/batch`, { body: { command: 'before', count: 3, delay_seconds: 3600 } });

@@ -1,27 +1,20 @@
 import { createCoordinatorClient, type CoordinatorServiceClient } from '../../common/src/grpc/contract';
 import { StreamWorker } from '../../coordinator/test/stream-worker';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
-import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 
 /*
  * A task whose name no live worker runs stays pending and says so: /api/stats lists its name, and
  * /api/workers shows which names each worker runs.
  */
 
-let db: TestDatabase;
 let scheduler: SchedulerUnderTest;
 let client: CoordinatorServiceClient;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  scheduler = await startSchedulerApp(db);
+useSchedulerApp({}, (running) => {
+  ({ app: scheduler } = running);
   client = createCoordinatorClient(`127.0.0.1:${scheduler.coordinator.port}`);
 });
-afterAll(async () => {
-  client.close();
-  await scheduler.stop();
-  await db.drop();
-});
+afterAll(() => client.close());
 
 test('stats name the pending tasks no live worker runs; workers list the names they run', async () => {
   const worker = new StreamWorker(client, 801, { name: 'resizer-1', handles: ['resize-image'], command_tasks: false });
