@@ -62,11 +62,11 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
         if (outcome.final) logger.info(fields, 'task failed on its last attempt');
         else logger.debug(fields, 'task status recorded');
       }
-      // A finished report frees the reporter's slot for that attempt whether or not it applied: the worker
-      // is done with it. Original workers send no worker id: the slot is the one the task was sent to.
-      if (update.status !== 'STARTED') {
-        if (outcome.workerId !== null) registry.unassign(outcome.workerId, update.task_id, update.attempt);
-        else registry.unassignTask(update.task_id);
+      // A finished report frees the slot of that attempt whether or not it applied: its worker is done with
+      // it. The recorder names the worker (the one the attempt was sent to, or the reporter); a report from
+      // nobody it knows frees nothing, rather than another worker's newer attempt of the same task.
+      if (update.status !== 'STARTED' && outcome.workerId !== null) {
+        registry.unassign(outcome.workerId, update.task_id, update.attempt);
         dispatcher.capacityChanged();
       }
       if (outcome.applied && update.status === 'FAILED' && !outcome.final) dispatcher.wake();

@@ -272,12 +272,6 @@ export class WorkerRegistry {
     if (assignment && (attempt === undefined || attempt === 0 || assignment.attempt === attempt)) worker.assigned.delete(id);
   }
 
-  /** Frees the slot of whichever worker the task was sent to (a report that names no worker). */
-  unassignTask(taskId: string): void {
-    const id = taskId.toLowerCase();
-    for (const worker of this.workers.values()) worker.assigned.delete(id);
-  }
-
   /** Sends a worker no work for `ms`, so one that keeps refusing cannot make the dispatcher spin. */
   pause(workerId: number, ms: number): void {
     const worker = this.workers.get(workerId);
@@ -334,7 +328,7 @@ export class WorkerRegistry {
 }
 
 /** The IP of a gRPC peer string: "10.0.0.7:5123" → "10.0.0.7", "[::1]:5123" and "::1:5123" → "::1". */
-export function peerHost(peer: string): string {
+function peerHost(peer: string): string {
   const colon = peer.lastIndexOf(':');
   const host = colon > 0 ? peer.slice(0, colon) : peer;
   return host.replace(/^\[(.*)\]$/, '$1');

@@ -5,7 +5,7 @@
  */
 
 /** 9999-12-31T23:59:59.999Z: later times are refused, not clamped; a sane clock never sends them. */
-export const MAX_TIME_MS = Date.UTC(10_000, 0, 1) - 1;
+const MAX_TIME_MS = Date.UTC(10_000, 0, 1) - 1;
 /** Longest error text stored; an error is a message, not a log. */
 export const MAX_ERROR_LENGTH = 64 * 1024;
 /**

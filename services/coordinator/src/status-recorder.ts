@@ -162,7 +162,7 @@ const TIME_FIELDS = [
  * Validates a report before it is queued, so one bad report cannot fail a whole batch's statement: every
  * value must be one PostgreSQL stores (report-content.ts).
  */
-export function reportProblem(update: UpdateTaskStatusRequest): ReportProblem | undefined {
+function reportProblem(update: UpdateTaskStatusRequest): ReportProblem | undefined {
   if (!isUuid(update.task_id)) return { field: 'task_id', message: 'task_id must be a UUID' };
   if (!['STARTED', 'COMPLETE', 'FAILED'].includes(update.status)) {
     return { field: 'status', message: 'status must be STARTED, COMPLETE or FAILED' };

@@ -20,7 +20,7 @@ interface Waiting {
  * The coordinator's end of a worker's Connect stream, as the transport the dispatcher sends tasks on: each
  * `tasks` message carries a seq, and the worker's `accepted` message with the same seq answers it.
  */
-export class ConnectedWorker implements WorkerTransport {
+class ConnectedWorker implements WorkerTransport {
   readonly kind = 'connected';
   private seq = 0;
   private readonly waiting = new Map<number, Waiting>();

@@ -52,9 +52,11 @@ export function createApp(deps: AppDeps): Express {
   app.use(requireToken(deps.apiToken));
 
   const schedule = scheduleRoutes(pool, { payloadMaxBytes });
-  const openapi = buildOpenApiDocument({ payloadMaxBytes });
+  // Built when first asked for, and kept as text: most schedulers never serve it.
+  let openapi: string | undefined;
   app.get('/api/openapi.json', (_req, res) => {
-    res.json(openapi);
+    openapi ??= JSON.stringify(buildOpenApiDocument({ payloadMaxBytes }));
+    res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator);
   app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));

@@ -49,7 +49,7 @@ function payloadTaskTypes(config: WorkerConfig): ReadonlyMap<string, PayloadTask
  * noop, sleep, fail and demo-job as named task types, doing what the commands of the same names do, and the
  * payload types (http, shell).
  */
-export function builtinTasks(config: WorkerConfig, payloadTasks = payloadTaskTypes(config)) {
+function builtinTasks(config: WorkerConfig, payloadTasks = payloadTaskTypes(config)) {
   return [
     defineTask({ name: 'noop', run: () => executeCommand('noop', executionOptions(config)) }),
     defineTask({

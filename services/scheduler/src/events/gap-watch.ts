@@ -1,7 +1,7 @@
 import type { SnapshotBounds } from '../db/events';
 
 /** How long after a gap is first seen its horizon snapshot is taken (see GapWatch). */
-export const HORIZON_DELAY_MS = 50;
+const HORIZON_DELAY_MS = 50;
 
 /** wait: the id may still commit. gone: it never will. given-up: the bound passed before either was known. */
 export type GapVerdict = 'wait' | 'gone' | 'given-up';

@@ -145,7 +145,7 @@ export class DialledLink {
  * that carries its STARTED folded in (started_at_ms) goes as two reports again, STARTED first: the original
  * coordinator records started_at only from a STARTED report, and does not know started_at_ms.
  */
-export function splitReports(batch: Partial<UpdateTaskStatusBatchRequest>): Partial<UpdateTaskStatusRequest>[] {
+function splitReports(batch: Partial<UpdateTaskStatusBatchRequest>): Partial<UpdateTaskStatusRequest>[] {
   return (batch.updates ?? []).flatMap((update) => {
     if (update.status === 'STARTED' || !update.started_at_ms) return [update];
     const at = Number(update.started_at_ms);
@@ -155,7 +155,7 @@ export function splitReports(batch: Partial<UpdateTaskStatusBatchRequest>): Part
 }
 
 /** One result per report of the batch from the answers to splitReports' calls: failed if any part failed. */
-export function joinReports(batch: Partial<UpdateTaskStatusBatchRequest>, responses: UpdateTaskStatusResponse__Output[]): UpdateTaskStatusBatchResponse__Output {
+function joinReports(batch: Partial<UpdateTaskStatusBatchRequest>, responses: UpdateTaskStatusResponse__Output[]): UpdateTaskStatusBatchResponse__Output {
   let next = 0;
   const results = (batch.updates ?? []).map((update) => {
     const parts = responses.slice(next, (next += update.status === 'STARTED' || !update.started_at_ms ? 1 : 2));

@@ -41,7 +41,7 @@ export async function runAttempt(runnable: Runnable, payloadText: string, ctx: T
 }
 
 /** A thrown value's message: an Error's message, anything else as text. */
-export function errorMessage(err: unknown): string {
+function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
 }
@@ -50,7 +50,7 @@ export function errorMessage(err: unknown): string {
  * A handler's return value as JSON text: undefined is null. What JSON cannot represent (a BigInt, a function,
  * a symbol, a cycle) throws, rather than being silently dropped or changed as JSON.stringify would.
  */
-export function toJson(value: unknown): string {
+function toJson(value: unknown): string {
   if (value === undefined) return 'null';
   try {
     return JSON.stringify(value, (key, item: unknown) => {

@@ -6,7 +6,7 @@
  */
 
 /** Lower case, no IPv6 brackets, no trailing dot: "Example.COM." and "example.com" are one host. */
-export function normalizeHost(host: string): string {
+function normalizeHost(host: string): string {
   let value = host.trim().toLowerCase();
   if (value.startsWith('[') && value.endsWith(']')) value = value.slice(1, -1);
   if (value.endsWith('.')) value = value.slice(0, -1);

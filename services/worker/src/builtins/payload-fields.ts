@@ -7,7 +7,7 @@ import { ValidationError } from '../../../common/src/errors';
  */
 
 /** The longest timeout_ms a payload may ask for: one day; longer work belongs in a task of its own kind. */
-export const MAX_TIMEOUT_MS = 86_400_000;
+const MAX_TIMEOUT_MS = 86_400_000;
 
 export function payloadObject(payload: unknown, taskType: string): Record<string, unknown> {
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {

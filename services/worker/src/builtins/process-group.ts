@@ -59,7 +59,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  * until PID 1 reaps it, and some container inits never do; a zombie runs nothing, so on Linux only members
  * that are not zombies count. Elsewhere any member does.
  */
-export function groupHasLiveMembers(pgid: number): boolean {
+function groupHasLiveMembers(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
   if (process.platform !== 'linux' || !existsSync('/proc/self/stat')) return true;
   for (const entry of readdirSync('/proc')) {
