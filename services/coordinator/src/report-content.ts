@@ -40,18 +40,26 @@ export function resultAsJson(result: string): string {
   return JSON.stringify(text);
 }
 
+/** Text that could hold a number beyond float64 (a long exponent or a long run of digits). */
+const HUGE_NUMBER = /[eE][+]?\d{3}|\d{309}/;
+
+/*
+ * Every report's result passes here, on the recorder's path: each costlier check runs only when the text can
+ * fail it (a reviver on every node, or a scan of every character, for every result showed in the profile).
+ */
 function isStorableJson(text: string): boolean {
   let finite = true;
   try {
+    if (!HUGE_NUMBER.test(text)) JSON.parse(text);
     // JSON.parse turns a number beyond float64 into Infinity; PostgreSQL may refuse it (numeric overflow).
-    JSON.parse(text, (_key, value: unknown) => {
+    else JSON.parse(text, (_key, value: unknown) => {
       if (typeof value === 'number' && !Number.isFinite(value)) finite = false;
       return value;
     });
   } catch {
     return false;
   }
-  return finite && !UNSTORABLE_ESCAPE.test(text) && !deeperThan(text, MAX_JSON_DEPTH);
+  return finite && !(text.includes('\\u') && UNSTORABLE_ESCAPE.test(text)) && !(text.length > MAX_JSON_DEPTH && deeperThan(text, MAX_JSON_DEPTH));
 }
 
 /** Whether valid JSON text nests arrays and objects deeper than `limit` (brackets inside strings do not count). */
