@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { loadConfig } from '../../services/common/src/config';
+import { migrate } from '../../services/common/src/db/migrate';
 import { createPool, type Pool } from '../../services/common/src/db/pool';
 import { createLogger } from '../../services/common/src/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -70,9 +71,10 @@ async function outcome(query: Promise<unknown>, guardMs: number): Promise<Error 
 test('a query on a connection that went silent fails within the query timeout; the pool then recovers', async () => {
   const url = new URL(db.url);
   url.host = `127.0.0.1:${proxy.port}`;
+  const logged: string[] = [];
   pool = createPool(
     { ...db.config, connectionString: url.toString(), poolSize: 1, statementTimeoutMs: 500, queryTimeoutMs: 1500, keepAliveIdleMs: 1000 },
-    createLogger('test', 'silent'),
+    createLogger('test', 'warn', { write: (line: string) => logged.push(line) }),
     'timeout-test',
   );
   expect(await outcome(pool.query('SELECT 1'), 10_000)).toBe('answered');
@@ -82,14 +84,57 @@ test('a query on a connection that went silent fails within the query timeout; t
   expect(slow).toBeInstanceOf(Error);
   expect((slow as Error & { code?: string }).code).toBe('57014');
 
+  // The pool dropped the connection that failed; the query under test runs on an open one, not a new one.
+  expect(await outcome(pool.query('SELECT 1'), 10_000)).toBe('answered');
   proxy.frozen = true;
   const silent = await outcome(pool.query('SELECT 1'), 15_000);
   expect(silent).toBeInstanceOf(Error);
-  expect((silent as Error).message).toMatch(/timeout/i);
+  expect((silent as Error).message).toMatch(/connection terminated/i);
+  expect(logged.join('')).toContain('no answer from the database within DB_QUERY_TIMEOUT');
 
   // The silent connection was dropped: the next query gets a new one once the network is back.
   proxy.frozen = false;
   expect(await outcome(pool.query('SELECT 1'), 10_000)).toBe('answered');
+});
+
+test('a transaction on a connection that went silent fails within the query timeout, and nothing crashes', async () => {
+  const url = new URL(db.url);
+  url.host = `127.0.0.1:${proxy.port}`;
+  const txPool = createPool(
+    { ...db.config, connectionString: url.toString(), poolSize: 1, statementTimeoutMs: 500, queryTimeoutMs: 1500, keepAliveIdleMs: 1000 },
+    createLogger('test', 'silent'),
+    'timeout-test-tx',
+  );
+  try {
+    // A client checked out by pool.connect() has no 'error' listener: closing it must not emit one.
+    const client = await txPool.connect();
+    await client.query('BEGIN');
+    proxy.frozen = true;
+    const silent = await outcome(client.query('SELECT 1'), 15_000);
+    client.release();
+    expect(silent).toBeInstanceOf(Error);
+    proxy.frozen = false;
+    expect(await outcome(txPool.query('SELECT 1'), 10_000)).toBe('answered');
+  } finally {
+    proxy.frozen = false;
+    await txPool.end();
+  }
+});
+
+test('a migration may take longer than the query timeout', async () => {
+  const direct = createPool(
+    { ...db.config, connectionString: db.url, poolSize: 2, statementTimeoutMs: 500, queryTimeoutMs: 1000, keepAliveIdleMs: 1000 },
+    createLogger('test', 'silent'),
+    'timeout-test-migrate',
+  );
+  try {
+    expect(await migrate(direct, [{ version: '9999_slow', sql: 'SELECT pg_sleep(2)' }])).toEqual(['9999_slow']);
+    // The exemption ended with the migration: the same pool's queries are bounded again.
+    const slow = await outcome(direct.query('SELECT pg_sleep(2)'), 10_000);
+    expect(slow).toBeInstanceOf(Error);
+  } finally {
+    await direct.end();
+  }
 });
 
 test('the timeouts are settings with defaults; the client waits longer than the server', () => {

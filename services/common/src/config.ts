@@ -34,8 +34,8 @@ export interface DatabaseConfig {
    */
   readonly statementTimeoutMs: number;
   /**
-   * DB_QUERY_TIMEOUT, default 35 s: the client gives up on a query with no answer this long and drops its
-   * connection (pg's query_timeout), so a half-open connection fails instead of hanging; 0 = no limit.
+   * DB_QUERY_TIMEOUT, default 35 s: the client closes a connection checked out this long without an answer
+   * (one query, or one transaction), so a half-open connection fails instead of hanging; 0 = no limit.
    */
   readonly queryTimeoutMs: number;
   /** DB_KEEPALIVE_IDLE, default 10 s: TCP keepalive probes start after this much silence on a connection. */

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { QueryConfig } from 'pg';
-import { SCHEMA, type Pool } from './pool';
+import { SCHEMA, withoutQueryTimeout, type Pool } from './pool';
 import { repoRoot } from '../paths';
 
 export interface Migration {
@@ -21,15 +20,9 @@ export function readMigrations(dir = join(repoRoot(), 'db', 'migrations')): Migr
 const MIGRATION_LOCK = 7_283_114;
 /*
  * Migrations are exempt from the pool's timeouts (pool.ts): rewriting a large table, or waiting for another
- * process's migration, legitimately takes longer. The server-side limit is lifted for the transaction; the
- * client-side one is a day (setTimeout's range ends near 24.8 days).
+ * process's migration, legitimately takes longer. The server-side limit is lifted for the transaction, the
+ * client-side one for the migration's client.
  */
-const MIGRATION_QUERY_TIMEOUT_MS = 86_400_000;
-
-/** A query with the migration's client-side timeout (pg reads query_timeout per query; its types omit it). */
-function migrationQuery(text: string, values?: unknown[]): QueryConfig {
-  return { text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig;
-}
 
 /*
  * Installs migrated before 0007 keep their ledger in public.schema_migrations; it moves into taskmaster before
@@ -59,11 +52,11 @@ const MOVE_LEDGER_FROM_PUBLIC = `
  * schema is never half-migrated. Returns the versions applied now.
  */
 export async function migrate(pool: Pool, migrations = readMigrations()): Promise<string[]> {
-  const client = await pool.connect();
+  const client = withoutQueryTimeout(await pool.connect());
   try {
     await client.query('BEGIN');
     await client.query('SET LOCAL statement_timeout = 0');
-    await client.query(migrationQuery('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]));
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     // Every migration, old or new, creates its objects in taskmaster, whatever the pool's search_path.
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     await client.query(`SET LOCAL search_path = ${SCHEMA}`);
@@ -79,7 +72,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
     const pending = migrations.filter((migration) => !applied.has(migration.version));
     for (const migration of pending) {
       try {
-        await client.query(migrationQuery(migration.sql));
+        await client.query(migration.sql);
       } catch (err) {
         throw new Error(`migration ${migration.version} failed: ${(err as Error).message}`);
       }

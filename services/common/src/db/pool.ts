@@ -75,9 +75,9 @@ export function describeDatabase(config: DatabaseConfig): string {
 /**
  * One pool per service. An idle client's error (the server restarted) is logged, never thrown. Every query
  * is bounded twice: the server cancels a statement after statement_timeout (the connection stays usable),
- * and the client gives up after query_timeout, longer, for when no answer can come at all (a half-open
- * connection): the query fails and the pool drops that connection. So neither the dispatch loop nor the
- * status recorder can wait forever on the database. 0 turns either off.
+ * and the client gives up after DB_QUERY_TIMEOUT, longer, for when no answer can come at all (a half-open
+ * connection): the connection is closed, its query fails and the pool drops it (closeStuckClients). So
+ * neither the dispatch loop nor the status recorder can wait forever on the database. 0 turns either off.
  */
 export function createPool(
   config: DatabaseConfig, logger: Logger, applicationName: string, options: { sessionOptions?: string } = {},
@@ -90,10 +90,52 @@ export function createPool(
     idleTimeoutMillis: config.idleTimeoutMs,
     application_name: applicationName,
     ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
-    ...(config.queryTimeoutMs > 0 ? { query_timeout: config.queryTimeoutMs } : {}),
   });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
+  if (config.queryTimeoutMs > 0) closeStuckClients(pool, config.queryTimeoutMs, logger);
   return pool;
+}
+
+/** Clients that may stay checked out for as long as they need (a migration's). */
+const unbounded = new WeakSet<pg.PoolClient>();
+
+/** Exempts a checked-out client from DB_QUERY_TIMEOUT until it is released. */
+export function withoutQueryTimeout(client: PoolClient): PoolClient {
+  unbounded.add(client);
+  return client;
+}
+
+/*
+ * The client-side bound: a client checked out for longer than `timeoutMs` (by pool.query, one query; by
+ * pool.connect, one transaction) is closed, which fails its query ("Connection terminated") and makes the
+ * pool drop it. One timer per pool looks at the checked-out clients; node-postgres' own query_timeout starts
+ * a timer for every query, and that timer kept each query's rows alive past garbage collections: the
+ * coordinator's heap grew by tens of MB under load (docs/performance.md). end() on a client with a query in
+ * flight destroys its socket at once and emits no 'error', which a client checked out by pool.connect() has
+ * no listener for.
+ */
+function closeStuckClients(pool: pg.Pool, timeoutMs: number, logger: Logger): void {
+  const checkedOut = new Map<pg.PoolClient, number>();
+  pool.on('acquire', (client) => checkedOut.set(client, performance.now()));
+  pool.on('release', (_err, client) => {
+    checkedOut.delete(client);
+    unbounded.delete(client);
+  });
+  pool.on('remove', (client) => checkedOut.delete(client));
+  const timer = setInterval(() => {
+    if ((pool as pg.Pool & { ending?: boolean }).ending) {
+      clearInterval(timer);
+      return;
+    }
+    const now = performance.now();
+    for (const [client, since] of checkedOut) {
+      if (now - since < timeoutMs || unbounded.has(client)) continue;
+      checkedOut.delete(client);
+      logger.warn({ timeout_ms: timeoutMs }, 'no answer from the database within DB_QUERY_TIMEOUT: closing the connection');
+      client.end().catch(() => undefined);
+    }
+  }, Math.min(1000, Math.max(50, timeoutMs / 10)));
+  timer.unref();
 }
 
 /**
