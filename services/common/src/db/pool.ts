@@ -96,6 +96,8 @@ export function createPool(
   return pool;
 }
 
+const CHECKED_OUT_AT = Symbol('checkedOutAt');
+
 /** Clients that may stay checked out for as long as they need (a migration's). */
 const unbounded = new WeakSet<pg.PoolClient>();
 
@@ -115,22 +117,27 @@ export function withoutQueryTimeout(client: PoolClient): PoolClient {
  * no listener for.
  */
 function closeStuckClients(pool: pg.Pool, timeoutMs: number, logger: Logger): void {
-  const checkedOut = new Map<pg.PoolClient, number>();
-  pool.on('acquire', (client) => checkedOut.set(client, performance.now()));
-  pool.on('release', (_err, client) => {
-    checkedOut.delete(client);
+  // The checkout time is kept on the client, not in a Map: two Map updates per query churned its table.
+  const clients = new Set<pg.PoolClient & { [CHECKED_OUT_AT]?: number }>();
+  pool.on('connect', (client) => clients.add(client));
+  pool.on('remove', (client) => clients.delete(client));
+  pool.on('acquire', (client: pg.PoolClient & { [CHECKED_OUT_AT]?: number }) => {
+    client[CHECKED_OUT_AT] = performance.now();
+  });
+  pool.on('release', (_err, client: pg.PoolClient & { [CHECKED_OUT_AT]?: number }) => {
+    client[CHECKED_OUT_AT] = 0;
     unbounded.delete(client);
   });
-  pool.on('remove', (client) => checkedOut.delete(client));
   const timer = setInterval(() => {
     if ((pool as pg.Pool & { ending?: boolean }).ending) {
       clearInterval(timer);
       return;
     }
     const now = performance.now();
-    for (const [client, since] of checkedOut) {
-      if (now - since < timeoutMs || unbounded.has(client)) continue;
-      checkedOut.delete(client);
+    for (const client of clients) {
+      const since = client[CHECKED_OUT_AT] ?? 0;
+      if (since === 0 || now - since < timeoutMs || unbounded.has(client)) continue;
+      client[CHECKED_OUT_AT] = 0;
       logger.warn({ timeout_ms: timeoutMs }, 'no answer from the database within DB_QUERY_TIMEOUT: closing the connection');
       client.end().catch(() => undefined);
     }
