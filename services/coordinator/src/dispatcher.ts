@@ -119,7 +119,7 @@ export class Dispatcher {
           claimed = await claimDueTasks(pool, slots, capabilities, leaseMs, lookaheadMs);
         } finally {
           // Also when the claim failed: reserved slots must not leak.
-          this.assignClaimed(slots, claimed);
+          registry.settleReservations(slots, claimed);
         }
         if (claimed.length > 0) this.send(claimed);
         filled ||= claimed.length === slots.length;
@@ -136,18 +136,6 @@ export class Dispatcher {
     // Claimable already but not claimed: another coordinator holds it locked right now; look again shortly.
     if (dueIn <= lookaheadMs) return 50;
     return Math.min(Math.ceil(dueIn - lookaheadMs) + 1, pollIntervalMs);
-  }
-
-  /** Claimed tasks take their reserved slots; the reservations not used are given back. */
-  private assignClaimed(plan: readonly number[], claimed: readonly ClaimedTask[]): void {
-    const { registry } = this.options;
-    const unused = new Map<number, number>();
-    for (const id of plan) unused.set(id, (unused.get(id) ?? 0) + 1);
-    for (const task of claimed) {
-      registry.assign(task.worker_id, task.id, task.attempt);
-      unused.set(task.worker_id, (unused.get(task.worker_id) ?? 1) - 1);
-    }
-    for (const [workerId, count] of unused) if (count > 0) registry.unreserve(workerId, count);
   }
 
   private send(claimed: readonly ClaimedTask[]): void {

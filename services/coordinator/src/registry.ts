@@ -62,10 +62,11 @@ export interface RegisteredWorker {
   ownership: Ownership | undefined;
 }
 
+/** Shared by the tasks of one claim with the same attempt number: never changed once made. */
 export interface Assignment {
-  attempt: number;
+  readonly attempt: number;
   /** performance.now() when it was sent. */
-  sentAt: number;
+  readonly sentAt: number;
 }
 
 export interface RegistryOptions {
@@ -160,7 +161,8 @@ export class WorkerRegistry {
     const next = new Map<string, Assignment>();
     for (const task of held) {
       const id = task.task_id.toLowerCase();
-      next.set(id, { attempt: task.attempt, sentAt: worker.assigned.get(id)?.sentAt ?? now });
+      const sent = worker.assigned.get(id);
+      next.set(id, sent?.attempt === task.attempt ? sent : { attempt: task.attempt, sentAt: sent?.sentAt ?? now });
     }
     const missing: HeldTask[] = [];
     for (const [id, assignment] of worker.assigned) {
@@ -246,18 +248,25 @@ export class WorkerRegistry {
     return plan;
   }
 
-  /** Gives back `count` reserved slots of a worker that were not used. */
-  unreserve(workerId: number, count: number): void {
-    const worker = this.workers.get(workerId);
-    if (worker) worker.reserved = Math.max(0, worker.reserved - count);
-  }
-
-  /** A claimed task takes one of the worker's reserved slots. */
-  assign(workerId: number, taskId: string, attempt: number): void {
-    const worker = this.workers.get(workerId);
-    if (!worker) return;
-    worker.reserved = Math.max(0, worker.reserved - 1);
-    worker.assigned.set(taskId.toLowerCase(), { attempt, sentAt: this.now() });
+  /**
+   * Ends a pass's reservations: the slots in `plan` (one worker id per reserved slot) are released, and each
+   * claimed task takes a slot of the worker it was claimed for. One clock reading for the whole claim.
+   */
+  settleReservations(plan: readonly number[], claimed: readonly { id: string; worker_id: number; attempt: number }[]): void {
+    for (const id of plan) {
+      const worker = this.workers.get(id);
+      if (worker && worker.reserved > 0) worker.reserved--;
+    }
+    // One clock reading, and one Assignment per attempt number, for the whole claim: an object per task
+    // lived until its report and was most of what survived the coordinator's young-generation collections.
+    const sentAt = this.now();
+    const shared = new Map<number, Assignment>();
+    for (const task of claimed) {
+      let assignment = shared.get(task.attempt);
+      if (!assignment) shared.set(task.attempt, assignment = { attempt: task.attempt, sentAt });
+      // Claimed ids come from PostgreSQL's uuid output: lower case already.
+      this.workers.get(task.worker_id)?.assigned.set(task.id, assignment);
+    }
   }
 
   /**
@@ -279,7 +288,12 @@ export class WorkerRegistry {
   }
 
   /** Workers grouped by what they can take, each group's ids in the order given. */
-  groupByCapabilities(workerIds: readonly number[]): Map<string, { capabilities: Capabilities; slots: number[] }> {
+  groupByCapabilities(workerIds: readonly number[]): Map<string, { capabilities: Capabilities; slots: readonly number[] }> {
+    // Usually every worker takes the same tasks: one group, the ids as given, not copied slot by slot.
+    const [first, ...others] = this.workers.values();
+    if (first && others.every((worker) => worker.capabilityKey === first.capabilityKey) && workerIds.every((id) => this.workers.has(id))) {
+      return new Map(workerIds.length > 0 ? [[first.capabilityKey, { capabilities: first.capabilities, slots: workerIds }]] : []);
+    }
     const groups = new Map<string, { capabilities: Capabilities; slots: number[] }>();
     for (const id of workerIds) {
       const worker = this.workers.get(id);
