@@ -87,12 +87,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The signal is read only when the work waits on it: creating one per no-op task costs CPU (--cpu-prof). */
+/**
+ * The signal is read only when the work waits on it: creating one per no-op task costs CPU (--cpu-prof). A
+ * class, not an object literal with a getter, which V8 builds slowly for every task.
+ */
+class CommandExecution implements ExecutionOptions {
+  constructor(
+    readonly processTimeMs: number,
+    private readonly ctx: TaskContext | undefined,
+  ) {}
+
+  get signal(): AbortSignal | undefined {
+    return this.ctx?.signal;
+  }
+}
+
 function executionOptions(config: WorkerConfig, ctx?: TaskContext): ExecutionOptions {
-  return {
-    processTimeMs: config.taskProcessTimeMs,
-    get signal() {
-      return ctx?.signal;
-    },
-  };
+  return new CommandExecution(config.taskProcessTimeMs, ctx);
 }

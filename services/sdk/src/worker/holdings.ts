@@ -1,12 +1,8 @@
 import type { HeldTask } from '../generated/grpcapi/HeldTask';
 import type { TaskRequest__Output } from '../generated/grpcapi/TaskRequest';
 
-/** Held until due, running, or finished with its final report not yet acknowledged. */
-export type HoldingState = 'held' | 'running' | 'finished';
-
-/** One attempt this worker holds, keyed by (task_id, attempt). */
+/** One attempt held until due or running, keyed by (task_id, attempt). */
 export class Holding {
-  state: HoldingState = 'held';
   /** Dropped, replaced by a newer attempt, or stopped by the drain deadline: its outcome is never reported. */
   abandoned = false;
   /** Created on first use: most handlers never look at their signal, and a controller per task costs CPU. */
@@ -38,61 +34,70 @@ export class Holding {
  * A task has at most one attempt here: a newer attempt of a task replaces the older one (the database gave
  * the task a new attempt, so the old one is stale). A finished attempt stays listed, without using a slot,
  * until its final report is acknowledged, so the coordinator never hands back a task whose finish is still
- * on its way.
+ * on its way. It stays as its attempt number alone: that wait often outlasts a young-generation garbage
+ * collection, and an object per task kept that long grew the worker's heap (docs/performance.md).
  */
 export class Holdings {
-  private readonly byTask = new Map<string, Holding>();
-  private liveCount = 0;
+  /** A live attempt (held until due, or running), or the attempt number of a finished one. */
+  private readonly byTask = new Map<string, Holding | number>();
+  private live = 0;
 
   /** Attempts held until due or running: the slots in use. */
-  get live(): number {
-    return this.liveCount;
+  get busy(): number {
+    return this.live;
   }
 
-  get(taskId: string): Holding | undefined {
-    return this.byTask.get(taskId);
-  }
-
-  find(taskId: string, attempt: number): Holding | undefined {
-    const holding = this.byTask.get(taskId);
-    return holding?.attempt === attempt ? holding : undefined;
+  /** The attempt of `taskId` held here, live or finished. */
+  attemptOf(taskId: string): number | undefined {
+    const held = this.byTask.get(taskId);
+    return typeof held === 'number' ? held : held?.attempt;
   }
 
   add(task: TaskRequest__Output): Holding {
     const holding = new Holding(task);
     this.byTask.set(task.task_id, holding);
-    this.liveCount++;
+    this.live++;
     return holding;
   }
 
   /** The attempt ended; it stays listed until its final report is acknowledged. */
   finish(holding: Holding): void {
-    if (holding.state === 'finished' || holding.abandoned) return;
-    holding.state = 'finished';
-    this.liveCount--;
+    if (holding.abandoned || this.byTask.get(holding.taskId) !== holding) return;
+    this.byTask.set(holding.taskId, holding.attempt);
+    this.live--;
   }
 
   /** Its final report was answered: the attempt is no longer held. */
   acknowledge(taskId: string, attempt: number): void {
-    const holding = this.find(taskId, attempt);
-    if (holding?.state === 'finished') this.byTask.delete(taskId);
+    if (this.byTask.get(taskId) === attempt) this.byTask.delete(taskId);
   }
 
-  /** Stops the attempt (its ctx.signal fires) and forgets it; nothing will be reported for it. */
-  abandon(holding: Holding, reason: string): void {
-    if (holding.abandoned) return;
-    if (holding.state !== 'finished') this.liveCount--;
-    holding.abandon(reason);
-    if (this.byTask.get(holding.taskId) === holding) this.byTask.delete(holding.taskId);
+  /**
+   * Forgets the attempt, live or finished; a live one is stopped (its ctx.signal fires). Nothing will be
+   * reported for it. Returns whether this worker held it.
+   */
+  drop(taskId: string, attempt: number, reason: string): boolean {
+    const held = this.byTask.get(taskId);
+    if (held === undefined || (typeof held === 'number' ? held : held.attempt) !== attempt) return false;
+    if (typeof held !== 'number') {
+      held.abandon(reason);
+      this.live--;
+    }
+    this.byTask.delete(taskId);
+    return true;
   }
 
   /** Attempts held until due or running. */
   liveHoldings(): Holding[] {
-    return [...this.byTask.values()].filter((holding) => holding.state !== 'finished');
+    const live: Holding[] = [];
+    for (const held of this.byTask.values()) if (typeof held !== 'number') live.push(held);
+    return live;
   }
 
   /** The `held` list of a heartbeat. */
   held(): HeldTask[] {
-    return [...this.byTask.values()].map((holding) => ({ task_id: holding.taskId, attempt: holding.attempt }));
+    const held: HeldTask[] = [];
+    for (const [task_id, value] of this.byTask) held.push({ task_id, attempt: typeof value === 'number' ? value : value.attempt });
+    return held;
   }
 }

@@ -97,7 +97,7 @@ class WorkerRuntime implements Worker {
   }
 
   get busy(): number {
-    return this.holdings.live;
+    return this.holdings.busy;
   }
 
   get connected(): boolean {
@@ -116,7 +116,7 @@ class WorkerRuntime implements Worker {
       address: '',
       name: settings.name,
       slots_total: settings.slots,
-      slots_free: Math.max(0, settings.slots - this.holdings.live),
+      slots_free: Math.max(0, settings.slots - this.holdings.busy),
       draining: this.draining,
       leaving: this.leaving,
       delayed_start: true,
@@ -130,9 +130,7 @@ class WorkerRuntime implements Worker {
   /** The coordinator no longer gives these attempts to this worker: stop them and report nothing. */
   private drop(answer: HeartbeatResponse__Output): void {
     for (const { task_id, attempt } of answer.drop) {
-      const holding = this.holdings.find(task_id, attempt);
-      if (!holding) continue;
-      this.holdings.abandon(holding, 'the coordinator gave this attempt up');
+      if (!this.holdings.drop(task_id, attempt, 'the coordinator gave this attempt up')) continue;
       this.reporter.discard(task_id, attempt);
       this.settings.logger.info({ task_id, attempt }, 'attempt dropped at the coordinator\'s request');
     }
@@ -141,20 +139,20 @@ class WorkerRuntime implements Worker {
   /** One task sent by the coordinator: accepted into a free slot, or refused with the reason. */
   private accept(task: TaskRequest__Output): TaskResponse {
     const refuse = (message: string): TaskResponse => ({ task_id: task.task_id, success: false, message });
-    const current = this.holdings.get(task.task_id);
-    if (current?.attempt === task.attempt) return { task_id: task.task_id, success: true, message: 'already running' };
+    const current = this.holdings.attemptOf(task.task_id);
+    if (current === task.attempt) return { task_id: task.task_id, success: true, message: 'already running' };
     if (task.task_id === '') return refuse('task_id is empty');
     if (this.draining) return refuse('worker is draining');
     if (task.name === '' ? !this.settings.commandTask : !this.settings.definitions.has(task.name)) {
       return refuse(task.name === '' ? 'this worker runs no command tasks' : `this worker does not handle "${task.name}"`);
     }
-    if (current) {
-      if (current.attempt > task.attempt) return refuse(`this worker holds a newer attempt (${current.attempt})`);
+    if (current !== undefined) {
+      if (current > task.attempt) return refuse(`this worker holds a newer attempt (${current})`);
       // The database gave the task a new attempt: the one held here is stale.
-      this.holdings.abandon(current, 'replaced by a newer attempt');
-      this.reporter.discard(current.taskId, current.attempt);
+      this.holdings.drop(task.task_id, current, 'replaced by a newer attempt');
+      this.reporter.discard(task.task_id, current);
     }
-    if (this.holdings.live >= this.settings.slots) return refuse('no free slot');
+    if (this.holdings.busy >= this.settings.slots) return refuse('no free slot');
     const holding = this.holdings.add(task);
     if (task.start_after_ms > 0) this.dueTimer.hold(holding, task.start_after_ms);
     else void this.run(holding);
@@ -162,7 +160,6 @@ class WorkerRuntime implements Worker {
   }
 
   private async run(holding: Holding): Promise<void> {
-    holding.state = 'running';
     const { task } = holding;
     const { workerId } = this.settings;
     const startedAt = Date.now();
@@ -196,12 +193,12 @@ class WorkerRuntime implements Worker {
     this.draining = true;
     void this.connection.beat();
     const deadline = performance.now() + drainTimeoutMs;
-    while (this.holdings.live > 0 && performance.now() < deadline) await sleep(20);
+    while (this.holdings.busy > 0 && performance.now() < deadline) await sleep(20);
     const unfinished = this.holdings.liveHoldings();
     if (unfinished.length > 0) {
       logger.warn({ unfinished: unfinished.length }, 'drain timeout: aborting unfinished tasks; the coordinator hands them to other workers');
       for (const holding of unfinished) {
-        this.holdings.abandon(holding, 'the worker is stopping (drain timeout)');
+        this.holdings.drop(holding.taskId, holding.attempt, 'the worker is stopping (drain timeout)');
         this.reporter.discard(holding.taskId, holding.attempt);
       }
     }
