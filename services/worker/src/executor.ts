@@ -15,23 +15,26 @@ export class TaskFailure extends Error {}
  *   sleep <seconds>      works for that long
  *   fail [message]       fails with the message (exercises retries and the failed state)
  *   anything else        simulated work for TASK_PROCESS_TIME, as the original demo-job
- * Returns the task's result text.
+ * Returns the task's result text: at once for noop (a no-op costs nothing more), else as a promise, which
+ * fail rejects.
  */
-export async function executeCommand(command: string, options: ExecutionOptions): Promise<string> {
+export function executeCommand(command: string, options: ExecutionOptions): string | Promise<string> {
   const [name, ...args] = command.trim().split(/\s+/);
   switch (name) {
     case 'noop':
       return 'ok';
-    case 'sleep': {
-      const seconds = Number(args[0]);
-      if (!(seconds >= 0)) throw new TaskFailure(`sleep needs a number of seconds, got "${args[0] ?? ''}"`);
-      await sleep(seconds * 1000, undefined, { signal: options.signal });
-      return `slept ${seconds}s`;
-    }
+    case 'sleep':
+      return sleepFor(args[0], options.signal);
     case 'fail':
-      throw new TaskFailure(args.length > 0 ? args.join(' ') : 'failed on purpose');
+      return Promise.reject(new TaskFailure(args.length > 0 ? args.join(' ') : 'failed on purpose'));
     default:
-      await sleep(options.processTimeMs, undefined, { signal: options.signal });
-      return `${name} done`;
+      return sleep(options.processTimeMs, undefined, { signal: options.signal }).then(() => `${name} done`);
   }
+}
+
+async function sleepFor(secondsText: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  const seconds = Number(secondsText);
+  if (!(seconds >= 0)) throw new TaskFailure(`sleep needs a number of seconds, got "${secondsText ?? ''}"`);
+  await sleep(seconds * 1000, undefined, { signal });
+  return `slept ${seconds}s`;
 }

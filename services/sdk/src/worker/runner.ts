@@ -13,31 +13,56 @@ export interface Runnable {
 /**
  * Runs one attempt: parses the payload (JSON text; '' is no payload), checks it against the task's schema,
  * calls the handler and turns its return value into JSON. Every failure becomes a failed attempt with a
- * message that says what went wrong; nothing here throws.
+ * message that says what went wrong; nothing here throws. A handler (and schema) that answers synchronously
+ * gets its outcome synchronously, without the promises and event-loop turns of an async path
+ * (docs/performance.md).
  */
-export async function runAttempt(runnable: Runnable, payloadText: string, ctx: TaskContext): Promise<Outcome> {
+export function runAttempt(runnable: Runnable, payloadText: string, ctx: TaskContext): Outcome | Promise<Outcome> {
   let payload: unknown;
   try {
     payload = payloadText === '' ? undefined : JSON.parse(payloadText);
   } catch (err) {
     return { ok: false, error: `the payload is not JSON: ${(err as Error).message}` };
   }
-  if (runnable.schema) {
-    const checked = await runnable.schema['~standard'].validate(payload);
-    if (checked.issues) return { ok: false, error: `the payload does not match the schema of "${ctx.name}": ${describeIssues(checked.issues)}` };
-    payload = checked.value;
+  if (!runnable.schema) return runHandler(runnable, payload, ctx);
+  let checked: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+  try {
+    checked = runnable.schema['~standard'].validate(payload);
+  } catch (err) {
+    return { ok: false, error: `the payload could not be checked against the schema of "${ctx.name}": ${errorMessage(err)}` };
   }
+  const afterCheck = (result: StandardSchemaV1.Result<unknown>): Outcome | Promise<Outcome> => {
+    if (result.issues) return { ok: false, error: `the payload does not match the schema of "${ctx.name}": ${describeIssues(result.issues)}` };
+    return runHandler(runnable, result.value, ctx);
+  };
+  if (!isThenable(checked)) return afterCheck(checked);
+  return Promise.resolve(checked).then(afterCheck, (err: unknown) => ({
+    ok: false as const,
+    error: `the payload could not be checked against the schema of "${ctx.name}": ${errorMessage(err)}`,
+  }));
+}
+
+function runHandler(runnable: Runnable, payload: unknown, ctx: TaskContext): Outcome | Promise<Outcome> {
   let value: unknown;
   try {
-    value = await runnable.run(payload, ctx);
+    value = runnable.run(payload, ctx);
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   }
+  if (!isThenable(value)) return resultOutcome(value);
+  return Promise.resolve(value).then(resultOutcome, (err: unknown) => ({ ok: false as const, error: errorMessage(err) }));
+}
+
+function resultOutcome(value: unknown): Outcome {
   try {
     return { ok: true, result: toJson(value) };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }
 
 /** A thrown value's message: an Error's message, anything else as text. */

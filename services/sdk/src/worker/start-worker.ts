@@ -13,7 +13,7 @@ import { Holdings, type Holding } from './holdings';
 import { createWorkerMetrics } from './metrics';
 import { resolveOptions, type ResolvedOptions, type StartWorkerOptions } from './options';
 import { Reporter } from './reporter';
-import { runAttempt, type Runnable } from './runner';
+import { runAttempt, type Outcome, type Runnable } from './runner';
 
 /** How long a drain waits for its last reports, and for the coordinator to acknowledge the leaving heartbeat. */
 const FLUSH_TIMEOUT_MS = 5000;
@@ -50,7 +50,7 @@ class WorkerRuntime implements Worker {
   private connection: Connection | DialledLink;
   private readonly reporter: Reporter;
   private readonly dueTimer = new DueTimer<Holding>((holding) => {
-    if (!holding.abandoned) void this.run(holding);
+    if (!holding.abandoned) this.run(holding);
   });
   private readonly metrics;
   private readonly heartbeatTimer: NodeJS.Timeout;
@@ -155,20 +155,27 @@ class WorkerRuntime implements Worker {
     if (this.holdings.busy >= this.settings.slots) return refuse('no free slot');
     const holding = this.holdings.add(task);
     if (task.start_after_ms > 0) this.dueTimer.hold(holding, task.start_after_ms);
-    else void this.run(holding);
+    else this.run(holding);
     return { task_id: task.task_id, success: true, message: 'accepted' };
   }
 
-  private async run(holding: Holding): Promise<void> {
+  private run(holding: Holding): void {
     const { task } = holding;
     const { workerId } = this.settings;
     const startedAt = Date.now();
     this.metrics.started(task.scheduled_at_ms, startedAt);
     this.reporter.report({ task_id: task.task_id, status: 'STARTED', attempt: task.attempt, worker_id: workerId, at_ms: startedAt, started_at: Math.floor(startedAt / 1000) });
     if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task started');
-    const outcome = await runAttempt(this.runnableFor(task), task.payload, new AttemptContext(holding, this.settings, () => this.draining));
+    const outcome = runAttempt(this.runnableFor(task), task.payload, new AttemptContext(holding, this.settings, () => this.draining));
+    if (outcome instanceof Promise) void outcome.then((settled) => this.finish(holding, settled, startedAt));
+    else this.finish(holding, outcome, startedAt);
+  }
+
+  private finish(holding: Holding, outcome: Outcome, startedAt: number): void {
     // Dropped, replaced by a newer attempt, or stopped at the drain deadline: someone else owns the outcome.
     if (holding.abandoned) return;
+    const { task } = holding;
+    const { workerId } = this.settings;
     this.holdings.finish(holding);
     const at = Date.now();
     this.metrics.finished(outcome.ok ? 'succeeded' : 'failed', at - startedAt);
