@@ -1,4 +1,5 @@
 import { tasksCreated } from '../metrics';
+import { numberArray, textArray, timestampArray } from './array-literal';
 import { ASYNC_COMMIT, waitUntilDurable } from './durability';
 import type { Pool } from './pool';
 
@@ -68,19 +69,19 @@ const isPlainCommand = (task: NewTask) =>
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
   const common = [
-    tasks.map((task) => task.command ?? null),
-    tasks.map((task) => task.scheduledAt),
-    tasks.map((task) => task.maxAttempts ?? 3),
-    tasks.map((task) => task.priority ?? 0),
-    tasks.map((task) => task.idempotencyKey ?? null),
+    textArray(tasks.map((task) => task.command ?? null)),
+    timestampArray(tasks.map((task) => task.scheduledAt)),
+    numberArray(tasks.map((task) => task.maxAttempts ?? 3)),
+    numberArray(tasks.map((task) => task.priority ?? 0)),
+    textArray(tasks.map((task) => task.idempotencyKey ?? null)),
   ];
   const { rows } = tasks.every(isPlainCommand)
     ? await pool.query<InsertedTask>({ name: 'insert-command-tasks', text: INSERT_COMMAND_TASKS, values: common })
     : await pool.query<InsertedTask>({ name: 'insert-tasks', text: INSERT_TASKS, values: [
       ...common,
-      tasks.map((task) => task.name ?? null),
-      tasks.map((task) => task.queue ?? 'default'),
-      tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload))),
+      textArray(tasks.map((task) => task.name ?? null)),
+      textArray(tasks.map((task) => task.queue ?? 'default')),
+      textArray(tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload)))),
     ] });
   await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).

@@ -1,4 +1,5 @@
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
+import { numberArray } from '../../../common/src/db/array-literal';
 import type { Pool } from '../../../common/src/db/pool';
 import type { Capabilities } from '../registry';
 
@@ -89,7 +90,7 @@ export async function claimDueTasks(
     name: `claim-due-tasks-${Math.trunc(lookaheadMs)}-${kind}`,
     text: claimDueTasksSql(lookaheadMs, kind),
     // Original-contract workers run no named task: their filter has no $3.
-    values: kind === 'originalCommands' ? [slotPlan, leaseMs] : [slotPlan, leaseMs, takes.names],
+    values: kind === 'originalCommands' ? [numberArray(slotPlan), leaseMs] : [numberArray(slotPlan), leaseMs, takes.names],
   });
   // Holding a task for the whole lookahead is safe too: it is what a task gets if the clock cannot be read,
   // since throwing would leave the claimed tasks unsent until their leases ran out.

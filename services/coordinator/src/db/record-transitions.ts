@@ -1,3 +1,4 @@
+import { numberArray, textArray, uuidArray } from '../../../common/src/db/array-literal';
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
 
@@ -85,13 +86,14 @@ const MARK_FAILED = `
   RETURNING t.id, t.worker_id, t.status = 'failed' AS final`;
 
 function reportValues(reports: readonly Transition[]): unknown[] {
+  // Task ids were checked as UUIDs before they were queued (status-recorder.ts).
   return [
-    reports.map((r) => r.taskId),
-    reports.map((r) => r.attempt),
-    reports.map((r) => r.legacyWorkerId),
-    reports.map((r) => r.atMs),
-    reports.map((r) => r.detail),
-    reports.map((r) => r.startedAtMs),
+    uuidArray(reports.map((r) => r.taskId)),
+    numberArray(reports.map((r) => r.attempt)),
+    numberArray(reports.map((r) => r.legacyWorkerId)),
+    numberArray(reports.map((r) => r.atMs)),
+    textArray(reports.map((r) => r.detail)),
+    numberArray(reports.map((r) => r.startedAtMs)),
   ];
 }
 
