@@ -172,6 +172,8 @@ describe('default values', () => {
       WORKER_DEPLOYMENT: 'tm-taskmaster-worker',
       WORKER_SELECTOR: 'app.kubernetes.io/component=worker,app.kubernetes.io/instance=tm,app.kubernetes.io/name=taskmaster',
       AUTOSCALER_ENABLED: 'false',
+      PAYLOAD_MAX_BYTES: '262144',
+      HTTP_BODY_MAX_BYTES: '4194304',
     });
     expect(config).not.toHaveProperty('AUTOSCALER_MIN_REPLICAS');
 
@@ -452,5 +454,13 @@ describe('values.schema.json', () => {
     expect(failure({ 'config.logLevel': 'loud' })).toContain('config.logLevel');
     expect(failure({ 'worker.taskProcessTime': 'soon' })).toContain('worker.taskProcessTime: Does not match pattern');
     expect(failure({ 'postgresql.enabled': false })).toContain('externalDatabase.existingSecret: String length must be greater than or equal to 1');
+    expect(failure({ 'scheduler.payloadMaxBytes': 0 })).toContain('scheduler.payloadMaxBytes: Must be greater than or equal to 1');
+    expect(failure({ 'scheduler.payloadMaxBytes': 4194304 }))
+      .toContain('scheduler.bodyMaxBytes (4194304) must be at least scheduler.payloadMaxBytes + 65536 (4259840)');
+  });
+
+  it('passes the payload and body limits to the scheduler, as whole numbers however large', () => {
+    const config = configOf(renderChart({ set: { 'scheduler.payloadMaxBytes': 1048576, 'scheduler.bodyMaxBytes': 16777216 } }));
+    expect(config).toMatchObject({ PAYLOAD_MAX_BYTES: '1048576', HTTP_BODY_MAX_BYTES: '16777216' });
   });
 });
