@@ -258,7 +258,7 @@ export class WorkerRegistry {
       if (worker && worker.reserved > 0) worker.reserved--;
     }
     // One clock reading, and one Assignment per attempt number, for the whole claim: an object per task
-    // lived until its report and was most of what survived the coordinator's young-generation collections.
+    // lives until the task's report, past young-generation collections, and adds to the old generation.
     const sentAt = this.now();
     const shared = new Map<number, Assignment>();
     for (const task of claimed) {

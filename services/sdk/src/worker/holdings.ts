@@ -35,7 +35,7 @@ export class Holding {
  * the task a new attempt, so the old one is stale). A finished attempt stays listed, without using a slot,
  * until its final report is acknowledged, so the coordinator never hands back a task whose finish is still
  * on its way. It stays as its attempt number alone: that wait often outlasts a young-generation garbage
- * collection, and an object per task kept that long grew the worker's heap (docs/performance.md).
+ * collection, and what is kept past one is copied, then moved to the old generation (docs/performance.md).
  */
 export class Holdings {
   /** A live attempt (held until due, or running), or the attempt number of a finished one. */
