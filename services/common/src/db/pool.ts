@@ -111,8 +111,8 @@ export function withoutQueryTimeout(client: PoolClient): PoolClient {
  * The client-side bound: a client checked out for longer than `timeoutMs` (by pool.query, one query; by
  * pool.connect, one transaction) is closed, which fails its query ("Connection terminated") and makes the
  * pool drop it. One timer per pool looks at the checked-out clients; node-postgres' own query_timeout starts
- * a timer for every query, and that timer kept each query's rows alive past garbage collections: the
- * coordinator's heap grew by tens of MB under load (docs/performance.md). end() on a client with a query in
+ * a timer for every query, and with it the coordinator moved four times as much to its old generation under
+ * load, tens of MB of peak RSS (docs/performance.md). end() on a client with a query in
  * flight destroys its socket at once and emits no 'error', which a client checked out by pool.connect() has
  * no listener for.
  */
