@@ -17,7 +17,8 @@ const COMMAND_WORKERS = { names: ['demo-job', 'fail', 'noop', 'sleep'], commandT
 /**
  * `npm run bench -- --explain`: the plans of the hot statements, as the services run them (their own
  * functions, prepared statements and parameters), with EXPLAIN (ANALYZE, BUFFERS) through auto_explain, on
- * a table holding a 100k-task backlog behind 200k finished tasks. Each statement runs a few times first so
+ * a table holding a 100k-task backlog behind 200k finished tasks; a fifth of the backlog has a priority (above or
+ * below 0), and 1,000 tasks of high priority are due in an hour, which the claim must read past. Each statement runs a few times first so
  * the plan shown is the one a long-running service uses (PostgreSQL may switch a prepared statement to a
  * generic plan after five runs).
  */
@@ -30,10 +31,12 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
   pool.on('connect', (client) => client.on('notice', (notice) => plans.push(notice.message ?? '')));
   try {
     await migrate(pool);
-    log('filling: 200k finished tasks, a 100k backlog due now');
+    log('filling: 200k finished tasks, a 100k backlog due now (a fifth with priorities), 1,000 urgent tasks due in an hour');
     await pool.query(`INSERT INTO tasks (command, scheduled_at, status, attempt, worker_id, picked_at, started_at, completed_at)
                       SELECT 'noop', now() - interval '1 hour', 'succeeded', 1, 1, now(), now(), now() FROM generate_series(1, 200000)`);
-    await insertTasks(pool, Array.from({ length: 100_000 }, () => ({ command: 'noop', scheduledAt: new Date() })));
+    const priorities = [0, 0, 0, 0, 0, 0, 0, 0, 5, -5];
+    await insertTasks(pool, Array.from({ length: 100_000 }, (_, i) => ({ command: 'noop', scheduledAt: new Date(), priority: priorities[i % 10] })));
+    await insertTasks(pool, Array.from({ length: 1000 }, () => ({ command: 'noop', scheduledAt: new Date(Date.now() + 3_600_000), priority: 100 })));
     await pool.query('VACUUM ANALYZE tasks');
     await pool.query('VACUUM ANALYZE events');
     const plan = Array.from({ length: 500 }, (_, i) => 1 + (i % 3));

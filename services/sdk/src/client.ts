@@ -45,7 +45,7 @@ export interface EnqueueOptions {
   delay?: number;
   /** A second enqueue with the same key returns the first task instead of creating another. */
   idempotencyKey?: string;
-  /** Higher runs first among due tasks; -1000 to 1000, default 0. */
+  /** Higher runs first among due tasks, each point counting as a minute of waiting (so none starves); -1000 to 1000, default 0. */
   priority?: number;
   /** Default the definition's queue, else "default". */
   queue?: string;

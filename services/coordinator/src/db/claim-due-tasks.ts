@@ -31,6 +31,10 @@ export interface ClaimedTask {
  * on its own before any gRPC call: no row lock is held across the network (DESIGN.md §1). It commits without
  * waiting for the disk: a claim lost in a crash is a lease that expired (durability.ts).
  * Every claim increments `attempt`, the fence the worker echoes in its reports.
+ * Order: by claim key, the due time moved p minutes earlier for priority p (migration 0012). Each of the three
+ * pending indexes (priority 0, above, below) gives its first due tasks in key order, and the merge keeps the
+ * first of them all; a lower-priority branch reads its index up to 1000 minutes ahead, the widest shift, and
+ * skips what is not due. With no priorities in use the two extra branches read empty indexes.
  * The lookahead and the kind of worker (TAKES) are written into the text, one prepared statement each,
  * because a parameter in their place let the generic plan pick a worse index or a sort of the whole backlog.
  * The picked ids go through ARRAY(...) and unnest WITH ORDINALITY so that the update is planned as a nested
@@ -48,15 +52,33 @@ function takesOf(capabilities: Capabilities): keyof typeof TAKES {
   return capabilities.commandTasks ? 'commands' : 'named';
 }
 
-const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => `
+/** The claim key of migration 0012's indexes, written as they are so that the planner matches them. */
+const CLAIM_KEY = `((scheduled_at AT TIME ZONE 'UTC') - priority * interval '1 minute')`;
+
+const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
+  const horizon = `now() + interval '${Math.trunc(lookaheadMs)} milliseconds'`;
+  const due = `status = 'pending' AND scheduled_at <= ${horizon} AND ${TAKES[takes]}`;
+  const prioritized = (sign: '>' | '<', keyBound: string) => `
+    SELECT id, ${CLAIM_KEY} AS claim_key FROM tasks
+    WHERE ${due} AND priority ${sign} 0 AND ${CLAIM_KEY} <= ((${horizon}) AT TIME ZONE 'UTC') + ${keyBound}
+    ORDER BY ${CLAIM_KEY}, id
+    LIMIT cardinality($1::bigint[])
+    FOR UPDATE SKIP LOCKED`;
+  return `
   WITH ${ASYNC_COMMIT},
-  picked AS (
-    SELECT id FROM tasks
-    WHERE status = 'pending' AND scheduled_at <= now() + interval '${Math.trunc(lookaheadMs)} milliseconds'
-      AND ${TAKES[takes]}
+  plain AS (
+    SELECT id, scheduled_at AT TIME ZONE 'UTC' AS claim_key FROM tasks
+    WHERE ${due} AND priority = 0
     ORDER BY scheduled_at, id
     LIMIT cardinality($1::bigint[])
     FOR UPDATE SKIP LOCKED
+  ),
+  higher AS (${prioritized('>', "interval '0 minutes'")}),
+  lower AS (${prioritized('<', "interval '1000 minutes'")}),
+  picked AS (
+    SELECT id FROM (SELECT * FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower) candidates
+    ORDER BY claim_key, id
+    LIMIT cardinality($1::bigint[])
   )
   UPDATE tasks t
   SET status = 'dispatched',
@@ -71,6 +93,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => `
             (extract(epoch FROM greatest(t.scheduled_at, t.created_at)) * 1000)::float8 AS due_at_ms,
             (extract(epoch FROM t.scheduled_at) * 1000)::float8 AS scheduled_ms,
             t.scheduled_at > clock_timestamp() AS ahead`;
+};
 
 /* The database's clock now, in Unix ms. */
 const DATABASE_NOW_MS = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`;
