@@ -64,7 +64,7 @@ async function probeGrpc(count: number): Promise<Record<string, unknown>> {
     };
     const client = createWorkerClient(`127.0.0.1:${port}`);
     const stream = new RequestStream(client, { name: 'StreamTasks', stream: client.StreamTasks, unary: client.SubmitTasks });
-    const request: Partial<TaskBatchRequest> = { tasks: [{ task_id: '0b7e8a3c-1111-4222-8333-444455556666', data: 'noop', attempt: 1, scheduled_at_ms: 0, start_after_ms: 0, name: '', payload: '', queue: '' }] };
+    const request: Partial<TaskBatchRequest> = { tasks: [{ task_id: '0b7e8a3c-1111-4222-8333-444455556666', data: 'noop', attempt: 1, scheduled_at_ms: 0, start_after_ms: 0, name: '', payload: '', queue: '', timeout_ms: 0 }] };
     const measure = async (call: () => Promise<unknown>) => {
       for (let i = 0; i < 100; i++) await call();
       const calleeBefore = await calleeCpuMs();

@@ -34,6 +34,25 @@ describe('task detail', () => {
     expect(api.requestsTo('POST /api/tasks/:id/retry')).toHaveLength(1);
   });
 
+  it('cancels a running task, then shows why it was cancelled and its timeout', async () => {
+    const running = task({ name: 'resize', command: 'resize', status: 'running', attempt: 1, worker_id: 7, timeout_seconds: 90, started_at: '2026-01-27T12:00:01.000Z' });
+    let current = running;
+    const api = new FakeApi()
+      .on('GET /api/tasks/:id/events', () => ({ task: current, events: [] }))
+      .on('POST /api/tasks/:id/cancel', () => {
+        current = { ...running, status: 'cancelled', last_error: 'cancelled', cancelled_at: '2026-01-27T12:00:02.000Z' };
+        return current;
+      });
+    const { user } = renderApp(`/tasks/${running.task_id}`, api);
+
+    expect(await screen.findByRole('heading', { name: 'resize' })).toBeInTheDocument();
+    expect(screen.getByText('Timeout').nextSibling).toHaveTextContent('90 s');
+    await user.click(screen.getByRole('button', { name: /Cancel task/ }));
+    expect(await screen.findByText('Cancelled because')).toBeInTheDocument();
+    expect(api.requestsTo('POST /api/tasks/:id/cancel')).toHaveLength(1);
+    expect(screen.queryByRole('button', { name: /Cancel task/ })).toBeNull();
+  });
+
   it('shows a named task\'s payload and result as indented JSON, its queue, and its worker by name', async () => {
     const payload = { to: 'ada@example.com', template: 'welcome', body: 'x'.repeat(5000) };
     const done = task({

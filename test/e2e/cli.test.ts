@@ -129,6 +129,26 @@ describe('taskmaster enqueue', () => {
   });
 });
 
+describe('taskmaster tasks cancel and retry', () => {
+  test('--timeout is stored; cancel with a reason, retry it, and a second cancel of a finished task exits 1 with the API\'s message', async () => {
+    const run = await cli(['--json', 'enqueue', 'cancel-me', '--delay', '3600', '--timeout', '90']);
+    const task = TaskView.parse(JSON.parse(run.stdout));
+    expect(task.timeout_seconds).toBe(90);
+    const cancelled = await cli(['tasks', 'cancel', task.task_id, '--reason', 'not needed']);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `cancelled cancel-me ${task.task_id}\n` });
+    const human = await cli(['tasks', 'get', task.task_id]);
+    expect(human.stdout).toContain('reason:    not needed');
+    expect(human.stdout).toContain('timeout:   90 s');
+    const retried = await cli(['--json', 'tasks', 'retry', task.task_id]);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ status: 'pending' });
+    await cli(['tasks', 'cancel', task.task_id]);
+    const again = await cli(['tasks', 'cancel', task.task_id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`task ${task.task_id} is cancelled; only pending, dispatched or running tasks can be cancelled`);
+    expect((await cli(['enqueue', 'x', '--timeout', '0'])).code).toBe(2);
+  });
+});
+
 describe('taskmaster tasks ls', () => {
   test('filters by name, queue and status, as JSON and as a table', async () => {
     await cli(['enqueue', 'ls-me', '--queue', 'q1']);

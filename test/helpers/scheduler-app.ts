@@ -11,6 +11,8 @@ import { startTestCoordinator } from './coordinator';
 export interface SchedulerUnderTest {
   url: string;
   coordinator: Coordinator;
+  /** The coordinator's gRPC address, for workers. */
+  coordinatorAddress: string;
   scaler: LocalScaler;
   feed: EventFeed;
   stop(): Promise<void>;
@@ -20,9 +22,12 @@ export interface SchedulerUnderTest {
  * The scheduler's HTTP app and a real coordinator, in this process, against a test database; worker
  * processes (if a test scales) are real. For HTTP contract tests that need no process boundaries.
  */
-export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: string; keepAliveMs?: number; payloadMaxBytes?: number } = {}): Promise<SchedulerUnderTest> {
+export async function startSchedulerApp(
+  db: TestDatabase,
+  options: { apiToken?: string; keepAliveMs?: number; payloadMaxBytes?: number; coordinatorEnv?: Record<string, string> } = {},
+): Promise<SchedulerUnderTest> {
   const logger = createLogger('test', 'silent');
-  const running = await startTestCoordinator(db);
+  const running = await startTestCoordinator(db, options.coordinatorEnv);
   const { coordinator, address } = running;
   const view = coordinatorView(address);
   const feed = new EventFeed({ pool: db.pool, database: db.config, logger });
@@ -35,6 +40,7 @@ export async function startSchedulerApp(db: TestDatabase, options: { apiToken?: 
   return {
     url: `http://127.0.0.1:${port}`,
     coordinator,
+    coordinatorAddress: address,
     scaler,
     feed,
     async stop() {

@@ -259,6 +259,7 @@ export class SimulatedWorker {
   private receive(message: CoordinatorMessage): void {
     if (message.body === 'tasks' && message.tasks) this.take(message.seq, message.tasks.tasks);
     else if (message.body === 'heartbeat' && message.heartbeat) this.dropAll(message.heartbeat.drop);
+    else if (message.body === 'drop' && message.drop) this.dropAll(message.drop.tasks);
     else if (message.body === 'reports' && message.reports) this.answeredReports(message.seq, message.reports.results);
   }
 

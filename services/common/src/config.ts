@@ -142,6 +142,11 @@ export interface CoordinatorConfig {
   readonly retryBackoffMaxMs: number;
   /** EVENTS_RETENTION, default 7 days: older rows of the events table are deleted; 0 keeps them forever. */
   readonly eventsRetentionMs: number;
+  /**
+   * TASK_TIMEOUT_GRACE, default 30 s: an attempt still held this long after its task's timeout_seconds ran
+   * out is failed by the coordinator, and its worker told to drop it (the worker normally reports it first).
+   */
+  readonly taskTimeoutGraceMs: number;
   /** METRICS_PORT, default 9464: serves /metrics and /healthz (0 = any free port, logged). */
   readonly metricsPort: number;
 }
@@ -188,6 +193,11 @@ export interface WorkerConfig {
   readonly heartbeatIntervalMs: number;
   /** WORKER_DRAIN_TIMEOUT, default 25 s: how long SIGTERM waits for running tasks. */
   readonly drainTimeoutMs: number;
+  /**
+   * TASK_TIMEOUT_DEFAULT, default none: how long an attempt may run when its task sets no timeout_seconds
+   * (whole seconds, 1 s to a week); then it is aborted and reported failed.
+   */
+  readonly defaultTaskTimeoutSeconds: number | undefined;
   /** WORKER_ID, default random in 1..2^31-1. */
   readonly id: number;
   /** WORKER_NAME (or POD_NAME, HOSTNAME), default "worker-<id>". */
@@ -363,6 +373,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryBackoffBaseMs: read.duration('RETRY_BACKOFF_BASE', 1000),
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
     eventsRetentionMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
+    taskTimeoutGraceMs: read.duration('TASK_TIMEOUT_GRACE', 30_000),
     metricsPort: metricsPort ?? 9464,
   };
 
@@ -384,6 +395,12 @@ export function loadConfig(env: Env = process.env): Config {
     if (value < 1 || value > 86_400_000) read.problems.push(`${name} must be from 1ms to 1 day`);
     return value;
   };
+  const defaultTaskTimeout = (): number | undefined => {
+    if (read.optional('TASK_TIMEOUT_DEFAULT') === undefined) return undefined;
+    const ms = read.duration('TASK_TIMEOUT_DEFAULT', 1000);
+    if (ms % 1000 !== 0 || ms < 1000 || ms > 7 * 86_400_000) read.problems.push('TASK_TIMEOUT_DEFAULT must be whole seconds from 1s to 7 days');
+    return Math.round(ms / 1000);
+  };
   const worker: WorkerConfig = {
     port: read.port('WORKER_PORT', 0),
     address: read.string('WORKER_ADDRESS', '127.0.0.1'),
@@ -392,6 +409,7 @@ export function loadConfig(env: Env = process.env): Config {
     taskProcessTimeMs: read.duration('TASK_PROCESS_TIME', 5000),
     heartbeatIntervalMs,
     drainTimeoutMs: read.duration('WORKER_DRAIN_TIMEOUT', 25_000),
+    defaultTaskTimeoutSeconds: defaultTaskTimeout(),
     id,
     name: read.optional('WORKER_NAME') ?? read.optional('POD_NAME') ?? `worker-${id}`,
     metricsPort: metricsPort ?? 9465,

@@ -38,7 +38,7 @@ async function serve(implementation: grpc.UntypedServiceImplementation) {
   return { server, stream };
 }
 
-const batch = (id: string, attempt = 0): Partial<TaskBatchRequest> => ({ tasks: [{ task_id: id, data: 'noop', attempt, scheduled_at_ms: 0, start_after_ms: 0, name: '', payload: '', queue: '' }] });
+const batch = (id: string, attempt = 0): Partial<TaskBatchRequest> => ({ tasks: [{ task_id: id, data: 'noop', attempt, scheduled_at_ms: 0, start_after_ms: 0, name: '', payload: '', queue: '', timeout_ms: 0 }] });
 
 async function requestsCounted(method: string, code: string): Promise<number> {
   const { values } = await grpcClientRequests.get();

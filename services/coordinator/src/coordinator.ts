@@ -5,6 +5,7 @@ import type { Logger } from '../../common/src/logger';
 import { listen, type Listener } from '../../common/src/db/listener';
 import { grpcApi } from '../../common/src/grpc/contract';
 import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
+import { AttemptTimeouts } from './attempt-timeouts';
 import { Dispatcher } from './dispatcher';
 import { heartbeatHandler } from './heartbeats';
 import { observeDispatched, observeEviction, observeReassigned, observeReport, sampleQueue, watchWorkers } from './metrics';
@@ -12,6 +13,7 @@ import { WorkerRegistry } from './registry';
 import { coordinatorService } from './service';
 import { StatusRecorder } from './status-recorder';
 import { Sweeper } from './sweeper';
+import { parseCancelNotice, stopAttempts } from './task-stops';
 import { WorkerClients } from './worker-clients';
 
 export interface CoordinatorDeps {
@@ -40,6 +42,15 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     holdingsGraceMs: config.holdingsGraceMs,
   });
   const clients = new WorkerClients();
+  const timeouts = new AttemptTimeouts({
+    pool,
+    registry,
+    logger,
+    backoff: { baseMs: config.retryBackoffBaseMs, maxMs: config.retryBackoffMaxMs },
+    graceMs: config.taskTimeoutGraceMs,
+    checkMs: Math.min(5000, Math.max(250, config.taskTimeoutGraceMs / 2)),
+    onFailed: () => dispatcher.wake(),
+  });
   const dispatcher = new Dispatcher({
     pool,
     registry,
@@ -48,7 +59,10 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     batchSize: config.dispatchBatchSize,
     lookaheadMs: config.dispatchLookaheadMs,
     pollIntervalMs: config.pollIntervalMs,
-    onDispatched: observeDispatched,
+    onDispatched: (tasks) => {
+      observeDispatched(tasks);
+      for (const task of tasks) if (task.timeout_seconds !== null) timeouts.sent(task.timeout_seconds);
+    },
     onHandedBack: (tasks) => observeReassigned(tasks, 'undelivered'),
   });
   const recorder = new StatusRecorder({
@@ -109,13 +123,19 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat }),
       serviceName: 'grpcapi.CoordinatorService',
     });
-    listener = listen(deps.database, ['taskmaster_tasks'], () => dispatcher.wake(), logger);
+    listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels'], (channel, payload) => {
+      if (channel === 'taskmaster_tasks') return dispatcher.wake();
+      // A cancelled attempt held by one of this coordinator's workers: stop it there now (task-stops.ts).
+      const cancelled = parseCancelNotice(payload);
+      if (cancelled && stopAttempts(registry, [cancelled], `cancelled: ${cancelled.reason}`, logger) > 0) dispatcher.capacityChanged();
+    }, logger);
   } catch (err) {
     await server?.shutdown(0);
     throw err;
   }
   dispatcher.start();
   sweeper.start();
+  timeouts.start();
   const stopWatchingWorkers = watchWorkers(registry);
   const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
   logger.info({ port: server.port }, 'coordinator listening');
@@ -131,6 +151,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       await taskListener.close();
       await dispatcher.stop();
       await sweeper.stop();
+      await timeouts.stop();
       await grpcServer.shutdown();
       clients.closeAll();
     },

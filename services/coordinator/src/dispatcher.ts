@@ -199,6 +199,7 @@ export class Dispatcher {
       name: task.name ?? '',
       payload: task.payload ?? '',
       queue: task.queue,
+      timeout_ms: (task.timeout_seconds ?? 0) * 1000,
     });
     // Held tasks go in small calls, one after another: a task starts late by the time from building its
     // call to the worker decoding it, 7-30 ms for one call of 333 tasks, about 1 ms for 50. Others go in one.

@@ -8,6 +8,8 @@ export interface WorkerTransport {
   readonly address?: string;
   /** Sends tasks; one answer per task, in order. Rejects when the call or the stream failed. */
   submit(tasks: TaskRequest[], timeoutMs: number): Promise<TaskResponse[]>;
+  /** Tells the worker to stop these attempts now; only a Connect stream can (task-stops.ts). */
+  drop?(tasks: HeldTask[], reason: string): void;
   close(): void;
 }
 

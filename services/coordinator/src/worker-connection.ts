@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/src/logger';
 import { answer, type StreamHandler } from '../../common/src/grpc/server';
 import type {
-  CoordinatorMessage, HeartbeatRequest, HeartbeatResponse, TaskRequest, TaskResponse,
+  CoordinatorMessage, HeartbeatRequest, HeartbeatResponse, HeldTask, TaskRequest, TaskResponse,
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, WorkerMessage,
 } from '../../common/src/grpc/contract';
 import { ValidationError } from '../../common/src/errors';
@@ -39,6 +39,11 @@ class ConnectedWorker implements WorkerTransport {
       this.waiting.set(seq, { resolve, reject, timer });
       this.call.write({ seq, tasks: { tasks } });
     });
+  }
+
+  /** Unanswered, so seq 0: the worker matches it to no request. */
+  drop(tasks: HeldTask[], reason: string): void {
+    if (!this.closed) this.call.write({ seq: 0, drop: { tasks, reason } });
   }
 
   accepted(seq: number, results: TaskResponse[]): void {

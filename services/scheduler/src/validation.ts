@@ -3,7 +3,7 @@ import { ValidationError } from '../../common/src/errors';
 import { isUuid } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
 import {
-  BatchScheduleRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
+  BatchScheduleRequest, CancelRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
   TaskRequest, parseDateTime,
 } from '../../sdk/src/http/schemas';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
@@ -58,6 +58,7 @@ export function parseScheduleRequest(raw: unknown, limits: RequestLimits): NewTa
     idempotencyKey: body.idempotency_key ?? undefined,
     payload: body.payload,
     queue: body.queue ?? undefined,
+    timeoutSeconds: body.timeout_seconds ?? undefined,
   };
 }
 
@@ -72,6 +73,7 @@ export function parseBatchRequest(raw: unknown, limits: RequestLimits, now = new
     maxAttempts: body.max_attempts ?? undefined,
     payload: body.payload,
     queue: body.queue ?? undefined,
+    timeoutSeconds: body.timeout_seconds ?? undefined,
   };
   return Array.from({ length: body.count }, () => task);
 }
@@ -87,6 +89,7 @@ function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
     maxAttempts: task.max_attempts,
     priority: task.priority,
     idempotencyKey: task.idempotency_key,
+    timeoutSeconds: task.timeout_seconds,
   };
 }
 
@@ -113,6 +116,12 @@ export function parseTaskBatchRequest(raw: unknown, limits: RequestLimits, now =
     }
     return namedTask(task, now);
   });
+}
+
+/** POST /api/tasks/:id/cancel: an optional body with an optional reason. */
+export function parseCancelRequest(raw: unknown): { reason: string } {
+  const body = parseWith(CancelRequest, raw ?? {});
+  return { reason: body.reason || 'cancelled' };
 }
 
 export function parseTaskId(value: unknown, field = 'task_id'): string {

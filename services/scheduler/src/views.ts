@@ -26,6 +26,7 @@ export function taskView(row: TaskRow): TaskView {
     const value = row[key];
     if (value) view[key] = value.toISOString();
   }
+  if (row.timeout_seconds !== null) view.timeout_seconds = row.timeout_seconds;
   if (row.last_error !== null) view.last_error = row.last_error;
   // Single-task responses have the payload (null for none) and, once set, the result; list rows have neither.
   if (row.payload !== undefined) view.payload = (row.payload ?? null) as TaskView['payload'];

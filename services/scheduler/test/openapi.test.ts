@@ -106,7 +106,7 @@ describe('real responses validate against the schemas the document names', () =>
     const check = async (path: string, method: string, status: number, url: string, body?: unknown) => {
       // What is sent passes the request component the document names, too.
       const requestRef: string | undefined = doc.paths[path][method].requestBody?.content['application/json'].schema.$ref;
-      if (requestRef && status < 400) (schemas[requestRef.split('/').pop() as keyof typeof schemas] as unknown as z.ZodType).parse(body);
+      if (requestRef && status < 400 && (body !== undefined || doc.paths[path][method].requestBody.required)) (schemas[requestRef.split('/').pop() as keyof typeof schemas] as unknown as z.ZodType).parse(body);
       const response = await request(app.url + url, { method: method.toUpperCase(), body });
       expect(response.status).toBe(status);
       const result = responseSchema(path, method, status).safeParse(response.body);
@@ -121,7 +121,7 @@ describe('real responses validate against the schemas the document names', () =>
     await check('/api/tasks/{id}', 'get', 200, `/api/tasks/${task.task_id}`);
     await check('/api/status', 'get', 200, `/api/status?task_id=${task.task_id}`);
     await check('/api/tasks/{id}/events', 'get', 200, `/api/tasks/${task.task_id}/events`);
-    await check('/api/tasks/{id}/cancel', 'post', 200, `/api/tasks/${task.task_id}/cancel`);
+    await check('/api/tasks/{id}/cancel', 'post', 200, `/api/tasks/${task.task_id}/cancel`, { reason: 'checked against the document' });
     await check('/api/tasks/{id}/cancel', 'post', 409, `/api/tasks/${task.task_id}/cancel`);
     await check('/api/tasks/{id}/retry', 'post', 200, `/api/tasks/${task.task_id}/retry`);
     await check('/api/stats', 'get', 200, '/api/stats');

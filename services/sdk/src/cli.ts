@@ -105,6 +105,7 @@ interface EnqueueFlags {
   queue?: string;
   priority?: number;
   maxAttempts?: number;
+  timeout?: number;
   idempotencyKey?: string;
   count?: number;
 }
@@ -118,7 +119,7 @@ interface ListFlags {
 
 async function enqueue(name: string, opts: EnqueueFlags, global: GlobalOptions): Promise<void> {
   const payload = parsePayload(opts.payload);
-  const options: EnqueueOptions = { queue: opts.queue, priority: opts.priority, maxAttempts: opts.maxAttempts };
+  const options: EnqueueOptions = { queue: opts.queue, priority: opts.priority, maxAttempts: opts.maxAttempts, timeoutSeconds: opts.timeout };
   if (opts.at !== undefined) options.runAt = opts.at;
   if (opts.delay !== undefined) options.delay = opts.delay * 1000;
   const api = client(global);
@@ -174,12 +175,24 @@ async function getTask(id: string, global: GlobalOptions): Promise<void> {
       `due:       ${task.scheduled_at}`,
     ];
     if (task.worker_id !== null) lines.push(`worker:    ${task.worker_id}`);
+    if (task.timeout_seconds !== undefined) lines.push(`timeout:   ${task.timeout_seconds} s`);
     if (task.completed_at) lines.push(`completed: ${task.completed_at}`);
-    if (task.error !== undefined) lines.push(`error:     ${task.error}`);
+    if (task.cancelled_at) lines.push(`cancelled: ${task.cancelled_at}`);
+    if (task.error !== undefined) lines.push(task.status === 'cancelled' ? `reason:    ${task.error}` : `error:     ${task.error}`);
     lines.push(`payload:   ${JSON.stringify(task.payload, null, 2)}`);
     if (task.result !== undefined) lines.push(`result:    ${JSON.stringify(task.result, null, 2)}`);
     return lines.join('\n');
   });
+}
+
+async function cancelTask(id: string, opts: { reason?: string }, global: GlobalOptions): Promise<void> {
+  const task = await client(global).cancel(id, { reason: opts.reason });
+  print(global, task, () => `cancelled ${label(task)} ${task.id}`);
+}
+
+async function retryTask(id: string, global: GlobalOptions): Promise<void> {
+  const task = await client(global).retry(id);
+  print(global, task, () => `retrying ${label(task)} ${task.id} (${task.status}, due ${task.scheduled_at})`);
 }
 
 /**
@@ -214,6 +227,7 @@ export function buildProgram(): Command {
     .option('--queue <queue>', 'the queue (default "default")', taskName('the queue'))
     .option('--priority <n>', 'higher runs first, -1000 to 1000', integer(-1000, 1000))
     .option('--max-attempts <n>', 'executions allowed, 1 to 100', positiveInt(100))
+    .option('--timeout <seconds>', 'seconds an attempt may run before it is aborted and failed, 1 to 604800', positiveInt(604_800))
     .option('--idempotency-key <key>', 'a second enqueue with this key returns the first task')
     .option('--count <n>', 'enqueue this many copies, in batches of up to 1,000', positiveInt(10_000_000))
     .action((name: string, opts: EnqueueFlags, command: Command) => enqueue(name, opts, command.optsWithGlobals<GlobalOptions>()));
@@ -230,6 +244,15 @@ export function buildProgram(): Command {
     .description('show one task, with its payload and result')
     .argument('<id>', 'the task id')
     .action((id: string, _opts: unknown, command: Command) => getTask(id, command.optsWithGlobals<GlobalOptions>()));
+  tasks.command('cancel')
+    .description('cancel a task that has not finished; a running one is stopped on its worker')
+    .argument('<id>', 'the task id')
+    .option('--reason <text>', 'why, shown in the task\'s timeline (at most 500 characters)')
+    .action((id: string, opts: { reason?: string }, command: Command) => cancelTask(id, opts, command.optsWithGlobals<GlobalOptions>()));
+  tasks.command('retry')
+    .description('run a failed or cancelled task again')
+    .argument('<id>', 'the task id')
+    .action((id: string, _opts: unknown, command: Command) => retryTask(id, command.optsWithGlobals<GlobalOptions>()));
 
   program.command('migrate')
     .description('apply the database migrations (from a built TaskMaster checkout)')

@@ -1,5 +1,5 @@
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
-import type { ErrorBody, JsonValue, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView } from './http/schemas';
+import type { CancelRequest, ErrorBody, JsonValue, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView } from './http/schemas';
 import type { StandardSchemaV1 } from './standard-schema';
 
 /**
@@ -25,7 +25,7 @@ export type Task<R = JsonValue> = Omit<TaskView, 'result'> & {
   readonly id: string;
   /** The handler's JSON result, once the task succeeded. */
   readonly result?: R;
-  /** The last attempt's error message, when an attempt failed. */
+  /** The last attempt's error message, when an attempt failed; for a cancelled task, why it was cancelled. */
   readonly error?: string;
 };
 
@@ -49,6 +49,11 @@ export interface EnqueueOptions {
   priority?: number;
   /** Default the definition's queue, else "default". */
   queue?: string;
+  /**
+   * Seconds an attempt may run before its worker aborts it (ctx.signal, a TimeoutError) and reports it failed;
+   * 1 to 604800. Default: the task type's `timeoutSeconds`, else the worker's default, else none.
+   */
+  timeoutSeconds?: number;
   /** Executions allowed before the task fails for good; 1 to 100, default 3. */
   maxAttempts?: number;
 }
@@ -150,9 +155,13 @@ export class TaskMasterClient {
     }
   }
 
-  /** Cancels a pending task (409 conflict when it is past pending). */
-  async cancel(id: string): Promise<Task> {
-    return toTask(await this.request<TaskView>('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`));
+  /**
+   * Cancels a task that has not finished: a pending one is never run, a running one is stopped on its worker
+   * (its ctx.signal aborts). 409 conflict once it has finished. The reason shows in the task's timeline.
+   */
+  async cancel(id: string, options: { reason?: string } = {}): Promise<Task> {
+    const body: CancelRequest = options.reason === undefined ? {} : { reason: options.reason };
+    return toTask(await this.request<TaskView>('POST', `/api/tasks/${encodeURIComponent(id)}/cancel`, body));
   }
 
   /** Runs a failed or cancelled task again (409 conflict otherwise). */
@@ -180,6 +189,7 @@ export class TaskMasterClient {
     if (options.delay !== undefined) body.delay_seconds = options.delay / 1000;
     if (options.priority !== undefined) body.priority = options.priority;
     if (options.maxAttempts !== undefined) body.max_attempts = options.maxAttempts;
+    if (options.timeoutSeconds !== undefined) body.timeout_seconds = options.timeoutSeconds;
     if ('idempotencyKey' in options && options.idempotencyKey !== undefined) body.idempotency_key = options.idempotencyKey;
     return body;
   }

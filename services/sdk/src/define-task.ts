@@ -1,4 +1,4 @@
-import { NAME_PATTERN as TASK_NAME_PATTERN } from './task-fields';
+import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -12,9 +12,10 @@ export interface TaskContext {
   readonly name: string;
   readonly queue: string;
   /**
-   * Aborted when the attempt must stop: at the end of the worker's drain grace (`drainTimeoutMs` after
-   * `worker.stop()` or SIGTERM), or when the coordinator says the attempt is no longer this worker's. What a
-   * handler returns after that is not reported.
+   * Aborted when the attempt must stop, with a DOMException as its reason: a `TimeoutError` when the attempt
+   * ran past its timeout (then it is reported failed at once), an `AbortError` when the task was cancelled,
+   * at the end of the worker's drain grace (`drainTimeoutMs` after `worker.stop()` or SIGTERM), or when the
+   * coordinator says the attempt is no longer this worker's. What a handler returns after that is not reported.
    */
   readonly signal: AbortSignal;
   /** True once the worker is draining: a long handler can stop at a checkpoint before `signal` fires. */
@@ -32,6 +33,12 @@ export interface TaskDefinition<P, R> {
   readonly queue?: string;
   /** Any Standard Schema (zod, valibot, ...): checked when enqueued and again in the worker before `run`. */
   readonly schema?: StandardSchemaV1<P>;
+  /**
+   * Seconds an attempt may run, 1 to 604800 (a week), for tasks that set no `timeout_seconds` of their own:
+   * then ctx.signal fires with a TimeoutError and the attempt is reported failed (retried while attempts are
+   * left). @defaultValue the worker's `defaultTimeoutSeconds`, else none
+   */
+  readonly timeoutSeconds?: number;
   /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
   readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
 }
@@ -59,6 +66,9 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
     throw new TypeError(`queue ${JSON.stringify(definition.queue)} of task "${definition.name}" must match ${TASK_NAME_PATTERN.source}`);
   }
   if (typeof definition.run !== 'function') throw new TypeError(`task "${definition.name}" needs a run function`);
+  if (definition.timeoutSeconds !== undefined && !isTimeoutSeconds(definition.timeoutSeconds)) {
+    throw new TypeError(`timeoutSeconds of task "${definition.name}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
+  }
   // The brand is not enumerable, so spreading or serialising a definition shows only what the user wrote.
   return Object.freeze(Object.defineProperty({ ...definition }, TASK_DEFINITION_BRAND, { value: true }));
 }

@@ -16,7 +16,7 @@ beforeEach(async () => {
   coordinator = await FakeCoordinator.start();
   connection = new Connection(
     createCoordinatorClient(coordinator.address),
-    { heartbeat: () => ({ workerId: 7, reports_held: true }), onHeartbeatAnswer() {}, onTasks: () => ({ results: [] }), onConnectUnimplemented() {} },
+    { heartbeat: () => ({ workerId: 7, reports_held: true }), onHeartbeatAnswer() {}, onTasks: () => ({ results: [] }), onDrop() {}, onConnectUnimplemented() {} },
     quiet,
     coordinator.address,
     10_000,

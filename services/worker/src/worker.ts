@@ -23,6 +23,7 @@ export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHos
     workerId: config.id,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     drainTimeoutMs: config.drainTimeoutMs,
+    defaultTimeoutSeconds: config.defaultTaskTimeoutSeconds,
     logger,
     metrics: registry,
     listen: { host: bindHost, port: config.port, address: config.address },

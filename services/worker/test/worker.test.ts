@@ -12,6 +12,7 @@ const config: WorkerConfig = {
   taskProcessTimeMs: 30,
   heartbeatIntervalMs: 100,
   drainTimeoutMs: 500,
+  defaultTaskTimeoutSeconds: undefined,
   id: 4242,
   name: 'worker-test',
   metricsPort: 0,

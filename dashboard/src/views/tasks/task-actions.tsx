@@ -5,7 +5,7 @@ import { useToast } from '../../components/toasts';
 import { shortId } from '../../format';
 import { useAction } from '../../hooks/use-action';
 
-/** Cancel for pending tasks, retry for failed or cancelled ones; nothing for the others. */
+/** Cancel for tasks not finished (a running one is stopped on its worker), retry for failed or cancelled ones. */
 export function TaskActions({ task, onChanged }: { task: TaskView; onChanged: () => void }) {
   const notify = useToast();
   const id = shortId(task.task_id);
@@ -20,7 +20,7 @@ export function TaskActions({ task, onChanged }: { task: TaskView; onChanged: ()
 
   return (
     <span className="task-actions">
-      {task.status === 'pending' && (
+      {(task.status === 'pending' || task.status === 'dispatched' || task.status === 'running') && (
         <button type="button" className="button button-small" disabled={cancel.busy}
           aria-label={`Cancel task ${id}`} onClick={() => perform(cancel, 'cancelled')}>Cancel</button>
       )}

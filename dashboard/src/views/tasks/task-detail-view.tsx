@@ -80,6 +80,7 @@ export function TaskDetailView({ id }: { id: string }) {
           <Fact label="Runs">{task.executions} of {task.max_attempts} (attempt {task.attempt})</Fact>
           <Fact label="Worker"><span title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</span></Fact>
           <Fact label="Priority">{task.priority}</Fact>
+          <Fact label="Timeout">{task.timeout_seconds === undefined ? 'worker default' : `${task.timeout_seconds} s`}</Fact>
           <Fact label="Scheduled for">{when(task.scheduled_at)}</Fact>
           <Fact label="Created">{when(task.created_at)}</Fact>
           <Fact label="Picked">{when(task.picked_at)}</Fact>
@@ -92,7 +93,7 @@ export function TaskDetailView({ id }: { id: string }) {
         {task.payload !== undefined && task.payload !== null && <JsonBlock title="Payload" value={task.payload} />}
         {task.last_error && (
           <div className="output output-error">
-            <h3>Last error</h3>
+            <h3>{task.status === 'cancelled' ? 'Cancelled because' : 'Last error'}</h3>
             <pre>{task.last_error}</pre>
           </div>
         )}

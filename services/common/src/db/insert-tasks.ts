@@ -16,6 +16,8 @@ export interface NewTask {
   maxAttempts?: number;
   priority?: number;
   idempotencyKey?: string;
+  /** Seconds an attempt may run (1 to a week, checked by the caller); absent: the worker's default. */
+  timeoutSeconds?: number;
 }
 
 export interface InsertedTask {
@@ -38,21 +40,22 @@ export interface InsertedTask {
  * the conflict target repeats its predicate.
  * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none),
  * $6 names (NULL for a command task), $7 queues, $8 payloads as JSON text (NULL for none): text rather than
- * jsonb[] because an array of JSON documents is simplest to send as the documents' text.
+ * jsonb[] because an array of JSON documents is simplest to send as the documents' text; $9 timeouts in seconds
+ * (NULL for none).
  */
 const INSERT_TASKS = `
   WITH ${ASYNC_COMMIT}
-  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload)
-  SELECT u.command, u.scheduled_at, u.max_attempts, u.priority, u.idempotency_key, u.name, u.queue, u.payload::jsonb
+  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds)
+  SELECT u.command, u.scheduled_at, u.max_attempts, u.priority, u.idempotency_key, u.name, u.queue, u.payload::jsonb, u.timeout_seconds
   FROM async_commit,
-       unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[])
-         AS u (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload)
+       unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])
+         AS u (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds)
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
   DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
   RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
 
 /*
- * The same for command tasks with no payload in the default queue, the original contract's tasks: the columns
+ * The same for command tasks with no payload or timeout in the default queue, the original contract's tasks: the columns
  * they leave at their defaults are not sent, three arrays fewer to encode and unnest. $1-$5 as above.
  */
 const INSERT_COMMAND_TASKS = `
@@ -64,7 +67,8 @@ const INSERT_COMMAND_TASKS = `
   RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
 
 const isPlainCommand = (task: NewTask) =>
-  (task.name ?? null) === null && (task.queue ?? 'default') === 'default' && (task.payload ?? null) === null;
+  (task.name ?? null) === null && (task.queue ?? 'default') === 'default' && (task.payload ?? null) === null
+  && task.timeoutSeconds === undefined;
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
@@ -82,6 +86,7 @@ export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promis
       textArray(tasks.map((task) => task.name ?? null)),
       textArray(tasks.map((task) => task.queue ?? 'default')),
       textArray(tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload)))),
+      numberArray(tasks.map((task) => task.timeoutSeconds ?? null)),
     ] });
   await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).

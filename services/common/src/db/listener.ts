@@ -9,13 +9,13 @@ export interface Listener {
 
 /**
  * LISTENs on `channels` on a dedicated connection (a pooled one would be handed to other queries) and calls
- * `onNotify(channel)` per notification. When the connection drops it reconnects with backoff and calls
- * `onNotify` for every channel once, since notifications sent meanwhile are lost.
+ * `onNotify(channel, payload)` per notification. When the connection drops it reconnects with backoff and calls
+ * `onNotify(channel)`, without a payload, for every channel once, since notifications sent meanwhile are lost.
  */
 export function listen(
   config: DatabaseConfig,
   channels: readonly string[],
-  onNotify: (channel: string) => void,
+  onNotify: (channel: string, payload?: string) => void,
   logger: Logger,
 ): Listener {
   let client: pg.Client | undefined;
@@ -25,7 +25,7 @@ export function listen(
   const connect = async (attempt: number): Promise<void> => {
     if (closed) return;
     const candidate = new pg.Client({ ...connectionSettings(config), application_name: 'taskmaster-listener' });
-    candidate.on('notification', (message) => onNotify(message.channel));
+    candidate.on('notification', (message) => onNotify(message.channel, message.payload));
     candidate.on('error', (err) => {
       logger.warn({ err: err.message }, 'notification connection lost; reconnecting');
       candidate.end().catch(() => undefined);

@@ -14,6 +14,8 @@ export interface ClaimedTask {
   queue: string;
   attempt: number;
   worker_id: number;
+  /** The task's own timeout; NULL: its worker's default applies. */
+  timeout_seconds: number | null;
   /** The later of scheduled_at and created_at, in ms: when the task became due. */
   due_at_ms: number;
   /**
@@ -89,7 +91,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
       updated_at = now()
   FROM async_commit, unnest(ARRAY(SELECT id FROM picked)) WITH ORDINALITY AS slot(id, n)
   WHERE t.id = slot.id
-  RETURNING t.id, t.command, t.name, t.payload::text AS payload, t.queue, t.attempt, t.worker_id,
+  RETURNING t.id, t.command, t.name, t.payload::text AS payload, t.queue, t.attempt, t.worker_id, t.timeout_seconds,
             (extract(epoch FROM greatest(t.scheduled_at, t.created_at)) * 1000)::float8 AS due_at_ms,
             (extract(epoch FROM t.scheduled_at) * 1000)::float8 AS scheduled_ms,
             t.scheduled_at > clock_timestamp() AS ahead`;
@@ -128,8 +130,8 @@ export async function claimDueTasks(
       // Held for the whole lookahead, above.
     }
   }
-  return rows.map(({ id, command, name, payload, queue, attempt, worker_id, due_at_ms, scheduled_ms, ahead }) => ({
-    id, command, name, payload, queue, attempt, worker_id, due_at_ms,
+  return rows.map(({ id, command, name, payload, queue, attempt, worker_id, timeout_seconds, due_at_ms, scheduled_ms, ahead }) => ({
+    id, command, name, payload, queue, attempt, worker_id, timeout_seconds, due_at_ms,
     hold_until: ahead ? holdUntil(scheduled_ms) : 0,
   }));
 }

@@ -15,6 +15,7 @@ export interface TaskRow {
   executions: number;
   max_attempts: number;
   priority: number;
+  timeout_seconds: number | null;
   worker_id: number | null;
   scheduled_at: Date;
   picked_at: Date | null;
@@ -31,7 +32,7 @@ export interface TaskRow {
 }
 
 /** The columns of a list row: everything but the payload and result, which may each be up to 256 KiB. */
-const LIST_COLUMNS = `id, command, name, queue, status, attempt, executions, max_attempts, priority, worker_id, scheduled_at, picked_at,
+const LIST_COLUMNS = `id, command, name, queue, status, attempt, executions, max_attempts, priority, timeout_seconds, worker_id, scheduled_at, picked_at,
   started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, created_at, updated_at`;
 const TASK_COLUMNS = `${LIST_COLUMNS}, payload, result`;
 
@@ -118,16 +119,28 @@ export async function countTasksByStatus(pool: Pool): Promise<Record<TaskRow['st
 }
 
 /*
- * Cancels a task that has not been dispatched yet. Only `pending` can be cancelled: a dispatched or
- * running task is already in a worker's hands. RETURNING gives the updated row, or none when it did not apply.
+ * Cancels a task that has not finished: pending, or held by a worker (dispatched, running). $2 the reason, kept
+ * in last_error (the 'cancelled' event carries it, migration 0013). The row lock orders the cancel against a
+ * finish report: whichever commits first wins and the other's status condition no longer holds, so a task
+ * ends in one terminal state. The attempt's worker is named on taskmaster_cancels, and its coordinator stops
+ * the attempt at once (task-stops.ts); a worker no coordinator reaches that way drops it when its next
+ * heartbeat is answered. A pending task may name the worker of an earlier attempt: told to stop an attempt
+ * it does not hold, that worker does nothing. RETURNING gives the row, or none when it did not apply.
  */
 const CANCEL_TASK = `
-  UPDATE tasks SET status = 'cancelled', cancelled_at = now(), updated_at = now()
-  WHERE id = $1 AND status = 'pending'
-  RETURNING ${TASK_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE tasks SET status = 'cancelled', cancelled_at = now(), lease_expires_at = NULL, last_error = $2, updated_at = now()
+    WHERE id = $1 AND status IN ('pending', 'dispatched', 'running')
+    RETURNING ${TASK_COLUMNS}
+  )
+  SELECT cancelled.* FROM cancelled
+  LEFT JOIN LATERAL (
+    SELECT pg_notify('taskmaster_cancels', json_build_object('task_id', id, 'attempt', attempt, 'worker_id', worker_id, 'reason', left($2, 500))::text)
+    WHERE worker_id IS NOT NULL
+  ) told ON true`;
 
-export async function cancelTask(pool: Pool, id: string): Promise<TaskRow | undefined> {
-  const { rows } = await pool.query<TaskRow>(CANCEL_TASK, [id]);
+export async function cancelTask(pool: Pool, id: string, reason: string): Promise<TaskRow | undefined> {
+  const { rows } = await pool.query<TaskRow>({ name: 'cancel-task', text: CANCEL_TASK, values: [id, reason] });
   return rows[0];
 }
 

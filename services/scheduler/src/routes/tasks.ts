@@ -7,7 +7,7 @@ import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
 import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask, type TaskRow } from '../db/tasks';
 import { observeCancelled } from '../metrics';
-import { encodeCursor, parseListQuery, parseTaskId } from '../validation';
+import { encodeCursor, parseCancelRequest, parseListQuery, parseTaskId } from '../validation';
 import { eventView, taskView } from '../views';
 
 /** Task reads and controls: /status (original), /api/status, /api/tasks, /api/tasks/:id[/events|/cancel|/retry], /api/stats. */
@@ -46,10 +46,10 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
     res.json({ task: taskView(row), events: (await readTaskEvents(pool, id)).map(eventView) });
   });
 
-  const control = (action: 'cancel' | 'retry', apply: (pool: Pool, id: string) => Promise<TaskRow | undefined>, allowed: string) =>
+  const control = (action: 'cancel' | 'retry', apply: (id: string, req: Request) => Promise<TaskRow | undefined>, allowed: string) =>
     async (req: Request, res: Response) => {
       const id = parseTaskId(req.params.id, 'id');
-      const updated = await apply(pool, id);
+      const updated = await apply(id, req);
       if (!updated) {
         const row = await findTask(id, 'id');
         throw new ConflictError(`task ${id} is ${row.status}; only ${allowed} tasks can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
@@ -58,8 +58,8 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
       if (action === 'cancel') observeCancelled();
       res.json(taskView(updated));
     };
-  api.post('/tasks/:id/cancel', control('cancel', cancelTask, 'pending'));
-  api.post('/tasks/:id/retry', control('retry', retryTask, 'failed or cancelled'));
+  api.post('/tasks/:id/cancel', control('cancel', (id, req) => cancelTask(pool, id, parseCancelRequest(req.body).reason), 'pending, dispatched or running'));
+  api.post('/tasks/:id/retry', control('retry', (id) => retryTask(pool, id), 'failed or cancelled'));
 
   api.get('/stats', async (_req, res) => {
     const [counts, workers, waiting] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers(), pendingNames(pool)]);

@@ -17,6 +17,7 @@ const REQUESTS = {
   BatchScheduleRequest: s.BatchScheduleRequest,
   TaskRequest: s.TaskRequest,
   TaskBatchRequest: s.TaskBatchRequest,
+  CancelRequest: s.CancelRequest,
   ScaleRequest: s.ScaleRequest,
   KillRequest: s.KillRequest,
 };
@@ -100,8 +101,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
       responses: { 201: response('Created', 'ScheduleResponse'), 200: response('The task an existing idempotency_key names', 'ScheduleResponse'), ...errors(400, 401, 413) },
     },
   };
-  const control = (summary: string) => ({
-    post: { summary, parameters: [idParameter], responses: { 200: response('The task after the change', 'TaskView'), ...errors(400, 401, 404, 409) } },
+  const control = (summary: string, requestBody?: JsonObject) => ({
+    post: {
+      summary, parameters: [idParameter], ...(requestBody && { requestBody }),
+      responses: { 200: response('The task after the change', 'TaskView'), ...errors(400, 401, 404, 409) },
+    },
   });
   return {
     openapi: '3.1.0',
@@ -145,7 +149,10 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
       '/api/tasks/{id}/events': {
         get: { summary: 'One task and its events, oldest first', parameters: [idParameter], responses: { 200: response('The task and its events', 'TaskEvents'), ...errors(400, 404) } },
       },
-      '/api/tasks/{id}/cancel': control('Cancel a pending task'),
+      '/api/tasks/{id}/cancel': control(
+        'Cancel a task that has not finished; a running attempt is stopped on its worker (409 once finished)',
+        { required: false, content: json('CancelRequest') },
+      ),
       '/api/tasks/{id}/retry': control('Run a failed or cancelled task again'),
       '/api/status': {
         get: {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_COMMAND_LENGTH, NAME_PATTERN } from '../task-fields';
+import { MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
 
 /**
  * The scheduler's HTTP API, declared once. The scheduler validates requests with these schemas, the types
@@ -9,7 +9,7 @@ import { MAX_COMMAND_LENGTH, NAME_PATTERN } from '../task-fields';
  */
 
 /** Task names and queues (migration 0006 checks them too), and commands: the rules every way in applies. */
-export { MAX_COMMAND_LENGTH, NAME_PATTERN };
+export { MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN };
 
 /** Most tasks one batch request may create. */
 export const MAX_BATCH = 1000;
@@ -73,6 +73,12 @@ const Priority = wholeNumber(-1000, 1000);
 const IdempotencyKey = z.string({ error: 'must be a string of 1 to 200 characters' })
   .min(1, { error: 'must be a string of 1 to 200 characters' })
   .max(200, { error: 'must be a string of 1 to 200 characters' });
+const TimeoutSeconds = wholeNumber(1, MAX_TIMEOUT_SECONDS)
+  .describe('Seconds an attempt may run before the worker aborts it and reports it failed (retried while attempts are left).');
+/** Free text for people, without control characters (they would garble logs and the dashboard). */
+const Reason = z.string({ error: 'must be a string of at most 500 characters' })
+  .max(500, { error: 'must be a string of at most 500 characters' })
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'must not contain control characters' });
 const DelaySeconds = z.number({ error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
   .min(0, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
   .max(MAX_DELAY_SECONDS, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` });
@@ -90,6 +96,7 @@ export const ScheduleRequest = z.object({
   idempotency_key: IdempotencyKey.nullish(),
   payload: Payload.optional(),
   queue: QueueName.nullish(),
+  timeout_seconds: TimeoutSeconds.nullish(),
 }, objectError);
 
 /** POST /api/schedule/batch: count copies of one command task, due after delay_seconds. */
@@ -100,6 +107,7 @@ export const BatchScheduleRequest = z.object({
   max_attempts: MaxAttempts.nullish(),
   payload: Payload.optional(),
   queue: QueueName.nullish(),
+  timeout_seconds: TimeoutSeconds.nullish(),
 }, objectError);
 
 /** POST /api/tasks: one named task. Due at scheduled_at, or delay_seconds from now, or now. */
@@ -112,6 +120,7 @@ export const TaskRequest = z.object({
   max_attempts: MaxAttempts.optional(),
   priority: Priority.optional(),
   idempotency_key: IdempotencyKey.optional(),
+  timeout_seconds: TimeoutSeconds.optional(),
 }, objectError).refine((task) => task.scheduled_at === undefined || task.delay_seconds === undefined, {
   path: ['delay_seconds'],
   error: 'must not be given together with scheduled_at',
@@ -122,6 +131,11 @@ export const TaskBatchRequest = z.object({
   tasks: z.array(TaskRequest, { error: requiredOr(`an array of 1 to ${MAX_BATCH} tasks`) })
     .min(1, { error: `must hold 1 to ${MAX_BATCH} tasks` })
     .max(MAX_BATCH, { error: `must hold 1 to ${MAX_BATCH} tasks` }),
+}, objectError);
+
+/** POST /api/tasks/:id/cancel: the body is optional. */
+export const CancelRequest = z.object({
+  reason: Reason.optional().describe('Why, for the task\'s timeline and its worker\'s log; default "cancelled".'),
 }, objectError);
 
 /** POST /api/workers/scale */
@@ -195,6 +209,8 @@ export const TaskView = z.object({
   executions: z.number().int(),
   max_attempts: z.number().int(),
   priority: z.number().int(),
+  /** The task's own timeout; absent when its worker applies its task type's or its own default. */
+  timeout_seconds: z.number().int().optional(),
   worker_id: z.number().int().nullable(),
   scheduled_at: Time,
   created_at: Time,
@@ -205,6 +221,7 @@ export const TaskView = z.object({
   failed_at: Time.optional(),
   cancelled_at: Time.optional(),
   lease_expires_at: Time.optional(),
+  /** The last failure's error, or why the task was cancelled. */
   last_error: z.string().optional(),
   result: JsonValue.optional(),
 });
@@ -286,6 +303,7 @@ export type ScheduleRequest = z.input<typeof ScheduleRequest>;
 export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
 export type TaskRequest = z.input<typeof TaskRequest>;
 export type TaskBatchRequest = z.input<typeof TaskBatchRequest>;
+export type CancelRequest = z.input<typeof CancelRequest>;
 export type ScaleRequest = z.input<typeof ScaleRequest>;
 export type KillRequest = z.input<typeof KillRequest>;
 export type ListTasksQuery = z.input<typeof ListTasksQuery>;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { CoordinatorMessage__Output } from '../generated/grpcapi/CoordinatorMessage';
 import type { CoordinatorServiceClient } from '../generated/grpcapi/CoordinatorService';
+import type { DropTasks__Output } from '../generated/grpcapi/DropTasks';
 import type { HeartbeatRequest } from '../generated/grpcapi/HeartbeatRequest';
 import type { HeartbeatResponse__Output } from '../generated/grpcapi/HeartbeatResponse';
 import type { TaskBatchRequest__Output } from '../generated/grpcapi/TaskBatchRequest';
@@ -20,6 +21,8 @@ export interface ConnectionHandlers {
   onHeartbeatAnswer(answer: HeartbeatResponse__Output): void;
   /** Tasks sent to this worker; the answer goes back at once with their seq. */
   onTasks(batch: TaskBatchRequest__Output): TaskBatchResponse;
+  /** Attempts to stop now (cancelled, or timed out at the coordinator); not answered. */
+  onDrop(drop: DropTasks__Output): void;
   /**
    * The coordinator answered Connect with UNIMPLEMENTED: it is an original-contract coordinator. The
    * connection stops (it does not reconnect) and the worker goes on in the dialled mode (DialledLink).
@@ -151,6 +154,10 @@ export class Connection {
     if (stream !== this.stream) return;
     if (message.body === 'tasks' && message.tasks) {
       stream.write({ seq: message.seq, accepted: this.handlers.onTasks(message.tasks) });
+      return;
+    }
+    if (message.body === 'drop' && message.drop) {
+      this.handlers.onDrop(message.drop);
       return;
     }
     const pending = this.pending.get(message.seq);

@@ -7,6 +7,8 @@ export class Holding {
   abandoned = false;
   /** Created on first use: most handlers never look at their signal, and a controller per task costs CPU. */
   private controller: AbortController | undefined;
+  /** Set while the attempt runs with a timeout. */
+  timeout: NodeJS.Timeout | undefined;
 
   constructor(readonly task: TaskRequest__Output) {}
 
@@ -23,9 +25,14 @@ export class Holding {
     return this.controller.signal;
   }
 
-  abandon(reason: string): void {
+  /**
+   * Its outcome will not be reported; ctx.signal fires with a DOMException named `kind`: AbortError when the
+   * attempt was taken away, TimeoutError when it ran out of time (as AbortSignal.timeout() does).
+   */
+  abandon(reason: string, kind: 'AbortError' | 'TimeoutError' = 'AbortError'): void {
     this.abandoned = true;
-    this.controller?.abort(new Error(reason));
+    clearTimeout(this.timeout);
+    this.controller?.abort(new DOMException(reason, kind));
   }
 }
 
@@ -63,8 +70,21 @@ export class Holdings {
   /** The attempt ended; it stays listed until its final report is acknowledged. */
   finish(holding: Holding): void {
     if (holding.abandoned || this.byTask.get(holding.taskId) !== holding) return;
+    if (holding.timeout !== undefined) clearTimeout(holding.timeout);
     this.byTask.set(holding.taskId, holding.attempt);
     this.live--;
+  }
+
+  /**
+   * The attempt ran out of time: it is stopped (ctx.signal fires with a TimeoutError) and, like a finished
+   * one, stays listed until its failure report is acknowledged. False when it was no longer live.
+   */
+  expire(holding: Holding, reason: string): boolean {
+    if (holding.abandoned || this.byTask.get(holding.taskId) !== holding) return false;
+    holding.abandon(reason, 'TimeoutError');
+    this.byTask.set(holding.taskId, holding.attempt);
+    this.live--;
+    return true;
   }
 
   /** Its final report was answered: the attempt is no longer held. */

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { TaskContext, TaskDefinition } from '../define-task';
 import { stderrLogger, type Logger } from '../logger';
+import { MAX_TIMEOUT_SECONDS, isTimeoutSeconds } from '../task-fields';
 
 /** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
 export type AnyTaskDefinition = TaskDefinition<any, any>;
@@ -25,6 +26,11 @@ export interface StartWorkerOptions {
   heartbeatIntervalMs?: number;
   /** How long stop() waits for running attempts before aborting their ctx.signal. @defaultValue 25000 */
   drainTimeoutMs?: number;
+  /**
+   * Seconds an attempt may run when neither its task (`timeout_seconds`) nor its task type (`timeoutSeconds`)
+   * sets a timeout, 1 to 604800. @defaultValue none: such attempts run as long as they take
+   */
+  defaultTimeoutSeconds?: number;
   /** pino or anything with its `(fields, message)` methods. @defaultValue warnings and errors on stderr */
   logger?: Logger;
   /** The prom-client registry the worker's metrics go to. @defaultValue a private registry */
@@ -59,6 +65,8 @@ export interface ResolvedOptions {
   workerId: number;
   heartbeatIntervalMs: number;
   drainTimeoutMs: number;
+  /** 0: none. */
+  defaultTimeoutMs: number;
   logger: Logger;
   metrics: Registry;
   commandTask: StartWorkerOptions['commandTask'];
@@ -81,6 +89,9 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
   if (!(heartbeatIntervalMs >= 10)) throw new TypeError('startWorker: `heartbeatIntervalMs` must be at least 10');
   const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
   if (!(drainTimeoutMs >= 0)) throw new TypeError('startWorker: `drainTimeoutMs` must be 0 or more');
+  if (options.defaultTimeoutSeconds !== undefined && !isTimeoutSeconds(options.defaultTimeoutSeconds)) {
+    throw new TypeError(`startWorker: \`defaultTimeoutSeconds\` must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
+  }
   const listen = { host: options.listen?.host ?? '0.0.0.0', port: options.listen?.port ?? 0, address: options.listen?.address ?? hostname() };
   if (!Number.isInteger(listen.port) || listen.port < 0 || listen.port > 65535) throw new TypeError('startWorker: `listen.port` must be an integer from 0 to 65535');
   if (typeof listen.host !== 'string' || listen.host === '' || typeof listen.address !== 'string' || listen.address === '') {
@@ -95,6 +106,7 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
     workerId,
     heartbeatIntervalMs,
     drainTimeoutMs,
+    defaultTimeoutMs: (options.defaultTimeoutSeconds ?? 0) * 1000,
     logger: options.logger ?? stderrLogger,
     metrics: options.metrics ?? new Registry(),
     commandTask: options.commandTask,

@@ -7,6 +7,8 @@ export type Outcome = { ok: true; result: string } | { ok: false; error: string 
 /** What runs an attempt: a task definition's run, or the command-task handler. */
 export interface Runnable {
   readonly schema?: StandardSchemaV1<unknown>;
+  /** The task type's timeout, used when the task sets none. */
+  readonly timeoutSeconds?: number;
   run(payload: unknown, ctx: TaskContext): unknown;
 }
 

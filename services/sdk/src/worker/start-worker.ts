@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TaskContext } from '../define-task';
 import type { HeartbeatRequest } from '../generated/grpcapi/HeartbeatRequest';
-import type { HeartbeatResponse__Output } from '../generated/grpcapi/HeartbeatResponse';
+import type { HeldTask__Output } from '../generated/grpcapi/HeldTask';
 import type { TaskRequest__Output } from '../generated/grpcapi/TaskRequest';
 import type { TaskResponse } from '../generated/grpcapi/TaskResponse';
 import { childLogger, type Logger } from '../logger';
@@ -67,7 +67,8 @@ class WorkerRuntime implements Worker {
     const requestTimeoutMs = Math.max(10_000, 2 * settings.heartbeatIntervalMs);
     const handlers: ConnectionHandlers = {
       heartbeat: () => this.heartbeat(),
-      onHeartbeatAnswer: (answer) => this.drop(answer),
+      onHeartbeatAnswer: (answer) => this.drop(answer.drop, 'the coordinator gave this attempt up'),
+      onDrop: (drop) => this.drop(drop.tasks, drop.reason || 'the coordinator stopped this attempt'),
       onTasks: (batch) => ({ results: batch.tasks.map((task) => this.accept(task)) }),
       onConnectUnimplemented: () => {
         this.connection = new DialledLink(client, handlers, settings.listen, logger, settings.coordinator, requestTimeoutMs);
@@ -128,11 +129,11 @@ class WorkerRuntime implements Worker {
   }
 
   /** The coordinator no longer gives these attempts to this worker: stop them and report nothing. */
-  private drop(answer: HeartbeatResponse__Output): void {
-    for (const { task_id, attempt } of answer.drop) {
-      if (!this.holdings.drop(task_id, attempt, 'the coordinator gave this attempt up')) continue;
+  private drop(attempts: readonly HeldTask__Output[], reason: string): void {
+    for (const { task_id, attempt } of attempts) {
+      if (!this.holdings.drop(task_id, attempt, reason)) continue;
       this.reporter.discard(task_id, attempt);
-      this.settings.logger.info({ task_id, attempt }, 'attempt dropped at the coordinator\'s request');
+      this.settings.logger.info({ task_id, attempt, reason }, 'attempt dropped at the coordinator\'s request');
     }
   }
 
@@ -166,17 +167,32 @@ class WorkerRuntime implements Worker {
     this.metrics.started(task.scheduled_at_ms, startedAt);
     this.reporter.report({ task_id: task.task_id, status: 'STARTED', attempt: task.attempt, worker_id: workerId, at_ms: startedAt, started_at: Math.floor(startedAt / 1000) });
     if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task started');
-    const outcome = runAttempt(this.runnableFor(task), task.payload, new AttemptContext(holding, this.settings, () => this.draining));
+    const runnable = this.runnableFor(task);
+    const timeoutMs = task.timeout_ms || (runnable.timeoutSeconds ?? 0) * 1000 || this.settings.defaultTimeoutMs;
+    if (timeoutMs > 0) holding.timeout = setTimeout(() => this.timeOut(holding, timeoutMs, startedAt), timeoutMs);
+    const outcome = runAttempt(runnable, task.payload, new AttemptContext(holding, this.settings, () => this.draining));
     if (outcome instanceof Promise) void outcome.then((settled) => this.finish(holding, settled, startedAt));
     else this.finish(holding, outcome, startedAt);
   }
 
-  private finish(holding: Holding, outcome: Outcome, startedAt: number): void {
+  /**
+   * The attempt ran past its timeout (the task's, else its type's, else the worker's default): its ctx.signal
+   * fires and it is reported failed now, even if its handler ignores the signal and runs on; what that
+   * handler returns later is not reported. The failure is retried while the task has executions left.
+   */
+  private timeOut(holding: Holding, timeoutMs: number, startedAt: number): void {
+    const error = `timed out after ${timeoutMs / 1000} s`;
+    if (!this.holdings.expire(holding, error)) return;
+    this.finish(holding, { ok: false, error }, startedAt, true);
+  }
+
+  private finish(holding: Holding, outcome: Outcome, startedAt: number, expired = false): void {
     // Dropped, replaced by a newer attempt, or stopped at the drain deadline: someone else owns the outcome.
-    if (holding.abandoned) return;
+    // An attempt that timed out was abandoned too; its failure is reported once, by timeOut().
+    if (holding.abandoned && !expired) return;
     const { task } = holding;
     const { workerId } = this.settings;
-    this.holdings.finish(holding);
+    if (!expired) this.holdings.finish(holding);
     const at = Date.now();
     this.metrics.finished(outcome.ok ? 'succeeded' : 'failed', at - startedAt);
     if (outcome.ok) {
