@@ -17,6 +17,9 @@ describe('task detail', () => {
           event({ type: 'started', task_id: failed.task_id, attempt: 1, worker_id: 7, at: '2026-01-27T12:00:00.200Z' }),
           event({ type: 'failed', task_id: failed.task_id, attempt: 3, worker_id: 7, at: '2026-01-27T12:00:01.500Z', message: 'task failed: boom' }),
         ],
+        attempts: [
+          { attempt: 3, worker_id: 7, assigned_at: '2026-01-27T12:00:00.100Z', started_at: '2026-01-27T12:00:00.200Z', ended_at: '2026-01-27T12:00:01.500Z', outcome: 'failed', error: 'boom' },
+        ],
       }))
       .on('POST /api/tasks/:id/retry', () => ({ ...failed, status: 'pending' }));
     const { user } = renderApp(`/tasks/${failed.task_id}`, api);
@@ -28,6 +31,11 @@ describe('task detail', () => {
     expect(screen.getByText('3 events')).toBeInTheDocument();
     expect(screen.getByText('+1.5 s')).toBeInTheDocument();
     expect(screen.getByText('task failed: boom')).toBeInTheDocument();
+    const attempts = screen.getByRole('table', { name: 'Attempts' });
+    expect(attempts).toHaveTextContent('1.3 s');
+    expect(attempts).toHaveTextContent('Failed');
+    expect(attempts).toHaveTextContent('boom');
+    expect(screen.getByText('Retry policy').nextSibling).toHaveTextContent('default');
 
     await user.click(screen.getByRole('button', { name: /Retry task/ }));
     expect(await screen.findByText(/queued again/)).toBeInTheDocument();

@@ -73,6 +73,8 @@ describe('cancel', () => {
     expect(final.result).toBeUndefined();
     const timeline = await events(id);
     expect(timeline.filter((e) => TERMINAL.includes(e.type))).toEqual([expect.objectContaining({ type: 'cancelled', message: expect.stringMatching(/: customer asked$/) })]);
+    const { attempts } = (await request(`${app.url}/api/tasks/${id}/events`)).body;
+    expect(attempts).toEqual([expect.objectContaining({ attempt: 1, worker_id: running.id, outcome: 'cancelled', error: 'customer asked' })]);
   });
 
   test('a pending task is cancelled without a reason; a finished one is 409 with a message; a bad reason is 400', async () => {

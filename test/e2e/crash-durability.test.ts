@@ -67,7 +67,7 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
   const finished = claimed.slice(0, 50);
   const answers = await recorder.recordAll(finished.map((task) => ({
     task_id: task.id, status: 'COMPLETE', attempt: task.attempt, worker_id: 1, at_ms: Date.now(),
-    started_at: 0, completed_at: 0, failed_at: 0, error: '', result: 'ok', started_at_ms: 0,
+    started_at: 0, completed_at: 0, failed_at: 0, error: '', result: 'ok', started_at_ms: 0, no_retry: false,
   })));
   expect(answers.every((answer) => answer.success)).toBe(true);
 

@@ -341,7 +341,7 @@ export class SimulatedWorker {
     this.outbox.push({
       task_id: execution.taskId, status: event.status as UpdateTaskStatusRequest['status'], attempt: execution.attempt,
       worker_id: this.id, at_ms: event.atMs, started_at: 0, completed_at: 0, failed_at: 0, started_at_ms: 0,
-      error: event.status === 'FAILED' ? 'failed once (fault test)' : '', result: '',
+      error: event.status === 'FAILED' ? 'failed once (fault test)' : '', result: '', no_retry: false,
     });
     this.flush();
   }

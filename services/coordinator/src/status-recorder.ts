@@ -200,5 +200,6 @@ function toTransition(update: UpdateTaskStatusRequest, legacyWorkerId: number | 
     atMs: update.at_ms > 0 ? update.at_ms : seconds > 0 ? seconds * 1000 : Date.now(),
     detail: update.status === 'FAILED' ? wellFormed(update.error ?? '') : update.status === 'COMPLETE' ? resultAsJson(update.result ?? '') : '',
     startedAtMs: update.status !== 'STARTED' && update.started_at_ms > 0 ? update.started_at_ms : null,
+    noRetry: update.no_retry,
   };
 }

@@ -41,7 +41,7 @@ beforeEach(async () => {
 /** A report as it arrives on the wire: proto defaults for every field left out. */
 function report(fields: Partial<UpdateTaskStatusRequest> & Pick<UpdateTaskStatusRequest, 'task_id' | 'status'>): UpdateTaskStatusRequest {
   return {
-    started_at: 0, completed_at: 0, failed_at: 0, worker_id: 0, attempt: 0, error: '', result: '', at_ms: 0, started_at_ms: 0,
+    started_at: 0, completed_at: 0, failed_at: 0, worker_id: 0, attempt: 0, error: '', result: '', at_ms: 0, started_at_ms: 0, no_retry: false,
     ...fields,
   };
 }

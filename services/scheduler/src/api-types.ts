@@ -4,6 +4,7 @@
  * imports this file, so none of them can drift apart. Times are ISO-8601 strings unless the name says otherwise.
  */
 export type {
+  AttemptView,
   BatchScheduleRequest,
   BatchScheduleResponse,
   ErrorBody,

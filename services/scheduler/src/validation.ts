@@ -4,7 +4,7 @@ import { isUuid } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
 import {
   BatchScheduleRequest, CancelRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
-  TaskRequest, parseDateTime,
+  TaskRequest, parseDateTime, type RetryPolicy,
 } from '../../sdk/src/http/schemas';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
 
@@ -59,6 +59,7 @@ export function parseScheduleRequest(raw: unknown, limits: RequestLimits): NewTa
     payload: body.payload,
     queue: body.queue ?? undefined,
     timeoutSeconds: body.timeout_seconds ?? undefined,
+    retry: storedRetry(body.retry ?? undefined),
   };
 }
 
@@ -90,7 +91,19 @@ function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
     priority: task.priority,
     idempotencyKey: task.idempotency_key,
     timeoutSeconds: task.timeout_seconds,
+    retry: storedRetry(task.retry),
   };
+}
+
+/** A retry policy as the API takes it (seconds) to how migration 0014 stores it (ms). */
+function storedRetry(policy: RetryPolicy | undefined): NewTask['retry'] {
+  if (policy === undefined) return undefined;
+  const stored: NonNullable<NewTask['retry']> = {};
+  if (policy.backoff !== undefined) stored.backoff = policy.backoff;
+  if (policy.delay_seconds !== undefined) stored.delay_ms = Math.round(policy.delay_seconds * 1000);
+  if (policy.max_delay_seconds !== undefined) stored.max_delay_ms = Math.round(policy.max_delay_seconds * 1000);
+  if (policy.jitter !== undefined) stored.jitter = policy.jitter;
+  return stored;
 }
 
 /** POST /api/tasks: one named task. */

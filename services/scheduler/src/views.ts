@@ -1,6 +1,8 @@
 import type { EventRow } from '../../common/src/db/events';
-import type { EventView, TaskView } from './api-types';
+import type { AttemptView, EventView, TaskView } from './api-types';
 import type { TaskRow } from './db/tasks';
+import type { NewTask } from '../../common/src/db/insert-tasks';
+import type { RetryPolicy } from '../../sdk/src/http/schemas';
 
 const OPTIONAL_TIMES = ['picked_at', 'started_at', 'completed_at', 'failed_at', 'cancelled_at', 'lease_expires_at'] as const;
 
@@ -27,6 +29,7 @@ export function taskView(row: TaskRow): TaskView {
     if (value) view[key] = value.toISOString();
   }
   if (row.timeout_seconds !== null) view.timeout_seconds = row.timeout_seconds;
+  if (row.retry) view.retry = retryView(row.retry);
   if (row.last_error !== null) view.last_error = row.last_error;
   // Single-task responses have the payload (null for none) and, once set, the result; list rows have neither.
   if (row.payload !== undefined) view.payload = (row.payload ?? null) as TaskView['payload'];
@@ -58,4 +61,48 @@ export function eventView(row: EventRow): EventView {
     view.message = `task ${row.task_id.slice(0, 8)} ${row.command ?? ''} ${VERBS[row.type]}${where}, attempt ${row.attempt}${detail}`.replace(/\s+/g, ' ');
   }
   return view;
+}
+
+/** How migration 0014 stores a retry policy (ms) to how the API shows it (seconds). */
+function retryView(stored: NonNullable<NewTask['retry']>): RetryPolicy {
+  const view: RetryPolicy = {};
+  if (stored.backoff !== undefined) view.backoff = stored.backoff;
+  if (stored.delay_ms !== undefined) view.delay_seconds = stored.delay_ms / 1000;
+  if (stored.max_delay_ms !== undefined) view.max_delay_seconds = stored.max_delay_ms / 1000;
+  if (stored.jitter !== undefined) view.jitter = stored.jitter;
+  return view;
+}
+
+/** How an event ends the attempt it names, if it does. */
+const ENDINGS: Partial<Record<EventRow['type'], AttemptView['outcome']>> = {
+  completed: 'succeeded', failed: 'failed', retried: 'retried', reassigned: 'reassigned', cancelled: 'cancelled',
+};
+
+/**
+ * A task's attempts from its events (oldest first): each `assigned` event opens one, `started` marks its start
+ * and the first ending event for it closes it. An ending of an attempt already closed (a pending task cancelled
+ * after its last attempt was retried) belongs to no attempt. No table of its own: the events are written anyway.
+ */
+export function attemptsOf(events: readonly EventRow[]): AttemptView[] {
+  const attempts = new Map<number, AttemptView>();
+  for (const event of events) {
+    if (event.attempt === null) continue;
+    if (event.type === 'assigned') {
+      attempts.set(event.attempt, { attempt: event.attempt, assigned_at: event.at.toISOString(), outcome: 'dispatched', ...(event.worker_id !== null && { worker_id: event.worker_id }) });
+      continue;
+    }
+    const attempt = attempts.get(event.attempt);
+    if (!attempt || attempt.ended_at !== undefined) continue;
+    if (event.type === 'started') {
+      attempt.started_at = event.at.toISOString();
+      attempt.outcome = 'running';
+      continue;
+    }
+    const outcome = ENDINGS[event.type];
+    if (!outcome) continue;
+    attempt.outcome = outcome;
+    attempt.ended_at = event.at.toISOString();
+    if (event.message && outcome !== 'succeeded') attempt.error = event.message;
+  }
+  return [...attempts.values()];
 }

@@ -1,5 +1,7 @@
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
-import type { CancelRequest, ErrorBody, JsonValue, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView } from './http/schemas';
+import type {
+  CancelRequest, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
+} from './http/schemas';
 import type { StandardSchemaV1 } from './standard-schema';
 
 /**
@@ -16,6 +18,9 @@ export interface TaskRef<P = unknown, R = unknown, I = P> {
   readonly name: string;
   readonly queue?: string;
   readonly schema?: StandardSchemaV1<I, P>;
+  /** Defaults for tasks enqueued with this definition (EnqueueOptions wins). */
+  readonly maxAttempts?: number;
+  readonly retry?: RetryPolicy;
   readonly run?: (payload: P, ctx: never) => R | Promise<R>;
 }
 
@@ -54,8 +59,10 @@ export interface EnqueueOptions {
    * 1 to 604800. Default: the task type's `timeoutSeconds`, else the worker's default, else none.
    */
   timeoutSeconds?: number;
-  /** Executions allowed before the task fails for good; 1 to 100, default 3. */
+  /** Executions allowed before the task fails for good; 1 to 100. Default the definition's, else 3. */
   maxAttempts?: number;
+  /** How long a failed attempt waits before the next. Default the definition's, else the coordinator's. */
+  retry?: RetryPolicy;
 }
 
 export interface ListFilters {
@@ -171,7 +178,7 @@ export class TaskMasterClient {
 
   /** The body of POST /api/tasks for one task; the definition's schema is checked first, and its output sent. */
   private async taskRequest(task: TaskRef | string, payload: unknown, options: EnqueueOptions): Promise<TaskRequest> {
-    const definition = typeof task === 'string' ? { name: task } : task;
+    const definition: TaskRef = typeof task === 'string' ? { name: task } : task;
     let value = payload;
     if (definition.schema) {
       const result = await definition.schema['~standard'].validate(payload);
@@ -188,7 +195,10 @@ export class TaskMasterClient {
     if (options.runAt !== undefined) body.scheduled_at = options.runAt instanceof Date ? options.runAt.toISOString() : options.runAt;
     if (options.delay !== undefined) body.delay_seconds = options.delay / 1000;
     if (options.priority !== undefined) body.priority = options.priority;
-    if (options.maxAttempts !== undefined) body.max_attempts = options.maxAttempts;
+    const maxAttempts = options.maxAttempts ?? definition.maxAttempts;
+    if (maxAttempts !== undefined) body.max_attempts = maxAttempts;
+    const retry = options.retry ?? definition.retry;
+    if (retry !== undefined) body.retry = retry;
     if (options.timeoutSeconds !== undefined) body.timeout_seconds = options.timeoutSeconds;
     if ('idempotencyKey' in options && options.idempotencyKey !== undefined) body.idempotency_key = options.idempotencyKey;
     return body;

@@ -1,4 +1,5 @@
-import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds } from './task-fields';
+import type { RetryPolicy } from './http/schemas';
+import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -39,6 +40,14 @@ export interface TaskDefinition<P, R> {
    * left). @defaultValue the worker's `defaultTimeoutSeconds`, else none
    */
   readonly timeoutSeconds?: number;
+  /** Executions allowed, 1 to 100, for tasks enqueued with this definition that set none. @defaultValue 3 */
+  readonly maxAttempts?: number;
+  /**
+   * How long a failed attempt waits before the next, for tasks enqueued with this definition that set none:
+   * `{ backoff: 'exponential' | 'fixed', delay_seconds, max_delay_seconds, jitter }`, each part optional.
+   * @defaultValue the coordinator's: exponential from 1 s, at most 60 s, with jitter
+   */
+  readonly retry?: RetryPolicy;
   /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
   readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
 }
@@ -66,6 +75,11 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
     throw new TypeError(`queue ${JSON.stringify(definition.queue)} of task "${definition.name}" must match ${TASK_NAME_PATTERN.source}`);
   }
   if (typeof definition.run !== 'function') throw new TypeError(`task "${definition.name}" needs a run function`);
+  if (definition.maxAttempts !== undefined && !(Number.isInteger(definition.maxAttempts) && definition.maxAttempts >= 1 && definition.maxAttempts <= 100)) {
+    throw new TypeError(`maxAttempts of task "${definition.name}" must be a whole number from 1 to 100`);
+  }
+  const retryProblem = definition.retry === undefined ? undefined : retryPolicyProblem(definition.retry);
+  if (retryProblem) throw new TypeError(`retry of task "${definition.name}" ${retryProblem}`);
   if (definition.timeoutSeconds !== undefined && !isTimeoutSeconds(definition.timeoutSeconds)) {
     throw new TypeError(`timeoutSeconds of task "${definition.name}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
   }

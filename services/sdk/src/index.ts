@@ -6,6 +6,7 @@ export { defineTask, TASK_NAME_PATTERN, type TaskContext, type TaskDefinition } 
 export type { Logger } from './logger';
 export type { StandardSchemaV1 } from './standard-schema';
 export { startWorker, type Worker } from './worker/start-worker';
+export { NonRetryableError } from './worker/runner';
 export type { StartWorkerOptions } from './worker/options';
 
 // The producer side.
@@ -13,4 +14,4 @@ export {
   TaskMasterClient, type EnqueueOptions, type ListFilters, type Task, type TaskMasterClientOptions, type TaskRef, type WaitOptions,
 } from './client';
 export { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
-export type { JsonValue, TaskStatus, TaskView } from './http/schemas';
+export type { JsonValue, RetryPolicy, TaskStatus, TaskView } from './http/schemas';

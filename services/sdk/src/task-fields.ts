@@ -13,6 +13,21 @@ export const MAX_COMMAND_LENGTH = 4096;
 /** The longest timeout a task may have: a week (migration 0013 checks it too). */
 export const MAX_TIMEOUT_SECONDS = 7 * 86400;
 
+/** Why a retry policy is not one the API takes (schemas.ts RetryPolicy), or undefined when it is. */
+export function retryPolicyProblem(policy: unknown): string | undefined {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) return 'must be an object';
+  const known = new Set(['backoff', 'delay_seconds', 'max_delay_seconds', 'jitter']);
+  const { backoff, delay_seconds, max_delay_seconds, jitter } = policy as Record<string, unknown>;
+  const unknown = Object.keys(policy).filter((key) => !known.has(key));
+  if (unknown.length > 0) return `has unknown keys (${unknown.join(', ')}); known: ${[...known].join(', ')}`;
+  if (backoff !== undefined && backoff !== 'exponential' && backoff !== 'fixed') return 'backoff must be exponential or fixed';
+  for (const [key, value] of [['delay_seconds', delay_seconds], ['max_delay_seconds', max_delay_seconds]] as const) {
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 86400)) return `${key} must be a number of seconds from 0 to 86400`;
+  }
+  if (jitter !== undefined && typeof jitter !== 'boolean') return 'jitter must be true or false';
+  return undefined;
+}
+
 export function isTimeoutSeconds(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_TIMEOUT_SECONDS;
 }

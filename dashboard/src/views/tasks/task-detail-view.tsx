@@ -1,5 +1,5 @@
 import { useEffect, type ReactNode } from 'react';
-import type { TaskView } from '../../../../services/scheduler/src/api-types';
+import type { AttemptView, TaskView } from '../../../../services/scheduler/src/api-types';
 import { ApiError } from '../../api/client';
 import { api } from '../../api/endpoints';
 import { JsonBlock } from '../../components/json-block';
@@ -39,7 +39,49 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
 
 const when = (iso?: string) => iso && <><RelativeTime iso={iso} /> <span className="muted small">{formatDateTime(iso)}</span></>;
 
-/** One task: its state, times, payload, error or result, and its timeline; refreshed as its events arrive. */
+/** A retry policy in words; parts it leaves out are the coordinator's defaults. */
+function retryText(retry: TaskView['retry']): string {
+  if (!retry) return 'default';
+  const delay = retry.delay_seconds === undefined ? 'default delay' : `${retry.delay_seconds} s`;
+  const parts = [`${retry.backoff ?? 'exponential'} from ${delay}`];
+  if (retry.max_delay_seconds !== undefined) parts.push(`at most ${retry.max_delay_seconds} s`);
+  if (retry.jitter === false) parts.push('no jitter');
+  return parts.join(', ');
+}
+
+const OUTCOMES: Record<AttemptView['outcome'], string> = {
+  dispatched: 'Dispatched', running: 'Running', succeeded: 'Succeeded', failed: 'Failed', retried: 'Failed, retried',
+  reassigned: 'Handed back', cancelled: 'Cancelled',
+};
+
+/** Each delivery to a worker: who ran it, when, how it ended and why. */
+function AttemptHistory({ attempts, workerName }: { attempts: readonly AttemptView[]; workerName: (id: number | null) => string | undefined }) {
+  if (attempts.length === 0) return null;
+  return (
+    <section className="card" aria-labelledby="attempts-heading">
+      <div className="card-header"><h2 id="attempts-heading">Attempts</h2><span className="muted small">{attempts.length}</span></div>
+      <div className="table-wrap">
+        <table className="table" aria-label="Attempts">
+          <thead><tr><th>#</th><th>Worker</th><th>Started</th><th>Ran for</th><th>Outcome</th><th>Error</th></tr></thead>
+          <tbody>
+            {attempts.map((attempt) => (
+              <tr key={attempt.attempt}>
+                <td className="mono">{attempt.attempt}</td>
+                <td>{workerName(attempt.worker_id ?? null) ?? '–'}</td>
+                <td>{attempt.started_at ? formatDateTime(attempt.started_at) : '–'}</td>
+                <td>{between(attempt.started_at, attempt.ended_at) ?? '–'}</td>
+                <td>{OUTCOMES[attempt.outcome]}</td>
+                <td className="mono small">{attempt.error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+/** One task: its state, times, payload, error or result, attempts and timeline; refreshed as its events arrive. */
 export function TaskDetailView({ id }: { id: string }) {
   const timeline = usePoll((signal) => api.taskTimeline(id, signal), { intervalMs: 5000 }, id);
   const workerName = useWorkerNames();
@@ -57,7 +99,7 @@ export function TaskDetailView({ id }: { id: string }) {
     return <>{back}<ErrorNotice title={missing ? 'Task not found' : 'Could not load this task'} error={timeline.error} onRetry={missing ? undefined : timeline.refresh} /></>;
   }
 
-  const { task, events } = timeline.data;
+  const { task, events, attempts } = timeline.data;
   const finishedAt = task.completed_at ?? task.failed_at ?? task.cancelled_at;
   return (
     <div className="task-detail">
@@ -80,6 +122,7 @@ export function TaskDetailView({ id }: { id: string }) {
           <Fact label="Runs">{task.executions} of {task.max_attempts} (attempt {task.attempt})</Fact>
           <Fact label="Worker"><span title={task.worker_id === null ? undefined : `worker id ${task.worker_id}`}>{workerName(task.worker_id) ?? '–'}</span></Fact>
           <Fact label="Priority">{task.priority}</Fact>
+          <Fact label="Retry policy">{retryText(task.retry)}</Fact>
           <Fact label="Timeout">{task.timeout_seconds === undefined ? 'worker default' : `${task.timeout_seconds} s`}</Fact>
           <Fact label="Scheduled for">{when(task.scheduled_at)}</Fact>
           <Fact label="Created">{when(task.created_at)}</Fact>
@@ -99,6 +142,7 @@ export function TaskDetailView({ id }: { id: string }) {
         )}
         {task.result !== undefined && task.result !== null && <JsonBlock title="Result" value={task.result} />}
       </section>
+      <AttemptHistory attempts={attempts ?? []} workerName={workerName} />
       <section className="card" aria-labelledby="timeline-heading">
         <div className="card-header"><h2 id="timeline-heading">Timeline</h2><span className="muted small">{events.length} events</span></div>
         <TaskTimeline events={events} workerName={workerName} />

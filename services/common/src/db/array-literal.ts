@@ -22,6 +22,11 @@ export function textArray(values: readonly (string | null)[]): string {
   return `{${values.map(quoted).join(',')}}`;
 }
 
+/** Booleans: {t,f}. */
+export function booleanArray(values: readonly boolean[]): string {
+  return `{${values.map((value) => (value ? 't' : 'f')).join(',')}}`;
+}
+
 /** Times, as ISO 8601 in UTC: {2026-12-03T01:02:03.123Z}. */
 export function timestampArray(values: readonly Date[]): string {
   return `{${values.map((value) => value.toISOString()).join(',')}}`;

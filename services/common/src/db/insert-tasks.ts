@@ -18,6 +18,8 @@ export interface NewTask {
   idempotencyKey?: string;
   /** Seconds an attempt may run (1 to a week, checked by the caller); absent: the worker's default. */
   timeoutSeconds?: number;
+  /** The retry policy as stored (migration 0014: backoff, delay_ms, max_delay_ms, jitter); absent: the defaults. */
+  retry?: { backoff?: 'exponential' | 'fixed'; delay_ms?: number; max_delay_ms?: number; jitter?: boolean };
 }
 
 export interface InsertedTask {
@@ -41,21 +43,22 @@ export interface InsertedTask {
  * $1 commands, $2 scheduled_at, $3 max_attempts, $4 priorities, $5 idempotency keys (NULL for none),
  * $6 names (NULL for a command task), $7 queues, $8 payloads as JSON text (NULL for none): text rather than
  * jsonb[] because an array of JSON documents is simplest to send as the documents' text; $9 timeouts in seconds
- * (NULL for none).
+ * (NULL for none); $10 retry policies as JSON text (NULL for none).
  */
 const INSERT_TASKS = `
   WITH ${ASYNC_COMMIT}
-  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds)
-  SELECT u.command, u.scheduled_at, u.max_attempts, u.priority, u.idempotency_key, u.name, u.queue, u.payload::jsonb, u.timeout_seconds
+  INSERT INTO tasks (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds, retry)
+  SELECT u.command, u.scheduled_at, u.max_attempts, u.priority, u.idempotency_key, u.name, u.queue, u.payload::jsonb, u.timeout_seconds,
+         u.retry::jsonb
   FROM async_commit,
-       unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])
-         AS u (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds)
+       unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[])
+         AS u (command, scheduled_at, max_attempts, priority, idempotency_key, name, queue, payload, timeout_seconds, retry)
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL
   DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
   RETURNING id, command, name, scheduled_at, (xmax = 0) AS inserted`;
 
 /*
- * The same for command tasks with no payload or timeout in the default queue, the original contract's tasks: the columns
+ * The same for command tasks with no payload, timeout or retry policy in the default queue, the original contract's tasks: the columns
  * they leave at their defaults are not sent, three arrays fewer to encode and unnest. $1-$5 as above.
  */
 const INSERT_COMMAND_TASKS = `
@@ -68,7 +71,7 @@ const INSERT_COMMAND_TASKS = `
 
 const isPlainCommand = (task: NewTask) =>
   (task.name ?? null) === null && (task.queue ?? 'default') === 'default' && (task.payload ?? null) === null
-  && task.timeoutSeconds === undefined;
+  && task.timeoutSeconds === undefined && task.retry === undefined;
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
@@ -87,6 +90,7 @@ export async function insertTasks(pool: Pool, tasks: readonly NewTask[]): Promis
       textArray(tasks.map((task) => task.queue ?? 'default')),
       textArray(tasks.map((task) => (task.payload === undefined || task.payload === null ? null : JSON.stringify(task.payload)))),
       numberArray(tasks.map((task) => task.timeoutSeconds ?? null)),
+      textArray(tasks.map((task) => (task.retry === undefined ? null : JSON.stringify(task.retry)))),
     ] });
   await waitUntilDurable(pool);
   // Counted here, the one way tasks are created (scheduler HTTP and coordinator gRPC alike).

@@ -1,4 +1,4 @@
-import { numberArray, textArray, uuidArray } from '../../../common/src/db/array-literal';
+import { booleanArray, numberArray, textArray, uuidArray } from '../../../common/src/db/array-literal';
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import type { Pool } from '../../../common/src/db/pool';
 
@@ -17,6 +17,8 @@ export interface Transition {
   detail: string;
   /** With a finish: when the task started (Unix ms), if its worker sent no STARTED (it finished first). */
   startedAtMs: number | null;
+  /** With a failure: final whatever executions are left (UpdateTaskStatusRequest.no_retry). */
+  noRetry?: boolean;
 }
 
 /*
@@ -33,12 +35,13 @@ export interface Transition {
  * times. Times go as Unix ms (float8), not timestamptz: formatting a Date per value was 3 % of the
  * coordinator's CPU (--cpu-prof, node-postgres' dateToString).
  */
-const FROM_REPORTS = `
+const fromReports = (extra: { parameter: string; column: string } | undefined) => `
   FROM async_commit,
-       (SELECT id, attempt, legacy_worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at
-        FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::text[], $6::float8[])
-             AS u(id, attempt, legacy_worker_id, at_ms, detail, started_ms)) r
+       (SELECT id, attempt, legacy_worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at${extra ? `, ${extra.column}` : ''}
+        FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::text[], $6::float8[]${extra ? `, ${extra.parameter}` : ''})
+             AS u(id, attempt, legacy_worker_id, at_ms, detail, started_ms${extra ? `, ${extra.column}` : ''})) r
   WHERE t.id = r.id AND CASE WHEN r.attempt = 0 THEN t.worker_id = r.legacy_worker_id ELSE t.attempt = r.attempt END`;
+const FROM_REPORTS = fromReports(undefined);
 
 /*
  * Stored times come from the worker's clock, in whole seconds from original workers, so they are clamped by
@@ -71,18 +74,24 @@ const MARK_SUCCEEDED = `
   RETURNING t.id, t.worker_id`;
 
 // The retry budget counts executions, not claims (migration 0006): a delivery that never ran costs nothing.
-// With executions left, a failure goes back to pending after an exponential backoff with jitter ($7 base ms,
-// $8 cap ms): base * 2^(executions-1), capped, times a random factor in [0.5, 1).
+// With executions left, and unless the report says no_retry ($9), a failure goes back to pending after a
+// backoff by the task's retry policy (migration 0014), each part defaulting to the coordinator's: exponential
+// from $7 ms (base * 2^(executions-1)) or fixed at it, capped at $8 ms, times a random factor in [0.5, 1)
+// unless jitter is off.
+const RETRIES_LEFT = `(${EXECUTIONS} < t.max_attempts AND NOT r.no_retry)`;
+const RETRY_DELAY_MS = `
+  least(coalesce((t.retry ->> 'max_delay_ms')::float8, $8::float8),
+        coalesce((t.retry ->> 'delay_ms')::float8, $7::float8)
+          * CASE WHEN t.retry ->> 'backoff' = 'fixed' THEN 1 ELSE 2 ^ (${EXECUTIONS} - 1) END)
+  * CASE WHEN t.retry ->> 'jitter' = 'false' THEN 1 ELSE 0.5 + random() / 2 END`;
 const MARK_FAILED = `
   WITH ${ASYNC_COMMIT}
   UPDATE tasks t
-  SET status = CASE WHEN ${EXECUTIONS} < t.max_attempts THEN 'pending' ELSE 'failed' END::task_status,
+  SET status = CASE WHEN ${RETRIES_LEFT} THEN 'pending' ELSE 'failed' END::task_status,
       failed_at = ${FINISHED_AT}, started_at = ${STARTED_AT}, executions = ${EXECUTIONS},
       last_error = nullif(r.detail, ''), lease_expires_at = NULL, updated_at = now(),
-      scheduled_at = CASE WHEN ${EXECUTIONS} < t.max_attempts
-        THEN now() + make_interval(secs => least($8::float8, $7::float8 * 2 ^ (${EXECUTIONS} - 1)) * (0.5 + random() / 2) / 1000)
-        ELSE t.scheduled_at END
-  ${FROM_REPORTS} AND t.status IN ('dispatched', 'running')
+      scheduled_at = CASE WHEN ${RETRIES_LEFT} THEN now() + make_interval(secs => ${RETRY_DELAY_MS} / 1000) ELSE t.scheduled_at END
+  ${fromReports({ parameter: '$9::bool[]', column: 'no_retry' })} AND t.status IN ('dispatched', 'running')
   RETURNING t.id, t.worker_id, t.status = 'failed' AS final`;
 
 function reportValues(reports: readonly Transition[]): unknown[] {
@@ -135,7 +144,7 @@ export async function markFailed(
   const { rows } = await pool.query<{ id: string; worker_id: number | null; final: boolean }>({
     name: 'mark-failed',
     text: MARK_FAILED,
-    values: [...reportValues(reports), backoff.baseMs, backoff.maxMs],
+    values: [...reportValues(reports), backoff.baseMs, backoff.maxMs, booleanArray(reports.map((r) => r.noRetry === true))],
   });
   return {
     applied: appliedOf(rows),

@@ -1,3 +1,4 @@
+import type { NewTask } from '../../../common/src/db/insert-tasks';
 import type { Pool } from '../../../common/src/db/pool';
 
 /** A tasks row as the scheduler reads it (columns of migrations 0001, 0002 and 0006). */
@@ -16,6 +17,8 @@ export interface TaskRow {
   max_attempts: number;
   priority: number;
   timeout_seconds: number | null;
+  /** JSONB (migration 0014), parsed by pg; NULL: the coordinator's defaults. */
+  retry: NewTask['retry'] | null;
   worker_id: number | null;
   scheduled_at: Date;
   picked_at: Date | null;
@@ -32,7 +35,7 @@ export interface TaskRow {
 }
 
 /** The columns of a list row: everything but the payload and result, which may each be up to 256 KiB. */
-const LIST_COLUMNS = `id, command, name, queue, status, attempt, executions, max_attempts, priority, timeout_seconds, worker_id, scheduled_at, picked_at,
+const LIST_COLUMNS = `id, command, name, queue, status, attempt, executions, max_attempts, priority, timeout_seconds, retry, worker_id, scheduled_at, picked_at,
   started_at, completed_at, failed_at, cancelled_at, lease_expires_at, last_error, created_at, updated_at`;
 const TASK_COLUMNS = `${LIST_COLUMNS}, payload, result`;
 

@@ -2,13 +2,13 @@ import { Router, type Request, type Response } from 'express';
 import { pendingNames } from '../../../common/src/db/measure-queue';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
-import type { StatsView, TaskPage } from '../api-types';
+import type { StatsView, TaskEvents, TaskPage } from '../api-types';
 import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
 import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask, type TaskRow } from '../db/tasks';
 import { observeCancelled } from '../metrics';
 import { encodeCursor, parseCancelRequest, parseListQuery, parseTaskId } from '../validation';
-import { eventView, taskView } from '../views';
+import { attemptsOf, eventView, taskView } from '../views';
 
 /** Task reads and controls: /status (original), /api/status, /api/tasks, /api/tasks/:id[/events|/cancel|/retry], /api/stats. */
 export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Router; legacy: Router } {
@@ -43,7 +43,8 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
   api.get('/tasks/:id/events', async (req, res) => {
     const id = parseTaskId(req.params.id, 'id');
     const row = await findTask(id, 'id');
-    res.json({ task: taskView(row), events: (await readTaskEvents(pool, id)).map(eventView) });
+    const events = await readTaskEvents(pool, id);
+    res.json({ task: taskView(row), events: events.map(eventView), attempts: attemptsOf(events) } satisfies TaskEvents);
   });
 
   const control = (action: 'cancel' | 'retry', apply: (id: string, req: Request) => Promise<TaskRow | undefined>, allowed: string) =>

@@ -79,6 +79,18 @@ const TimeoutSeconds = wholeNumber(1, MAX_TIMEOUT_SECONDS)
 const Reason = z.string({ error: 'must be a string of at most 500 characters' })
   .max(500, { error: 'must be a string of at most 500 characters' })
   .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'must not contain control characters' });
+const retrySeconds = (what: string) => {
+  const error = `must be a number of seconds from 0 to 86400 (${what})`;
+  return z.number({ error }).min(0, { error }).max(86400, { error });
+};
+/** A task's retry policy: how long a failed attempt waits; what it leaves out is the coordinator's default. */
+export const RetryPolicy = z.strictObject({
+  backoff: z.enum(['exponential', 'fixed'], { error: 'must be exponential or fixed' }).optional()
+    .describe('exponential (the default): delay_seconds × 2^(runs−1); fixed: delay_seconds every time.'),
+  delay_seconds: retrySeconds('the first delay').optional().describe('Default RETRY_BACKOFF_BASE (1 s).'),
+  max_delay_seconds: retrySeconds('the longest delay').optional().describe('Default RETRY_BACKOFF_MAX (60 s).'),
+  jitter: z.boolean({ error: 'must be true or false' }).optional().describe('Multiply each delay by a random factor in [0.5, 1); default true.'),
+}, { error: (issue) => (issue.code === 'unrecognized_keys' ? `has unknown keys (${issue.keys.join(', ')}); known: backoff, delay_seconds, max_delay_seconds, jitter` : 'must be a JSON object') });
 const DelaySeconds = z.number({ error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
   .min(0, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` })
   .max(MAX_DELAY_SECONDS, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` });
@@ -97,6 +109,7 @@ export const ScheduleRequest = z.object({
   payload: Payload.optional(),
   queue: QueueName.nullish(),
   timeout_seconds: TimeoutSeconds.nullish(),
+  retry: RetryPolicy.nullish(),
 }, objectError);
 
 /** POST /api/schedule/batch: count copies of one command task, due after delay_seconds. */
@@ -121,6 +134,7 @@ export const TaskRequest = z.object({
   priority: Priority.optional(),
   idempotency_key: IdempotencyKey.optional(),
   timeout_seconds: TimeoutSeconds.optional(),
+  retry: RetryPolicy.optional(),
 }, objectError).refine((task) => task.scheduled_at === undefined || task.delay_seconds === undefined, {
   path: ['delay_seconds'],
   error: 'must not be given together with scheduled_at',
@@ -211,6 +225,8 @@ export const TaskView = z.object({
   priority: z.number().int(),
   /** The task's own timeout; absent when its worker applies its task type's or its own default. */
   timeout_seconds: z.number().int().optional(),
+  /** The task's retry policy, as given; absent: the coordinator's defaults. */
+  retry: RetryPolicy.optional(),
   worker_id: z.number().int().nullable(),
   scheduled_at: Time,
   created_at: Time,
@@ -248,7 +264,24 @@ export const EventView = z.object({
   message: z.string(),
 });
 
-export const TaskEvents = z.object({ task: TaskView, events: z.array(EventView) });
+/** One delivery of a task to a worker and how it ended, from the task's events. */
+export const AttemptView = z.object({
+  attempt: z.number().int(),
+  worker_id: z.number().int().optional(),
+  assigned_at: Time,
+  started_at: Time.optional(),
+  ended_at: Time.optional(),
+  /**
+   * dispatched or running while it lasts; then succeeded, failed (for good), retried (failed, run again),
+   * reassigned (its worker was lost or refused it) or cancelled.
+   */
+  outcome: z.enum(['dispatched', 'running', 'succeeded', 'failed', 'retried', 'reassigned', 'cancelled']),
+  /** The failure's error, or why it was cancelled. */
+  error: z.string().optional(),
+});
+
+/** The task, its events oldest first, and its attempts built from them (as long as EVENTS_RETENTION keeps them). */
+export const TaskEvents = z.object({ task: TaskView, events: z.array(EventView), attempts: z.array(AttemptView) });
 
 /** GET /api/logs */
 export const EventList = z.object({ events: z.array(EventView) });
@@ -304,6 +337,7 @@ export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
 export type TaskRequest = z.input<typeof TaskRequest>;
 export type TaskBatchRequest = z.input<typeof TaskBatchRequest>;
 export type CancelRequest = z.input<typeof CancelRequest>;
+export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export type ScaleRequest = z.input<typeof ScaleRequest>;
 export type KillRequest = z.input<typeof KillRequest>;
 export type ListTasksQuery = z.input<typeof ListTasksQuery>;
@@ -315,6 +349,7 @@ export type TaskBatchResponse = z.infer<typeof TaskBatchResponse>;
 export type TaskPage = z.infer<typeof TaskPage>;
 export type EventView = z.infer<typeof EventView>;
 export type TaskEvents = z.infer<typeof TaskEvents>;
+export type AttemptView = z.infer<typeof AttemptView>;
 export type EventList = z.infer<typeof EventList>;
 export type StatsView = z.infer<typeof StatsView>;
 export type WorkerView = z.infer<typeof WorkerView>;

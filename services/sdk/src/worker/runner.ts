@@ -1,8 +1,19 @@
 import type { StandardSchemaV1 } from '../standard-schema';
 import type { TaskContext } from '../define-task';
 
-/** How an attempt ended: a result as JSON text, or an error message. */
-export type Outcome = { ok: true; result: string } | { ok: false; error: string };
+/** How an attempt ended: a result as JSON text, or an error message and whether retrying could help. */
+export type Outcome = { ok: true; result: string } | { ok: false; error: string; noRetry?: boolean };
+
+/**
+ * Thrown by a handler to fail its task for good: no retry, whatever attempts are left (a bad request, a
+ * deleted record). Recognised by name as well, so a copy of the SDK loaded twice still counts.
+ */
+export class NonRetryableError extends Error {
+  override readonly name = 'NonRetryableError';
+}
+
+const isNonRetryable = (err: unknown) => err instanceof NonRetryableError || (err as Error | null)?.name === 'NonRetryableError';
+const failure = (err: unknown): Outcome => ({ ok: false, error: errorMessage(err), noRetry: isNonRetryable(err) });
 
 /** What runs an attempt: a task definition's run, or the command-task handler. */
 export interface Runnable {
@@ -24,7 +35,7 @@ export function runAttempt(runnable: Runnable, payloadText: string, ctx: TaskCon
   try {
     payload = payloadText === '' ? undefined : JSON.parse(payloadText);
   } catch (err) {
-    return { ok: false, error: `the payload is not JSON: ${(err as Error).message}` };
+    return { ok: false, error: `the payload is not JSON: ${(err as Error).message}`, noRetry: true };
   }
   if (!runnable.schema) return runHandler(runnable, payload, ctx);
   let checked: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
@@ -34,7 +45,8 @@ export function runAttempt(runnable: Runnable, payloadText: string, ctx: TaskCon
     return { ok: false, error: `the payload could not be checked against the schema of "${ctx.name}": ${errorMessage(err)}` };
   }
   const afterCheck = (result: StandardSchemaV1.Result<unknown>): Outcome | Promise<Outcome> => {
-    if (result.issues) return { ok: false, error: `the payload does not match the schema of "${ctx.name}": ${describeIssues(result.issues)}` };
+    // The same payload would fail the same check again: no retry.
+    if (result.issues) return { ok: false, error: `the payload does not match the schema of "${ctx.name}": ${describeIssues(result.issues)}`, noRetry: true };
     return runHandler(runnable, result.value, ctx);
   };
   if (!isThenable(checked)) return afterCheck(checked);
@@ -49,10 +61,10 @@ function runHandler(runnable: Runnable, payload: unknown, ctx: TaskContext): Out
   try {
     value = runnable.run(payload, ctx);
   } catch (err) {
-    return { ok: false, error: errorMessage(err) };
+    return failure(err);
   }
   if (!isThenable(value)) return resultOutcome(value);
-  return Promise.resolve(value).then(resultOutcome, (err: unknown) => ({ ok: false as const, error: errorMessage(err) }));
+  return Promise.resolve(value).then(resultOutcome, failure);
 }
 
 function resultOutcome(value: unknown): Outcome {

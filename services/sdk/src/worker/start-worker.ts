@@ -199,7 +199,10 @@ class WorkerRuntime implements Worker {
       this.reporter.report({ task_id: task.task_id, status: 'COMPLETE', attempt: task.attempt, worker_id: workerId, at_ms: at, completed_at: Math.floor(at / 1000), result: outcome.result });
       if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task completed');
     } else {
-      this.reporter.report({ task_id: task.task_id, status: 'FAILED', attempt: task.attempt, worker_id: workerId, at_ms: at, failed_at: Math.floor(at / 1000), error: outcome.error });
+      this.reporter.report({
+        task_id: task.task_id, status: 'FAILED', attempt: task.attempt, worker_id: workerId, at_ms: at, failed_at: Math.floor(at / 1000), error: outcome.error,
+        no_retry: outcome.noRetry === true,
+      });
       this.settings.logger.info({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name, error: outcome.error }, 'task failed');
     }
   }
