@@ -11,11 +11,13 @@ import { LogView } from './views/log/log-view';
 import { OverviewView } from './views/overview/overview-view';
 import { TaskDetailView } from './views/tasks/task-detail-view';
 import { TasksView } from './views/tasks/tasks-view';
+import { SchedulesView } from './views/schedules/schedules-view';
 import { WorkersView } from './views/workers/workers-view';
 
 const NAV = [
   { to: '/', label: 'Overview' },
   { to: '/tasks', label: 'Tasks' },
+  { to: '/schedules', label: 'Schedules' },
   { to: '/workers', label: 'Workers' },
   { to: '/logs', label: 'Live log' },
 ];
@@ -28,6 +30,7 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 
 function section(path: string): string {
   if (path.startsWith('/tasks')) return '/tasks';
+  if (path.startsWith('/schedules')) return '/schedules';
   if (path.startsWith('/workers')) return '/workers';
   if (path.startsWith('/logs')) return '/logs';
   return '/';
@@ -38,6 +41,7 @@ function View({ path }: { path: string }) {
   if (task) return <TaskDetailView id={decodeURIComponent(task[1])} />;
   switch (section(path)) {
     case '/tasks': return <TasksView />;
+    case '/schedules': return <SchedulesView />;
     case '/workers': return <WorkersView />;
     case '/logs': return <LogView />;
     default: return <OverviewView />;

@@ -3,6 +3,7 @@
  * ci/ scenario, and the properties the services and the cluster rely on. chart-apiserver.test.ts sends the
  * same renders to a real kube-apiserver.
  */
+import { parseConfiguredSchedules } from '../../services/coordinator/src/configured-schedules';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isMap, parseDocument, type YAMLMap } from 'yaml';
@@ -457,6 +458,23 @@ describe('values.schema.json', () => {
     expect(failure({ 'scheduler.payloadMaxBytes': 0 })).toContain('scheduler.payloadMaxBytes: Must be greater than or equal to 1');
     expect(failure({ 'scheduler.payloadMaxBytes': 4194304 }))
       .toContain('scheduler.bodyMaxBytes (4194304) must be at least scheduler.payloadMaxBytes + 65536 (4259840)');
+  });
+
+  it('refuses a schedule without a key, name or cron, or with an unknown overlap', () => {
+    expect(failure({ 'schedules[0].name': 'report', 'schedules[0].cron': '0 2 * * *' })).toContain('key is required');
+    expect(failure({ 'schedules[0].key': 'r', 'schedules[0].name': 'report', 'schedules[0].cron': '0 2 * * *', 'schedules[0].overlap': 'queue' }))
+      .toContain('schedules.0.overlap');
+  });
+
+  it('passes schedules to the coordinators as SCHEDULES, JSON the coordinator checks with the API\'s schema', () => {
+    const config = configOf(renderChart({ valuesFiles: ['charts/taskmaster/ci/schedules-values.yaml'] }));
+    const schedules = JSON.parse(config.SCHEDULES);
+    expect(schedules).toEqual([
+      { key: 'nightly-report', name: 'build-report', cron: '0 2 * * *', timezone: 'Europe/Paris', payload: { format: 'pdf' }, overlap: 'skip' },
+      { key: 'heartbeat-check', name: 'ping', cron: '*/30 * * * * *', catch_up: 'none' },
+    ]);
+    expect(parseConfiguredSchedules(config.SCHEDULES).map((s) => s.key)).toEqual(['nightly-report', 'heartbeat-check']);
+    expect(configOf(renderChart()).SCHEDULES).toBeUndefined();
   });
 
   it('passes the payload and body limits to the scheduler, as whole numbers however large', () => {

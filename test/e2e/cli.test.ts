@@ -149,6 +149,23 @@ describe('taskmaster tasks cancel and retry', () => {
   });
 });
 
+describe('taskmaster schedules', () => {
+  test('create, ls, pause, resume and rm; a bad pattern exits 2 naming the field', async () => {
+    const made = await cli(['--json', 'schedules', 'create', 'cli-report', '--cron', '0 9 * * 1-5', '--timezone', 'Europe/Paris', '--payload', '{"a":1}', '--overlap', 'skip']);
+    expect(made.code).toBe(0);
+    const schedule = JSON.parse(made.stdout);
+    expect(schedule).toMatchObject({ name: 'cli-report', timezone: 'Europe/Paris', payload: { a: 1 }, overlap: 'skip', paused: false });
+    const listed = await cli(['schedules', 'ls']);
+    expect(listed.stdout).toMatch(new RegExp(`^${schedule.id}\\s+cli-report\\s+0 9 \\* \\* 1-5\\s+Europe/Paris\\s+active`, 'm'));
+    expect((await cli(['schedules', 'pause', schedule.id])).stdout).toBe(`paused schedule ${schedule.id}\n`);
+    expect((await cli(['schedules', 'resume', schedule.id])).stdout).toMatch(/^resumed schedule .*, next run \d{4}-/);
+    expect((await cli(['schedules', 'rm', schedule.id])).stdout).toBe(`deleted schedule ${schedule.id}\n`);
+    const bad = await cli(['--json', 'schedules', 'create', 'x', '--cron', '* * *']);
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stderr).error).toMatchObject({ field: 'cron' });
+  });
+});
+
 describe('taskmaster tasks ls', () => {
   test('filters by name, queue and status, as JSON and as a table', async () => {
     await cli(['enqueue', 'ls-me', '--queue', 'q1']);

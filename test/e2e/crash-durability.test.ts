@@ -78,6 +78,8 @@ test('acknowledged tasks and reports survive a database crash; a claim lost in i
   started = await startPostgres(dataDir, port, SETTINGS);
   server = started.child;
   const after = new pg.Pool({ connectionString: started.url, max: 2, options: SEARCH_PATH_OPTIONS });
+  // Seen once in CI-like runs: an idle connection of this pool ended by the server (57P01) as the test finished.
+  after.on('error', () => undefined);
   try {
     const { rows } = await after.query<{ status: string; count: number }>(
       `SELECT status, count(*)::int AS count FROM tasks WHERE id = ANY($1::uuid[]) GROUP BY status`, [acknowledged],

@@ -1,14 +1,11 @@
 import type {
-  BatchScheduleResponse, EventView, KillResponse, ScaleResponse, ScheduleResponse, StatsView, TaskPage, TaskView,
-  WorkersResponse,
+  BatchScheduleResponse, CronScheduleList, CronScheduleRequest, CronScheduleView, KillResponse, ScaleResponse, ScheduleResponse,
+  StatsView, TaskEvents, TaskPage, TaskView, WorkersResponse,
 } from '../../../services/scheduler/src/api-types';
 import { request } from './client';
 
 /** GET /api/tasks/:id/events */
-export interface TaskTimeline {
-  task: TaskView;
-  events: EventView[];
-}
+export type TaskTimeline = TaskEvents;
 
 export interface TaskQuery {
   /** Comma-separated statuses the API accepts (pending, active, succeeded, failed, cancelled…); empty for all. */
@@ -46,4 +43,13 @@ export const api = {
   workers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/api/workers', undefined, signal),
   scale: (count: number) => request<ScaleResponse>('POST', '/api/workers/scale', { count }),
   kill: (name: string) => request<KillResponse>('POST', '/api/workers/kill', { name }),
+  schedules: (signal?: AbortSignal) => request<CronScheduleList>('GET', '/api/schedules', undefined, signal),
+  createSchedule: (schedule: CronScheduleRequest) => request<CronScheduleView>('POST', '/api/schedules', schedule),
+  pauseSchedule: (id: string) => request<CronScheduleView>('POST', `/api/schedules/${encodeURIComponent(id)}/pause`),
+  resumeSchedule: (id: string) => request<CronScheduleView>('POST', `/api/schedules/${encodeURIComponent(id)}/resume`),
+  /** Resolves true once deleted (the API answers 204, no body). */
+  deleteSchedule: async (id: string) => {
+    await request<void>('DELETE', `/api/schedules/${encodeURIComponent(id)}`);
+    return true;
+  },
 };

@@ -147,6 +147,11 @@ export interface CoordinatorConfig {
    * out is failed by the coordinator, and its worker told to drop it (the worker normally reports it first).
    */
   readonly taskTimeoutGraceMs: number;
+  /**
+   * SCHEDULES, default none: recurring schedules kept in configuration (the chart's `schedules`), a JSON array
+   * of POST /api/schedules bodies, each with a key. Checked and saved by the coordinator when it starts.
+   */
+  readonly schedulesJson: string | undefined;
   /** METRICS_PORT, default 9464: serves /metrics and /healthz (0 = any free port, logged). */
   readonly metricsPort: number;
 }
@@ -374,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
     eventsRetentionMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
     taskTimeoutGraceMs: read.duration('TASK_TIMEOUT_GRACE', 30_000),
+    schedulesJson: read.optional('SCHEDULES'),
     metricsPort: metricsPort ?? 9464,
   };
 

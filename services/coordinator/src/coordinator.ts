@@ -6,12 +6,14 @@ import { listen, type Listener } from '../../common/src/db/listener';
 import { grpcApi } from '../../common/src/grpc/contract';
 import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { AttemptTimeouts } from './attempt-timeouts';
+import { parseConfiguredSchedules, saveConfiguredSchedules } from './configured-schedules';
 import { Dispatcher } from './dispatcher';
 import { heartbeatHandler } from './heartbeats';
 import { observeDispatched, observeEviction, observeReassigned, observeReport, sampleQueue, watchWorkers } from './metrics';
 import { WorkerRegistry } from './registry';
 import { coordinatorService } from './service';
 import { StatusRecorder } from './status-recorder';
+import { ScheduleTicker } from './schedule-ticker';
 import { Sweeper } from './sweeper';
 import { parseCancelNotice, stopAttempts } from './task-stops';
 import { WorkerClients } from './worker-clients';
@@ -33,6 +35,8 @@ export interface Coordinator {
 /** Builds and starts a coordinator: gRPC server, dispatcher, status recorder, sweeps, LISTEN wake-ups. */
 export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinator> {
   const { config, pool, logger } = deps;
+  // Checked before anything starts: a bad entry is a configuration error, as a bad variable is.
+  await saveConfiguredSchedules(pool, parseConfiguredSchedules(config.schedulesJson), logger);
   // Names this process in worker_owners: a restarted coordinator is a new owner, and claims its workers anew.
   const coordinatorId = randomUUID();
   const registry = new WorkerRegistry({
@@ -51,6 +55,8 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     checkMs: Math.min(5000, Math.max(250, config.taskTimeoutGraceMs / 2)),
     onFailed: () => dispatcher.wake(),
   });
+  // A notification wakes it for every change; the poll only covers one lost while LISTEN reconnected.
+  const ticker = new ScheduleTicker({ pool, logger, onFired: () => dispatcher.wake(), pollIntervalMs: 60_000 });
   const dispatcher = new Dispatcher({
     pool,
     registry,
@@ -123,8 +129,9 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat }),
       serviceName: 'grpcapi.CoordinatorService',
     });
-    listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels'], (channel, payload) => {
+    listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels', 'taskmaster_schedules'], (channel, payload) => {
       if (channel === 'taskmaster_tasks') return dispatcher.wake();
+      if (channel === 'taskmaster_schedules') return ticker.wake();
       // A cancelled attempt held by one of this coordinator's workers: stop it there now (task-stops.ts).
       const cancelled = parseCancelNotice(payload);
       if (cancelled && stopAttempts(registry, [cancelled], `cancelled: ${cancelled.reason}`, logger) > 0) dispatcher.capacityChanged();
@@ -136,6 +143,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   dispatcher.start();
   sweeper.start();
   timeouts.start();
+  ticker.start();
   const stopWatchingWorkers = watchWorkers(registry);
   const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
   logger.info({ port: server.port }, 'coordinator listening');
@@ -152,6 +160,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       await dispatcher.stop();
       await sweeper.stop();
       await timeouts.stop();
+      await ticker.stop();
       await grpcServer.shutdown();
       clients.closeAll();
     },

@@ -1,3 +1,4 @@
+import { MAX_DECLARED, declarationProblem, saveDeclaredSchedules } from './declared-schedules';
 import type { Pool } from '../../common/src/db/pool';
 import { NAME_PATTERN } from '../../sdk/src/task-fields';
 import type { Logger } from '../../common/src/logger';
@@ -43,6 +44,11 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
     if (!NAME_PATTERN.test(name)) throw new ValidationError(`handles: "${name.slice(0, 140)}" is not a task name (${NAME_PATTERN.source})`, 'handles');
   }
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
+  if (request.schedules.length > MAX_DECLARED) throw new ValidationError(`schedules lists more than ${MAX_DECLARED}`, 'schedules');
+  for (const [i, declaration] of request.schedules.entries()) {
+    const problem = declarationProblem(declaration);
+    if (problem) throw new ValidationError(`schedules[${i}].${problem}`, `schedules[${i}]`);
+  }
   for (const task of request.held) {
     if (!isUuid(task.task_id)) {
       throw new ValidationError('held: task_id must be a UUID', 'held');
@@ -129,6 +135,7 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
       worker.transport = deps.clients.transport(worker.address, worker.legacy);
     }
     if (isNew) await joined(worker);
+    if ((isNew || reconnected) && request.schedules.length > 0) await saveDeclaredSchedules(pool, request.schedules, deps.logger);
     let drop: HeldTask[] = [];
     if (worker.reportsHeld) {
       drop = await reconcile(worker, request.held, missing);

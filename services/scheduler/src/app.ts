@@ -13,6 +13,7 @@ import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
 import { logRoutes } from './routes/logs';
 import { scheduleRoutes } from './routes/schedule';
+import { cronScheduleRoutes } from './routes/schedules';
 import { taskRoutes } from './routes/tasks';
 import { workerRoutes } from './routes/workers';
 import type { Scaler } from './scaler/scaler';
@@ -59,7 +60,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator);
-  app.use('/api', schedule.api, tasks.api, workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

@@ -2,8 +2,9 @@ import type { z } from 'zod';
 import { ValidationError } from '../../common/src/errors';
 import { isUuid } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
+import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
-  BatchScheduleRequest, CancelRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
+  BatchScheduleRequest, CancelRequest, CronScheduleRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
   TaskRequest, parseDateTime, type RetryPolicy,
 } from '../../sdk/src/http/schemas';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
@@ -129,6 +130,13 @@ export function parseTaskBatchRequest(raw: unknown, limits: RequestLimits, now =
     }
     return namedTask(task, now);
   });
+}
+
+/** POST /api/schedules: a recurring schedule, checked whole (the pattern and zone by croner). */
+export function parseCronScheduleRequest(raw: unknown, limits: RequestLimits): NewSchedule {
+  const body = parseWith(CronScheduleRequest, raw ?? {});
+  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  return toNewSchedule(body);
 }
 
 /** POST /api/tasks/:id/cancel: an optional body with an optional reason. */

@@ -1,5 +1,6 @@
 import type { EventRow } from '../../common/src/db/events';
-import type { AttemptView, EventView, TaskView } from './api-types';
+import type { ScheduleRow } from '../../common/src/db/schedules';
+import type { AttemptView, CronScheduleView, EventView, TaskView } from './api-types';
 import type { TaskRow } from './db/tasks';
 import type { NewTask } from '../../common/src/db/insert-tasks';
 import type { RetryPolicy } from '../../sdk/src/http/schemas';
@@ -105,4 +106,31 @@ export function attemptsOf(events: readonly EventRow[]): AttemptView[] {
     if (event.message && outcome !== 'succeeded') attempt.error = event.message;
   }
   return [...attempts.values()];
+}
+
+/** A schedule as the API shows it; `nextRuns` only for one schedule's GET. */
+export function scheduleView(row: ScheduleRow, nextRuns?: readonly Date[]): CronScheduleView {
+  const view: CronScheduleView = {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    payload: (row.payload ?? null) as CronScheduleView['payload'],
+    queue: row.queue,
+    priority: row.priority,
+    max_attempts: row.max_attempts,
+    cron: row.cron,
+    timezone: row.timezone,
+    overlap: row.overlap,
+    catch_up: row.catch_up,
+    paused: row.paused,
+    next_run_at: row.next_run_at?.toISOString() ?? null,
+    source: row.source,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+  if (row.timeout_seconds !== null) view.timeout_seconds = row.timeout_seconds;
+  if (nextRuns) view.next_runs = nextRuns.map((at) => at.toISOString());
+  if (row.last_run_at) view.last_run_at = row.last_run_at.toISOString();
+  if (row.last_task_id) view.last_task_id = row.last_task_id;
+  return view;
 }

@@ -63,7 +63,8 @@ describe('the document', () => {
 
   test('has a path for every /api route', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/api/logs', '/api/logs/stream', '/api/openapi.json', '/api/schedule', '/api/schedule/batch', '/api/stats', '/api/status',
+      '/api/logs', '/api/logs/stream', '/api/openapi.json', '/api/schedule', '/api/schedule/batch', '/api/schedules',
+      '/api/schedules/{id}', '/api/schedules/{id}/pause', '/api/schedules/{id}/resume', '/api/stats', '/api/status',
       '/api/tasks', '/api/tasks/batch', '/api/tasks/{id}', '/api/tasks/{id}/cancel', '/api/tasks/{id}/events',
       '/api/tasks/{id}/retry', '/api/workers', '/api/workers/kill', '/api/workers/scale', '/schedule',
     ]);
@@ -124,6 +125,12 @@ describe('real responses validate against the schemas the document names', () =>
     await check('/api/tasks/{id}/cancel', 'post', 200, `/api/tasks/${task.task_id}/cancel`, { reason: 'checked against the document' });
     await check('/api/tasks/{id}/cancel', 'post', 409, `/api/tasks/${task.task_id}/cancel`);
     await check('/api/tasks/{id}/retry', 'post', 200, `/api/tasks/${task.task_id}/retry`);
+    const schedule = await check('/api/schedules', 'post', 201, '/api/schedules', { name: 'doc-check', cron: '0 9 * * 1-5', timezone: 'Europe/Paris', payload: { n: 1 } });
+    await check('/api/schedules', 'get', 200, '/api/schedules');
+    await check('/api/schedules/{id}', 'get', 200, `/api/schedules/${schedule.id}`);
+    await check('/api/schedules/{id}/pause', 'post', 200, `/api/schedules/${schedule.id}/pause`);
+    await check('/api/schedules/{id}/resume', 'post', 200, `/api/schedules/${schedule.id}/resume`);
+    await check('/api/schedules', 'post', 400, '/api/schedules', { name: 'doc-check', cron: 'every day' });
     await check('/api/stats', 'get', 200, '/api/stats');
     await check('/api/workers', 'get', 200, '/api/workers');
     await check('/api/logs', 'get', 200, '/api/logs');

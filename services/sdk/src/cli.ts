@@ -158,10 +158,52 @@ async function listTasks(opts: ListFlags, global: GlobalOptions): Promise<void> 
   const page = await client(global).list({ status, name: opts.name, queue: opts.queue, limit: opts.limit });
   print(global, { tasks: page.tasks, next_cursor: page.nextCursor }, () => {
     const rows = page.tasks.map((task) => [task.id, label(task), task.queue, task.status, String(task.attempt), task.scheduled_at]);
-    const header = ['ID', 'NAME', 'QUEUE', 'STATUS', 'ATTEMPT', 'DUE'];
-    const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
-    return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+    return table(['ID', 'NAME', 'QUEUE', 'STATUS', 'ATTEMPT', 'DUE'], rows);
   });
+}
+
+/** Columns padded to their widest cell, two spaces apart. */
+function table(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+interface ScheduleFlags {
+  cron: string;
+  timezone?: string;
+  payload?: string;
+  queue?: string;
+  key?: string;
+  overlap?: 'skip' | 'allow';
+  catchUp?: 'none' | 'last' | 'all';
+  paused?: boolean;
+}
+
+async function createSchedule(name: string, opts: ScheduleFlags, global: GlobalOptions): Promise<void> {
+  const schedule = await client(global).createSchedule({
+    name, cron: opts.cron, timezone: opts.timezone, payload: parsePayload(opts.payload), queue: opts.queue, key: opts.key,
+    overlap: opts.overlap, catch_up: opts.catchUp, paused: opts.paused,
+  });
+  print(global, schedule, () => `schedule ${schedule.id} (${schedule.name}, "${schedule.cron}" ${schedule.timezone}), next run ${schedule.next_run_at ?? 'never'}`);
+}
+
+async function listSchedules(global: GlobalOptions): Promise<void> {
+  const schedules = await client(global).listSchedules();
+  print(global, { schedules }, () => table(
+    ['ID', 'NAME', 'CRON', 'TIMEZONE', 'STATE', 'NEXT RUN'],
+    schedules.map((s) => [s.id, s.name, s.cron, s.timezone, s.paused ? 'paused' : 'active', s.next_run_at ?? '-']),
+  ));
+}
+
+async function scheduleAction(action: 'pause' | 'resume' | 'delete', id: string, global: GlobalOptions): Promise<void> {
+  const api = client(global);
+  if (action === 'delete') {
+    await api.deleteSchedule(id);
+    print(global, { deleted: id }, () => `deleted schedule ${id}`);
+    return;
+  }
+  const schedule = action === 'pause' ? await api.pauseSchedule(id) : await api.resumeSchedule(id);
+  print(global, schedule, () => `${action === 'pause' ? 'paused' : 'resumed'} schedule ${id}${schedule.paused ? '' : `, next run ${schedule.next_run_at ?? 'never'}`}`);
 }
 
 async function getTask(id: string, global: GlobalOptions): Promise<void> {
@@ -253,6 +295,29 @@ export function buildProgram(): Command {
     .description('run a failed or cancelled task again')
     .argument('<id>', 'the task id')
     .action((id: string, _opts: unknown, command: Command) => retryTask(id, command.optsWithGlobals<GlobalOptions>()));
+
+  const schedules = program.command('schedules').description('recurring schedules: a task per cron occurrence');
+  schedules.command('ls')
+    .description('list every schedule')
+    .action((_opts: unknown, command: Command) => listSchedules(command.optsWithGlobals<GlobalOptions>()));
+  schedules.command('create')
+    .description('create a schedule for a task name (with --key, create or update the one with that key)')
+    .argument('<name>', 'the task name each occurrence creates', taskName('the name'))
+    .requiredOption('--cron <pattern>', '5 fields (minute hour day month weekday) or 6 (seconds first)')
+    .option('--timezone <zone>', 'IANA time zone the pattern is read in (default UTC)')
+    .option('--payload <json>', 'the payload of each task, as JSON, or @file')
+    .option('--queue <queue>', 'the queue of each task', taskName('the queue'))
+    .option('--key <key>', 'names the schedule, so that creating it again updates it', taskName('the key'))
+    .addOption(new Option('--overlap <mode>', 'skip: no new task while the last one has not finished').choices(['skip', 'allow']))
+    .addOption(new Option('--catch-up <mode>', 'occurrences missed while no coordinator ran').choices(['none', 'last', 'all']))
+    .option('--paused', 'create it paused')
+    .action((name: string, opts: ScheduleFlags, command: Command) => createSchedule(name, opts, command.optsWithGlobals<GlobalOptions>()));
+  for (const action of ['pause', 'resume', 'delete'] as const) {
+    schedules.command(action === 'delete' ? 'rm' : action)
+      .description(action === 'delete' ? 'delete a schedule (its tasks stay)' : `${action} a schedule`)
+      .argument('<id>', 'the schedule id')
+      .action((id: string, _opts: unknown, command: Command) => scheduleAction(action, id, command.optsWithGlobals<GlobalOptions>()));
+  }
 
   program.command('migrate')
     .description('apply the database migrations (from a built TaskMaster checkout)')

@@ -1,6 +1,6 @@
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
 import type {
-  CancelRequest, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
+  CancelRequest, CronScheduleList, CronScheduleRequest, CronScheduleView, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
 } from './http/schemas';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -176,6 +176,37 @@ export class TaskMasterClient {
     return toTask(await this.request<TaskView>('POST', `/api/tasks/${encodeURIComponent(id)}/retry`));
   }
 
+  /**
+   * Creates a recurring schedule (docs/schedules.md); with a `key` that exists, updates that schedule in place,
+   * so code or Git can declare schedules idempotently.
+   */
+  async createSchedule(schedule: CronScheduleRequest): Promise<CronScheduleView> {
+    return this.request<CronScheduleView>('POST', '/api/schedules', schedule);
+  }
+
+  async listSchedules(): Promise<CronScheduleView[]> {
+    return (await this.request<CronScheduleList>('GET', '/api/schedules')).schedules;
+  }
+
+  /** One schedule, with its next five occurrences (`next_runs`). */
+  async getSchedule(id: string): Promise<CronScheduleView> {
+    return this.request<CronScheduleView>('GET', `/api/schedules/${encodeURIComponent(id)}`);
+  }
+
+  async pauseSchedule(id: string): Promise<CronScheduleView> {
+    return this.request<CronScheduleView>('POST', `/api/schedules/${encodeURIComponent(id)}/pause`);
+  }
+
+  /** Resumes from the next occurrence; those that fell in the pause are not caught up. */
+  async resumeSchedule(id: string): Promise<CronScheduleView> {
+    return this.request<CronScheduleView>('POST', `/api/schedules/${encodeURIComponent(id)}/resume`);
+  }
+
+  /** Deletes a schedule; the tasks it made stay. */
+  async deleteSchedule(id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/api/schedules/${encodeURIComponent(id)}`);
+  }
+
   /** The body of POST /api/tasks for one task; the definition's schema is checked first, and its output sent. */
   private async taskRequest(task: TaskRef | string, payload: unknown, options: EnqueueOptions): Promise<TaskRequest> {
     const definition: TaskRef = typeof task === 'string' ? { name: task } : task;
@@ -204,7 +235,7 @@ export class TaskMasterClient {
     return body;
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token) headers.authorization = `Bearer ${this.token}`;
@@ -233,6 +264,7 @@ export class TaskMasterClient {
       throw new TaskMasterApiError(response.status, error?.code ?? 'http_error',
         error?.message ?? `${method} ${path} answered ${response.status} ${text.slice(0, 200)}`.trim(), error?.field);
     }
+    if (response.status === 204) return undefined as T;
     if (parsed === undefined) throw new TaskMasterApiError(response.status, 'invalid_response', `${method} ${path} did not answer JSON`);
     return parsed as T;
   }

@@ -1,4 +1,5 @@
 import type { RetryPolicy } from './http/schemas';
+import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem, type CatchUp, type Overlap } from './schedule-fields';
 import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
@@ -48,6 +49,12 @@ export interface TaskDefinition<P, R> {
    * @defaultValue the coordinator's: exponential from 1 s, at most 60 s, with jitter
    */
   readonly retry?: RetryPolicy;
+  /**
+   * A recurring schedule for this task type: a cron pattern (5 fields, or 6 with seconds first) in UTC, or
+   * `{ cron, timezone, payload, queue, overlap, catchUp }`. A worker that runs the type declares it to the
+   * coordinator when it joins, as the schedule keyed `task:<name>` (docs/schedules.md).
+   */
+  readonly cron?: string | TaskSchedule;
   /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
   readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
 }
@@ -80,9 +87,42 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
   }
   const retryProblem = definition.retry === undefined ? undefined : retryPolicyProblem(definition.retry);
   if (retryProblem) throw new TypeError(`retry of task "${definition.name}" ${retryProblem}`);
+  const scheduleProblem = definition.cron === undefined ? undefined : taskScheduleProblem(definition.cron);
+  if (scheduleProblem) throw new TypeError(`cron of task "${definition.name}": ${scheduleProblem}`);
   if (definition.timeoutSeconds !== undefined && !isTimeoutSeconds(definition.timeoutSeconds)) {
     throw new TypeError(`timeoutSeconds of task "${definition.name}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
   }
   // The brand is not enumerable, so spreading or serialising a definition shows only what the user wrote.
   return Object.freeze(Object.defineProperty({ ...definition }, TASK_DEFINITION_BRAND, { value: true }));
+}
+
+/** A task type's recurring schedule, as defineTask({ cron }) takes it. */
+export interface TaskSchedule {
+  /** 5 fields (minute hour day month weekday) or 6 (seconds first). */
+  readonly cron: string;
+  /** An IANA zone. @defaultValue "UTC" */
+  readonly timezone?: string;
+  /** The payload of each occurrence's task (JSON). */
+  readonly payload?: unknown;
+  /** @defaultValue the definition's queue, else "default" */
+  readonly queue?: string;
+  /** skip: no new task while the previous one has not finished. @defaultValue "allow" */
+  readonly overlap?: Overlap;
+  /** Occurrences missed while no coordinator ran: none, the last, or all. @defaultValue "last" */
+  readonly catchUp?: CatchUp;
+}
+
+function taskScheduleProblem(value: string | TaskSchedule): string | undefined {
+  const schedule = typeof value === 'string' ? { cron: value } : value;
+  if (typeof schedule !== 'object' || schedule === null || typeof schedule.cron !== 'string') return 'must be a cron pattern or { cron, ... }';
+  const cron = cronProblem(schedule.cron);
+  if (cron) return `the pattern ${cron}`;
+  if (schedule.timezone !== undefined) {
+    const zone = timezoneProblem(schedule.timezone);
+    if (zone) return `timezone ${zone}`;
+  }
+  if (schedule.overlap !== undefined && !OVERLAP.includes(schedule.overlap)) return `overlap must be ${OVERLAP.join(' or ')}`;
+  if (schedule.catchUp !== undefined && !CATCH_UP.includes(schedule.catchUp)) return `catchUp must be ${CATCH_UP.join(', ')}`;
+  if (schedule.queue !== undefined && !TASK_NAME_PATTERN.test(schedule.queue)) return `queue must match ${TASK_NAME_PATTERN.source}`;
+  return undefined;
 }

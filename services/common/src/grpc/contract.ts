@@ -33,6 +33,8 @@ import type { HeartbeatResponse__Output } from '../../../sdk/src/generated/grpca
 export type HeartbeatResponse = HeartbeatResponse__Output;
 import type { HeldTask__Output } from '../../../sdk/src/generated/grpcapi/HeldTask';
 export type HeldTask = HeldTask__Output;
+import type { ScheduleDeclaration__Output } from '../../../sdk/src/generated/grpcapi/ScheduleDeclaration';
+export type ScheduleDeclaration = ScheduleDeclaration__Output;
 import type { UpdateTaskStatusRequest__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusRequest';
 export type UpdateTaskStatusRequest = UpdateTaskStatusRequest__Output;
 import type { UpdateTaskStatusResponse__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusResponse';

@@ -18,6 +18,7 @@ const REQUESTS = {
   TaskRequest: s.TaskRequest,
   TaskBatchRequest: s.TaskBatchRequest,
   CancelRequest: s.CancelRequest,
+  CronScheduleRequest: s.CronScheduleRequest,
   ScaleRequest: s.ScaleRequest,
   KillRequest: s.KillRequest,
 };
@@ -27,6 +28,8 @@ const RESPONSES = {
   ScheduleResponse: s.ScheduleResponse,
   BatchScheduleResponse: s.BatchScheduleResponse,
   TaskView: s.TaskView,
+  CronScheduleView: s.CronScheduleView,
+  CronScheduleList: s.CronScheduleList,
   TaskBatchResponse: s.TaskBatchResponse,
   TaskPage: s.TaskPage,
   EventView: s.EventView,
@@ -77,6 +80,7 @@ const ERROR_TEXT: Record<number, string> = {
 };
 const body = (name: string) => ({ required: true, content: json(name) });
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' }, description: 'The task id.' };
+const scheduleId = { ...idParameter, description: 'The schedule id.' };
 
 function listParameters(): JsonObject[] {
   const query = z.toJSONSchema(s.ListTasksQuery, { target: 'draft-2020-12', io: 'input' }) as { properties: Record<string, JsonObject> };
@@ -160,6 +164,24 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           parameters: [{ ...idParameter, name: 'task_id', in: 'query' }],
           responses: { 200: response('The task', 'TaskView'), ...errors(400, 404) },
         },
+      },
+      '/api/schedules': {
+        get: { summary: 'Every recurring schedule', responses: { 200: response('Schedules', 'CronScheduleList') } },
+        post: {
+          summary: 'Create a recurring schedule; with a key that exists, update it in place',
+          requestBody: body('CronScheduleRequest'),
+          responses: { 201: response('Created', 'CronScheduleView'), 200: response('Updated (its key existed)', 'CronScheduleView'), ...errors(400, 401, 413) },
+        },
+      },
+      '/api/schedules/{id}': {
+        get: { summary: 'One schedule, with its next five occurrences', parameters: [scheduleId], responses: { 200: response('The schedule', 'CronScheduleView'), ...errors(400, 404) } },
+        delete: { summary: 'Delete a schedule (the tasks it made stay)', parameters: [scheduleId], responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 404) } },
+      },
+      '/api/schedules/{id}/pause': {
+        post: { summary: 'Pause a schedule', parameters: [scheduleId], responses: { 200: response('The schedule', 'CronScheduleView'), ...errors(400, 401, 404) } },
+      },
+      '/api/schedules/{id}/resume': {
+        post: { summary: 'Resume a schedule from its next occurrence (those in the pause are not caught up)', parameters: [scheduleId], responses: { 200: response('The schedule', 'CronScheduleView'), ...errors(400, 401, 404) } },
       },
       '/api/stats': { get: { summary: 'Task counts and worker slots', responses: { 200: response('Counts', 'StatsView') } } },
       '/api/workers': { get: { summary: 'Workers, as the coordinator and the scaler see them', responses: { 200: response('Workers', 'WorkersResponse') } } },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem } from '../schedule-fields';
 import { MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
 
 /**
@@ -152,6 +153,31 @@ export const CancelRequest = z.object({
   reason: Reason.optional().describe('Why, for the task\'s timeline and its worker\'s log; default "cancelled".'),
 }, objectError);
 
+/** POST /api/schedules: a recurring schedule; with a key, created or updated in place. */
+export const CronScheduleRequest = z.object({
+  key: name('schedule key').optional().describe('Names the schedule for updates in place (declarations in code or Git); without one every POST makes a new schedule.'),
+  name: TaskName.describe('The task name each occurrence creates.'),
+  cron: z.string({ error: requiredOr('a cron pattern such as "0 9 * * 1-5"') })
+    .superRefine((cron, ctx) => {
+      const problem = cronProblem(cron);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).describe('5 fields (minute hour day month weekday) or 6 (seconds first).'),
+  timezone: z.string({ error: 'must be an IANA time zone such as Europe/Paris' })
+    .superRefine((zone, ctx) => {
+      const problem = timezoneProblem(zone);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional().describe('IANA zone the pattern is read in; default UTC.'),
+  payload: Payload.optional(),
+  queue: QueueName.optional(),
+  priority: Priority.optional(),
+  max_attempts: MaxAttempts.optional(),
+  timeout_seconds: TimeoutSeconds.optional(),
+  overlap: z.enum(OVERLAP, { error: 'must be skip or allow' }).optional().describe('skip: no new task while the previous one has not finished; default allow.'),
+  catch_up: z.enum(CATCH_UP, { error: 'must be none, last or all' }).optional()
+    .describe('Occurrences missed while no coordinator ran (more than a minute late): none, the last (default) or all.'),
+  paused: z.boolean({ error: 'must be true or false' }).optional(),
+}, objectError);
+
 /** POST /api/workers/scale */
 export const ScaleRequest = z.object({ count: wholeNumber(1, 50) }, objectError);
 
@@ -241,6 +267,35 @@ export const TaskView = z.object({
   last_error: z.string().optional(),
   result: JsonValue.optional(),
 });
+
+/** A recurring schedule. */
+export const CronScheduleView = z.object({
+  id: z.string(),
+  key: z.string().nullable(),
+  name: z.string(),
+  payload: JsonValue.nullable(),
+  queue: z.string(),
+  priority: z.number().int(),
+  max_attempts: z.number().int(),
+  timeout_seconds: z.number().int().optional(),
+  cron: z.string(),
+  timezone: z.string(),
+  overlap: z.enum(OVERLAP),
+  catch_up: z.enum(CATCH_UP),
+  paused: z.boolean(),
+  /** The first occurrence not fired yet; null when the pattern has none. */
+  next_run_at: Time.nullable(),
+  /** The next five occurrences from now (one schedule's GET only). */
+  next_runs: z.array(Time).optional(),
+  last_run_at: Time.optional(),
+  last_task_id: z.string().optional(),
+  /** Where it was declared: the API, a worker's task type (defineTask cron) or SCHEDULES (the chart's values). */
+  source: z.enum(['api', 'worker', 'config']),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export const CronScheduleList = z.object({ schedules: z.array(CronScheduleView) });
 
 /** POST /api/tasks/batch */
 export const TaskBatchResponse = z.object({ tasks: z.array(TaskView) });
@@ -337,6 +392,9 @@ export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
 export type TaskRequest = z.input<typeof TaskRequest>;
 export type TaskBatchRequest = z.input<typeof TaskBatchRequest>;
 export type CancelRequest = z.input<typeof CancelRequest>;
+export type CronScheduleRequest = z.input<typeof CronScheduleRequest>;
+export type CronScheduleView = z.infer<typeof CronScheduleView>;
+export type CronScheduleList = z.infer<typeof CronScheduleList>;
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export type ScaleRequest = z.input<typeof ScaleRequest>;
 export type KillRequest = z.input<typeof KillRequest>;

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { TaskContext, TaskDefinition } from '../define-task';
 import { stderrLogger, type Logger } from '../logger';
 import { MAX_TIMEOUT_SECONDS, isTimeoutSeconds } from '../task-fields';
+import type { ScheduleDeclaration } from '../generated/grpcapi/ScheduleDeclaration';
 
 /** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
 export type AnyTaskDefinition = TaskDefinition<any, any>;
@@ -67,6 +68,8 @@ export interface ResolvedOptions {
   drainTimeoutMs: number;
   /** 0: none. */
   defaultTimeoutMs: number;
+  /** What the definitions' `cron` declare, as heartbeats carry it. */
+  schedules: ScheduleDeclaration[];
   logger: Logger;
   metrics: Registry;
   commandTask: StartWorkerOptions['commandTask'];
@@ -107,9 +110,24 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
     heartbeatIntervalMs,
     drainTimeoutMs,
     defaultTimeoutMs: (options.defaultTimeoutSeconds ?? 0) * 1000,
+    schedules: [...definitions.values()].flatMap((definition) => (definition.cron === undefined ? [] : [declaration(definition)])),
     logger: options.logger ?? stderrLogger,
     metrics: options.metrics ?? new Registry(),
     commandTask: options.commandTask,
     listen,
+  };
+}
+
+/** A definition's `cron` as the heartbeat declares it (defineTask checked it). */
+function declaration(definition: AnyTaskDefinition): ScheduleDeclaration {
+  const schedule = typeof definition.cron === 'string' ? { cron: definition.cron } : definition.cron!;
+  return {
+    name: definition.name,
+    cron: schedule.cron,
+    timezone: schedule.timezone ?? '',
+    payload: schedule.payload === undefined ? '' : JSON.stringify(schedule.payload),
+    queue: schedule.queue ?? definition.queue ?? '',
+    overlap: schedule.overlap ?? '',
+    catch_up: schedule.catchUp ?? '',
   };
 }

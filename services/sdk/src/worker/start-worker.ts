@@ -125,6 +125,7 @@ class WorkerRuntime implements Worker {
       reports_held: true,
       handles: [...settings.definitions.keys()],
       command_tasks: settings.commandTask !== undefined,
+      schedules: settings.schedules,
     };
   }
 
