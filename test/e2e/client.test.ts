@@ -44,8 +44,10 @@ describe('enqueue and read', () => {
   test('a task definition gives the name, the queue and the payload type', async () => {
     const task = await client.enqueue(resize, { url: 'https://example.com/a.png', width: 32 }, { runAt: new Date('2031-01-01T00:00:00Z'), idempotencyKey: 'resize-1' });
     expect(task).toMatchObject({ name: 'resize-image', queue: 'images', scheduled_at: '2031-01-01T00:00:00.000Z' });
-    const again = await client.enqueue(resize, { url: 'https://example.com/a.png', width: 32 }, { idempotencyKey: 'resize-1' });
+    const again = await client.enqueue(resize, { url: 'https://example.com/a.png', width: 32 }, { runAt: new Date('2031-01-01T00:00:00Z'), idempotencyKey: 'resize-1' });
     expect(again.id).toBe(task.id);
+    // The key with another request (no runAt this time) is a conflict, not the first task.
+    await expect(client.enqueue(resize, { url: 'https://example.com/a.png', width: 32 }, { idempotencyKey: 'resize-1' })).rejects.toMatchObject({ status: 409 });
     if (Date.now() < 0) {
       // Compile-time only (npm run typecheck): a payload that does not fit the definition is an error.
       // @ts-expect-error width must be a number

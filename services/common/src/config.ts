@@ -68,6 +68,8 @@ export interface SchedulerConfig {
   readonly composeProject?: string;
   /** PAYLOAD_MAX_BYTES, default 262144 (256 KiB): the most a task's payload may take as compact JSON. */
   readonly payloadMaxBytes: number;
+  /** IDEMPOTENCY_KEY_TTL, default 24 h: how long an idempotency key names its first task (the coordinator's SubmitTask too). */
+  readonly idempotencyKeyTtlMs: number;
   /**
    * HTTP_BODY_MAX_BYTES, default 4 MiB: the largest request body; at least PAYLOAD_MAX_BYTES + 64 KiB, so a
    * task with the largest payload always fits. Larger bodies are refused with 413.
@@ -147,6 +149,8 @@ export interface CoordinatorConfig {
    * out is failed by the coordinator, and its worker told to drop it (the worker normally reports it first).
    */
   readonly taskTimeoutGraceMs: number;
+  /** IDEMPOTENCY_KEY_TTL, default 24 h, for SubmitTask's keys (as the scheduler's). */
+  readonly idempotencyKeyTtlMs: number;
   /**
    * SCHEDULES, default none: recurring schedules kept in configuration (the chart's `schedules`), a JSON array
    * of POST /api/schedules bodies, each with a key. Checked and saved by the coordinator when it starts.
@@ -348,6 +352,8 @@ export function loadConfig(env: Env = process.env): Config {
   const metricsPort = read.optional('METRICS_PORT') === undefined ? undefined : read.port('METRICS_PORT', 0);
   const coordinatorAddress = read.address('COORDINATOR_ADDRESS', 'localhost:8080');
 
+  const keyTtlMs = read.duration('IDEMPOTENCY_KEY_TTL', 86_400_000);
+  if (keyTtlMs < 1000) read.problems.push('IDEMPOTENCY_KEY_TTL must be at least 1s');
   const scheduler: SchedulerConfig = {
     port: read.port('SCHEDULER_PORT', 8081),
     coordinatorAddress,
@@ -359,6 +365,7 @@ export function loadConfig(env: Env = process.env): Config {
     composeFile: read.string('DOCKER_COMPOSE_FILE', 'docker-compose.yml'),
     composeProject: read.optional('COMPOSE_PROJECT_NAME'),
     payloadMaxBytes: read.int('PAYLOAD_MAX_BYTES', 256 * 1024, 1, 64 * 1024 * 1024),
+    idempotencyKeyTtlMs: keyTtlMs,
     bodyMaxBytes: read.int('HTTP_BODY_MAX_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   };
   if (scheduler.bodyMaxBytes < scheduler.payloadMaxBytes + 64 * 1024) {
@@ -379,6 +386,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
     eventsRetentionMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
     taskTimeoutGraceMs: read.duration('TASK_TIMEOUT_GRACE', 30_000),
+    idempotencyKeyTtlMs: keyTtlMs,
     schedulesJson: read.optional('SCHEDULES'),
     metricsPort: metricsPort ?? 9464,
   };

@@ -126,7 +126,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       host: deps.host,
       port: config.port,
       service: grpcApi().CoordinatorService.service,
-      implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat }),
+      implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat, keyTtlMs: config.idempotencyKeyTtlMs }),
       serviceName: 'grpcapi.CoordinatorService',
     });
     listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels', 'taskmaster_schedules'], (channel, payload) => {

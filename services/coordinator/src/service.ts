@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { insertTasks } from '../../common/src/db/insert-tasks';
+import { fingerprint } from '../../common/src/fingerprint';
 import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
 import { requestStream, unary } from '../../common/src/grpc/server';
 import { parseCommand } from '../../common/src/validation';
@@ -22,6 +23,8 @@ export interface CoordinatorServiceDeps {
   registry: WorkerRegistry;
   recorder: StatusRecorder;
   heartbeat: HandleHeartbeat;
+  /** IDEMPOTENCY_KEY_TTL, for SubmitTask's keys. */
+  keyTtlMs?: number;
 }
 
 /** What a handler needs of its call: who sent it ("ip:port"). */
@@ -31,7 +34,7 @@ interface Peer {
 
 /** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
 export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedServiceImplementation {
-  const { pool, logger, registry, recorder, heartbeat } = deps;
+  const { pool, logger, registry, recorder, heartbeat, keyTtlMs } = deps;
 
   async function submitTask(request: ClientTaskRequest): Promise<ClientTaskResponse> {
     const command = parseCommand(request.data, 'data');
@@ -39,9 +42,14 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
       throw new ValidationError('scheduled_at must be Unix seconds, or 0 for now', 'scheduled_at');
     }
     const scheduledAt = request.scheduled_at > 0 ? new Date(request.scheduled_at * 1000) : new Date();
-    const [task] = await insertTasks(pool, [{ command, scheduledAt }]);
-    logger.info({ task_id: task.id, command }, 'task submitted over gRPC');
-    return { message: 'Task submitted', task_id: task.id };
+    const key = request.idempotency_key;
+    if (key !== '' && (key.length > 255 || /[\u0000-\u001f\u007f]/.test(key))) {
+      throw new ValidationError('idempotency_key must be 1 to 255 characters without control characters', 'idempotency_key');
+    }
+    const keyed = key === '' ? {} : { idempotencyKey: key, fingerprint: fingerprint({ data: command, scheduled_at: request.scheduled_at }) };
+    const [task] = await insertTasks(pool, [{ command, scheduledAt, ...keyed }], { keyTtlMs });
+    logger.info({ task_id: task.id, command, inserted: task.inserted }, 'task submitted over gRPC');
+    return { message: task.inserted ? 'Task submitted' : 'Task already submitted with this idempotency_key', task_id: task.id };
   }
 
   async function sendHeartbeat(request: HeartbeatRequest, call: grpc.ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>): Promise<HeartbeatResponse> {

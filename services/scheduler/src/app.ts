@@ -32,6 +32,8 @@ export interface AppDeps {
   extraRoutes?: express.Router;
   /** PAYLOAD_MAX_BYTES; default 256 KiB. */
   payloadMaxBytes?: number;
+  /** IDEMPOTENCY_KEY_TTL; default 24 h. */
+  idempotencyKeyTtlMs?: number;
   /** HTTP_BODY_MAX_BYTES, the largest request body (413 beyond); default 4 MiB. */
   bodyMaxBytes?: number;
 }
@@ -52,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
   app.use(requireToken(deps.apiToken));
 
-  const schedule = scheduleRoutes(pool, { payloadMaxBytes });
+  const schedule = scheduleRoutes(pool, { payloadMaxBytes, keyTtlMs: deps.idempotencyKeyTtlMs });
   // Built when first asked for, and kept as text: most schedulers never serve it.
   let openapi: string | undefined;
   app.get('/api/openapi.json', (_req, res) => {

@@ -29,6 +29,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     apiToken: config.scheduler.apiToken,
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
     payloadMaxBytes: config.scheduler.payloadMaxBytes,
+    idempotencyKeyTtlMs: config.scheduler.idempotencyKeyTtlMs,
     bodyMaxBytes: config.scheduler.bodyMaxBytes,
     extraRoutes: metricsRoutes(),
   });

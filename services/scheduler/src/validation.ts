@@ -2,9 +2,10 @@ import type { z } from 'zod';
 import { ValidationError } from '../../common/src/errors';
 import { isUuid } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
+import { fingerprint } from '../../common/src/fingerprint';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
-  BatchScheduleRequest, CancelRequest, CronScheduleRequest, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
+  BatchScheduleRequest, CancelRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
   TaskRequest, parseDateTime, type RetryPolicy,
 } from '../../sdk/src/http/schemas';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
@@ -45,11 +46,35 @@ function checkPayloadSize(payload: unknown, maxBytes: number, field: string): vo
 export interface RequestLimits {
   /** PAYLOAD_MAX_BYTES */
   payloadMaxBytes: number;
+  /** IDEMPOTENCY_KEY_TTL: how long a key names its first task. */
+  keyTtlMs?: number;
+}
+
+/**
+ * The Idempotency-Key header of a single-task request, merged into its body: either may carry the key; both
+ * carrying different keys is a 400.
+ */
+function withHeaderKey(raw: unknown, header: string | undefined): unknown {
+  if (header === undefined) return raw;
+  const checked = IdempotencyKey.safeParse(header);
+  if (!checked.success) throw new ValidationError(`Idempotency-Key ${checked.error.issues[0].message}`, 'Idempotency-Key');
+  const body = (raw ?? {}) as Record<string, unknown>;
+  if (typeof body !== 'object' || Array.isArray(body)) return raw;
+  if (body.idempotency_key !== undefined && body.idempotency_key !== null && body.idempotency_key !== header) {
+    throw new ValidationError('Idempotency-Key and idempotency_key differ; send one, or the same in both', 'Idempotency-Key');
+  }
+  return { ...body, idempotency_key: header };
+}
+
+/** The fingerprint of a request with a key: its fields as validated, without the key (migration 0016). */
+function keyedFingerprint(body: { idempotency_key?: string | null }): string | undefined {
+  if (body.idempotency_key === undefined || body.idempotency_key === null) return undefined;
+  return fingerprint({ ...body, idempotency_key: undefined });
 }
 
 /** POST /schedule: {command, scheduled_at, max_attempts?, priority?, idempotency_key?, payload?, queue?} */
-export function parseScheduleRequest(raw: unknown, limits: RequestLimits): NewTask {
-  const body = parseWith(ScheduleRequest, raw ?? {});
+export function parseScheduleRequest(raw: unknown, limits: RequestLimits, headerKey?: string): NewTask {
+  const body = parseWith(ScheduleRequest, withHeaderKey(raw, headerKey) ?? {});
   checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
   return {
     command: body.command,
@@ -57,6 +82,7 @@ export function parseScheduleRequest(raw: unknown, limits: RequestLimits): NewTa
     maxAttempts: body.max_attempts ?? undefined,
     priority: body.priority ?? undefined,
     idempotencyKey: body.idempotency_key ?? undefined,
+    fingerprint: keyedFingerprint(body),
     payload: body.payload,
     queue: body.queue ?? undefined,
     timeoutSeconds: body.timeout_seconds ?? undefined,
@@ -91,6 +117,7 @@ function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
     maxAttempts: task.max_attempts,
     priority: task.priority,
     idempotencyKey: task.idempotency_key,
+    fingerprint: keyedFingerprint(task),
     timeoutSeconds: task.timeout_seconds,
     retry: storedRetry(task.retry),
   };
@@ -108,8 +135,8 @@ function storedRetry(policy: RetryPolicy | undefined): NewTask['retry'] {
 }
 
 /** POST /api/tasks: one named task. */
-export function parseTaskRequest(raw: unknown, limits: RequestLimits, now = new Date()): NewTask {
-  const body = parseWith(TaskRequest, raw ?? {});
+export function parseTaskRequest(raw: unknown, limits: RequestLimits, now = new Date(), headerKey?: string): NewTask {
+  const body = parseWith(TaskRequest, withHeaderKey(raw, headerKey) ?? {});
   checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
   return namedTask(body, now);
 }

@@ -71,9 +71,11 @@ export const DateTimeInput = z.string({ error: requiredOr('an ISO-8601 date-time
 
 const MaxAttempts = wholeNumber(1, 100);
 const Priority = wholeNumber(-1000, 1000);
-const IdempotencyKey = z.string({ error: 'must be a string of 1 to 200 characters' })
-  .min(1, { error: 'must be a string of 1 to 200 characters' })
-  .max(200, { error: 'must be a string of 1 to 200 characters' });
+const keyError = 'must be a string of 1 to 255 characters without control characters';
+export const IdempotencyKey = z.string({ error: keyError })
+  .min(1, { error: keyError })
+  .max(255, { error: keyError })
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: keyError });
 const TimeoutSeconds = wholeNumber(1, MAX_TIMEOUT_SECONDS)
   .describe('Seconds an attempt may run before the worker aborts it and reports it failed (retried while attempts are left).');
 /** Free text for people, without control characters (they would garble logs and the dashboard). */
