@@ -23,6 +23,32 @@ describe('tasks', () => {
     expect(api.requestsTo('GET /api/tasks').at(-1)?.query.get('status')).toBe('failed');
   });
 
+  it('acts on the selected tasks at once, and on all matching the filter after a count and a confirmation', async () => {
+    const first = task({ name: 'report', command: 'report', status: 'failed' });
+    const second = task({ name: 'report', command: 'report', status: 'failed' });
+    const api = new FakeApi()
+      .on('GET /api/tasks', () => ({ tasks: [first, second], next_cursor: null }))
+      .on('POST /api/tasks/bulk', ({ body }) => {
+        const request = body as { dry_run?: boolean; filter: { ids?: string[] } };
+        if (request.dry_run) return { action: 'delete', affected: 0, more: false, matched: 2 };
+        return { action: 'retry', affected: request.filter.ids?.length ?? 2, more: false };
+      });
+    const { user } = renderApp('/tasks?status=failed&name=report', api);
+    await user.click(await screen.findByRole('checkbox', { name: `Select task ${first.task_id.slice(0, 8)}` }));
+    const bar = screen.getByRole('toolbar', { name: 'Bulk actions' });
+    await user.click(within(bar).getByRole('button', { name: 'Retry selected (1)' }));
+    expect(await screen.findByText('Retried 1 task.')).toBeInTheDocument();
+    expect(api.requestsTo('POST /api/tasks/bulk')[0].body).toEqual({ action: 'retry', filter: { ids: [first.task_id] }, limit: 1000 });
+
+    await user.click(within(bar).getByRole('button', { name: 'Delete all matching…' }));
+    expect(await within(bar).findByText('Delete 2 matching tasks?')).toBeInTheDocument();
+    await user.click(within(bar).getByRole('button', { name: 'Confirm' }));
+    expect(await screen.findByText('Deleted 2 tasks.')).toBeInTheDocument();
+    const sent = api.requestsTo('POST /api/tasks/bulk').map((r) => r.body);
+    expect(sent.at(-2)).toEqual({ action: 'delete', filter: { status: ['failed'], name: 'report' }, dry_run: true });
+    expect(sent.at(-1)).toEqual({ action: 'delete', filter: { status: ['failed'], name: 'report' }, limit: 1000 });
+  });
+
   it('shows name or command, queue and worker name, and filters by name and queue through the URL', async () => {
     const email = task({ name: 'send-email', command: 'send-email', queue: 'emails', status: 'running', worker_id: 1002 });
     const command = task({ command: 'sleep 5', status: 'succeeded', worker_id: 77 });

@@ -149,6 +149,16 @@ describe('taskmaster tasks cancel and retry', () => {
   });
 });
 
+describe('taskmaster tasks bulk-*', () => {
+  test('bulk-cancel by name and queue prints how many it cancelled; an empty filter exits 2', async () => {
+    await cli(['enqueue', 'bulk-cli', '--queue', 'bq', '--delay', '3600', '--count', '3']);
+    const run = await cli(['tasks', 'bulk-cancel', '--name', 'bulk-cli', '--queue', 'bq', '--reason', 'cleanup']);
+    expect(run).toMatchObject({ code: 0, stdout: 'cancelled 3 task(s)\n' });
+    expect(JSON.parse((await cli(['--json', 'tasks', 'bulk-delete', '--name', 'bulk-cli', '--status', 'cancelled'])).stdout)).toEqual({ action: 'delete', affected: 3 });
+    expect((await cli(['tasks', 'bulk-retry'])).code).toBe(2);
+  });
+});
+
 describe('taskmaster schedules', () => {
   test('create, ls, pause, resume and rm; a bad pattern exits 2 naming the field', async () => {
     const made = await cli(['--json', 'schedules', 'create', 'cli-report', '--cron', '0 9 * * 1-5', '--timezone', 'Europe/Paris', '--payload', '{"a":1}', '--overlap', 'skip']);

@@ -1,5 +1,5 @@
 import type {
-  BatchScheduleResponse, CronScheduleList, CronScheduleRequest, CronScheduleView, KillResponse, ScaleResponse, ScheduleResponse,
+  BatchScheduleResponse, BulkRequest, BulkResponse, CronScheduleList, CronScheduleRequest, CronScheduleView, KillResponse, ScaleResponse, ScheduleResponse,
   StatsView, TaskEvents, TaskPage, TaskView, WorkersResponse,
 } from '../../../services/scheduler/src/api-types';
 import { request } from './client';
@@ -43,6 +43,7 @@ export const api = {
   workers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/api/workers', undefined, signal),
   scale: (count: number) => request<ScaleResponse>('POST', '/api/workers/scale', { count }),
   kill: (name: string) => request<KillResponse>('POST', '/api/workers/kill', { name }),
+  bulk: (body: BulkRequest) => request<BulkResponse>('POST', '/api/tasks/bulk', body),
   schedules: (signal?: AbortSignal) => request<CronScheduleList>('GET', '/api/schedules', undefined, signal),
   createSchedule: (schedule: CronScheduleRequest) => request<CronScheduleView>('POST', '/api/schedules', schedule),
   pauseSchedule: (id: string) => request<CronScheduleView>('POST', `/api/schedules/${encodeURIComponent(id)}/pause`),

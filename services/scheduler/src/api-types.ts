@@ -7,6 +7,8 @@ export type {
   AttemptView,
   BatchScheduleRequest,
   BatchScheduleResponse,
+  BulkRequest,
+  BulkResponse,
   CronScheduleList,
   CronScheduleRequest,
   CronScheduleView,

@@ -90,8 +90,8 @@ export function observeSseClients(delta: 1 | -1): void {
   sseClients.inc(delta);
 }
 
-export function observeCancelled(): void {
-  tasksCancelled.inc();
+export function observeCancelled(count = 1): void {
+  if (count > 0) tasksCancelled.inc(count);
 }
 
 type ScalerOutcome = 'ok' | 'rejected' | 'error';

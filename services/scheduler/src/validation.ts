@@ -5,9 +5,10 @@ import type { NewTask } from '../../common/src/db/insert-tasks';
 import { fingerprint } from '../../common/src/fingerprint';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
-  BatchScheduleRequest, CancelRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
+  BatchScheduleRequest, BulkRequest, CancelRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
   TaskRequest, parseDateTime, type RetryPolicy,
 } from '../../sdk/src/http/schemas';
+import type { BulkFilter } from './db/bulk';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
 
 /**
@@ -164,6 +165,27 @@ export function parseCronScheduleRequest(raw: unknown, limits: RequestLimits): N
   const body = parseWith(CronScheduleRequest, raw ?? {});
   checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
   return toNewSchedule(body);
+}
+
+/** POST /api/tasks/bulk: the action, its filter, the chunk size (default 1,000) and a cancel's reason. */
+export function parseBulkRequest(raw: unknown): { action: 'cancel' | 'retry' | 'delete'; filter: BulkFilter; limit: number; reason: string; dryRun: boolean } {
+  const body = parseWith(BulkRequest, raw ?? {});
+  const { filter } = body;
+  return {
+    action: body.action,
+    filter: {
+      statuses: filter.status,
+      name: filter.name,
+      queue: filter.queue,
+      createdAfter: filter.created_after === undefined ? undefined : parseDateTime(filter.created_after),
+      createdBefore: filter.created_before === undefined ? undefined : parseDateTime(filter.created_before),
+      error: filter.error,
+      ids: filter.ids,
+    },
+    limit: body.limit ?? 1000,
+    reason: body.reason || 'cancelled',
+    dryRun: body.dry_run === true,
+  };
 }
 
 /** POST /api/tasks/:id/cancel: an optional body with an optional reason. */

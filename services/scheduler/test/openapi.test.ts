@@ -65,7 +65,7 @@ describe('the document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/logs', '/api/logs/stream', '/api/openapi.json', '/api/schedule', '/api/schedule/batch', '/api/schedules',
       '/api/schedules/{id}', '/api/schedules/{id}/pause', '/api/schedules/{id}/resume', '/api/stats', '/api/status',
-      '/api/tasks', '/api/tasks/batch', '/api/tasks/{id}', '/api/tasks/{id}/cancel', '/api/tasks/{id}/events',
+      '/api/tasks', '/api/tasks/batch', '/api/tasks/bulk', '/api/tasks/{id}', '/api/tasks/{id}/cancel', '/api/tasks/{id}/events',
       '/api/tasks/{id}/retry', '/api/workers', '/api/workers/kill', '/api/workers/scale', '/schedule',
     ]);
     expect(Object.keys(doc.paths['/api/tasks']).sort()).toEqual(['get', 'post']);
@@ -131,6 +131,8 @@ describe('real responses validate against the schemas the document names', () =>
     await check('/api/schedules/{id}/pause', 'post', 200, `/api/schedules/${schedule.id}/pause`);
     await check('/api/schedules/{id}/resume', 'post', 200, `/api/schedules/${schedule.id}/resume`);
     await check('/api/schedules', 'post', 400, '/api/schedules', { name: 'doc-check', cron: 'every day' });
+    await check('/api/tasks/bulk', 'post', 200, '/api/tasks/bulk', { action: 'retry', filter: { status: ['cancelled'] }, limit: 10 });
+    await check('/api/tasks/bulk', 'post', 400, '/api/tasks/bulk', { action: 'delete', filter: {} });
     await check('/api/stats', 'get', 200, '/api/stats');
     await check('/api/workers', 'get', 200, '/api/workers');
     await check('/api/logs', 'get', 200, '/api/logs');

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TaskMasterClient, type EnqueueOptions, type ListFilters, type Task } from './client';
 import { TaskMasterApiError, TaskPayloadError } from './http/errors';
-import { MAX_BATCH, NAME_PATTERN, type JsonValue } from './http/schemas';
+import { MAX_BATCH, NAME_PATTERN, type BulkRequest, type JsonValue } from './http/schemas';
 import { addWorkerCommand, NoTasksError } from './worker-command';
 
 /**
@@ -227,6 +227,29 @@ async function getTask(id: string, global: GlobalOptions): Promise<void> {
   });
 }
 
+interface BulkFlags {
+  status?: string;
+  name?: string;
+  queue?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  error?: string;
+  reason?: string;
+}
+
+async function bulkAction(action: 'cancel' | 'retry' | 'delete', opts: BulkFlags, global: GlobalOptions): Promise<void> {
+  const filter: BulkRequest['filter'] = {
+    status: opts.status?.split(',').map((s) => s.trim()) as NonNullable<BulkRequest['filter']>['status'],
+    name: opts.name, queue: opts.queue, created_after: opts.createdAfter, created_before: opts.createdBefore, error: opts.error,
+  };
+  const api = client(global);
+  const bar = progressBar(await api.bulkCount(action, filter));
+  const done = await api.bulk(action, filter, { reason: opts.reason, onProgress: (n) => bar.update(n) });
+  bar.end();
+  const verb = { cancel: 'cancelled', retry: 'retried', delete: 'deleted' }[action];
+  print(global, { action, affected: done }, () => `${verb} ${done} task(s)`);
+}
+
 async function cancelTask(id: string, opts: { reason?: string }, global: GlobalOptions): Promise<void> {
   const task = await client(global).cancel(id, { reason: opts.reason });
   print(global, task, () => `cancelled ${label(task)} ${task.id}`);
@@ -291,6 +314,18 @@ export function buildProgram(): Command {
     .argument('<id>', 'the task id')
     .option('--reason <text>', 'why, shown in the task\'s timeline (at most 500 characters)')
     .action((id: string, opts: { reason?: string }, command: Command) => cancelTask(id, opts, command.optsWithGlobals<GlobalOptions>()));
+  for (const action of ['cancel', 'retry', 'delete'] as const) {
+    tasks.command(`bulk-${action}`)
+      .description({ cancel: 'cancel every unfinished task the filter matches', retry: 'retry every failed or cancelled task the filter matches', delete: 'delete every finished task the filter matches, with its events' }[action])
+      .option('--status <status>', 'pending, dispatched, running, succeeded, failed, cancelled (comma-separated)')
+      .option('--name <name>', 'only this task name', taskName('the name'))
+      .option('--queue <queue>', 'only this queue', taskName('the queue'))
+      .option('--created-after <iso>', 'only tasks created at or after this time')
+      .option('--created-before <iso>', 'only tasks created before this time')
+      .option('--error <text>', 'only tasks whose last error contains this text')
+      .option('--reason <text>', 'for cancel: why')
+      .action((opts: BulkFlags, command: Command) => bulkAction(action, opts, command.optsWithGlobals<GlobalOptions>()));
+  }
   tasks.command('retry')
     .description('run a failed or cancelled task again')
     .argument('<id>', 'the task id')

@@ -1,6 +1,6 @@
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
 import type {
-  CancelRequest, CronScheduleList, CronScheduleRequest, CronScheduleView, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
+  BulkRequest, BulkResponse, CancelRequest, CronScheduleList, CronScheduleRequest, CronScheduleView, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
 } from './http/schemas';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -174,6 +174,30 @@ export class TaskMasterClient {
   /** Runs a failed or cancelled task again (409 conflict otherwise). */
   async retry(id: string): Promise<Task> {
     return toTask(await this.request<TaskView>('POST', `/api/tasks/${encodeURIComponent(id)}/retry`));
+  }
+
+  /**
+   * Cancels, retries or deletes every task the filter matches (docs/api.md, "Bulk actions"), a chunk of
+   * `chunk` tasks per request until none is left; `onProgress` hears the running total. Resolves with the total.
+   * Each action keeps to the states it applies to (cancel: not finished; retry: failed or cancelled; delete:
+   * finished).
+   */
+  async bulk(action: BulkRequest['action'], filter: BulkRequest['filter'], options: { reason?: string; chunk?: number; onProgress?: (done: number) => void } = {}): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const body: BulkRequest = { action, filter, limit: options.chunk ?? 1000 };
+      if (options.reason !== undefined) body.reason = options.reason;
+      const answer = await this.request<BulkResponse>('POST', '/api/tasks/bulk', body);
+      done += answer.affected;
+      options.onProgress?.(done);
+      // A chunk that changed nothing ends it too: what still matches is locked by others right now.
+      if (!answer.more || answer.affected === 0) return done;
+    }
+  }
+
+  /** How many tasks a bulk action would apply to now (it changes nothing). */
+  async bulkCount(action: BulkRequest['action'], filter: BulkRequest['filter']): Promise<number> {
+    return (await this.request<BulkResponse>('POST', '/api/tasks/bulk', { action, filter, dry_run: true } satisfies BulkRequest)).matched ?? 0;
   }
 
   /**

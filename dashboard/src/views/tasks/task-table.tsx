@@ -7,12 +7,22 @@ import { TaskActions } from './task-actions';
 import type { WorkerNamer } from './use-worker-names';
 
 /** The tasks as a table; the id links to the task's timeline, the worker shows by name. */
-export function TaskTable({ tasks, workerName, onChanged }: { tasks: TaskView[]; workerName: WorkerNamer; onChanged: () => void }) {
+export function TaskTable({ tasks, workerName, onChanged, selected, onSelect }: {
+  tasks: TaskView[];
+  workerName: WorkerNamer;
+  onChanged: () => void;
+  /** Ids of the rows ticked for a bulk action. */
+  selected: ReadonlySet<string>;
+  onSelect: (ids: readonly string[], on: boolean) => void;
+}) {
+  const allTicked = tasks.length > 0 && tasks.every((task) => selected.has(task.task_id));
   return (
     <div className="table-wrap">
       <table className="table task-table">
         <thead>
           <tr>
+            <th scope="col"><input type="checkbox" aria-label="Select all shown" checked={allTicked}
+              onChange={(e) => onSelect(tasks.map((task) => task.task_id), e.target.checked)} /></th>
             <th scope="col">Status</th>
             <th scope="col">Task</th>
             <th scope="col">Name or command</th>
@@ -26,6 +36,8 @@ export function TaskTable({ tasks, workerName, onChanged }: { tasks: TaskView[];
         <tbody>
           {tasks.map((task) => (
             <tr key={task.task_id}>
+              <td><input type="checkbox" aria-label={`Select task ${shortId(task.task_id)}`} checked={selected.has(task.task_id)}
+                onChange={(e) => onSelect([task.task_id], e.target.checked)} /></td>
               <td><StatusBadge status={task.status} /></td>
               <td className="mono"><Link to={`/tasks/${task.task_id}`} title={task.task_id}>{shortId(task.task_id)}</Link></td>
               <td className="command-cell" title={task.name === null ? `Command task: ${task.command}` : `Task name: ${task.name}`}>{task.name ?? task.command}</td>

@@ -1,9 +1,10 @@
-import { useCallback, useEffect } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { errorMessage } from '../../api/client';
 import { Empty, ErrorNotice, Loading } from '../../components/states';
 import { navigate, useLocation } from '../../hooks/use-route';
 import { useLive } from '../../live/live-context';
 import { useStats } from '../../stats/stats-context';
+import { BulkBar } from './bulk-bar';
 import { SchedulePanel } from './schedule-panel';
 import { TaskFilters } from './task-filters';
 import { TaskTable } from './task-table';
@@ -25,6 +26,12 @@ export function TasksView() {
   const filtered = Boolean(filter.q || filter.status || filter.name || filter.queue);
   const stats = useStats();
   const live = useLive();
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const select = useCallback((ids: readonly string[], on: boolean) => setSelected((current) => {
+    const next = new Set(current);
+    for (const id of ids) if (on) next.add(id); else next.delete(id);
+    return next;
+  }), []);
 
   const setFilter = useCallback((next: TaskFilter) => {
     const params = new URLSearchParams();
@@ -47,6 +54,10 @@ export function TasksView() {
     list.refreshSoon();
     stats.refreshSoon();
   };
+  const onBulkDone = () => {
+    setSelected(new Set());
+    onChanged();
+  };
 
   return (
     <div className="tasks-layout">
@@ -57,6 +68,7 @@ export function TasksView() {
           <button type="button" className="button button-quiet" onClick={list.refresh}>Refresh</button>
         </div>
         <TaskFilters filter={filter} stats={stats.data} onChange={setFilter} />
+        <BulkBar selected={[...selected]} filter={filter} onDone={onBulkDone} />
         {list.loading ? (
           <Loading label="Loading tasks…" />
         ) : list.error !== undefined && list.tasks.length === 0 ? (
@@ -68,7 +80,7 @@ export function TasksView() {
         ) : (
           <>
             {list.error !== undefined && <ErrorNotice title="Showing the last tasks loaded" error={list.error} onRetry={list.refresh} />}
-            <TaskTable tasks={list.tasks} workerName={workerName} onChanged={onChanged} />
+            <TaskTable tasks={list.tasks} workerName={workerName} onChanged={onChanged} selected={selected} onSelect={select} />
             <div className="table-footer">
               <span className="muted small">{list.tasks.length} shown</span>
               {list.moreError !== undefined && <span className="inline-error" role="alert">{errorMessage(list.moreError)}</span>}

@@ -2,12 +2,13 @@ import { Router, type Request, type Response } from 'express';
 import { pendingNames } from '../../../common/src/db/measure-queue';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
-import type { StatsView, TaskEvents, TaskPage } from '../api-types';
+import type { BulkResponse, StatsView, TaskEvents, TaskPage } from '../api-types';
+import { bulkAct, countBulk } from '../db/bulk';
 import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
 import { cancelTask, countTasksByStatus, getTask, listTasks, retryTask, type TaskRow } from '../db/tasks';
 import { observeCancelled } from '../metrics';
-import { encodeCursor, parseCancelRequest, parseListQuery, parseTaskId } from '../validation';
+import { encodeCursor, parseBulkRequest, parseCancelRequest, parseListQuery, parseTaskId } from '../validation';
 import { attemptsOf, eventView, taskView } from '../views';
 
 /** Task reads and controls: /status (original), /api/status, /api/tasks, /api/tasks/:id[/events|/cancel|/retry], /api/stats. */
@@ -61,6 +62,18 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
     };
   api.post('/tasks/:id/cancel', control('cancel', (id, req) => cancelTask(pool, id, parseCancelRequest(req.body).reason), 'pending, dispatched or running'));
   api.post('/tasks/:id/retry', control('retry', (id) => retryTask(pool, id), 'failed or cancelled'));
+
+  api.post('/tasks/bulk', async (req, res) => {
+    const { action, filter, limit, reason, dryRun } = parseBulkRequest(req.body);
+    if (dryRun) {
+      res.json({ action, affected: 0, more: false, matched: await countBulk(pool, action, filter) } satisfies BulkResponse);
+      return;
+    }
+    const affected = await bulkAct(pool, action, filter, limit, reason);
+    req.log.info({ action, affected, filter }, 'bulk action');
+    if (action === 'cancel') observeCancelled(affected);
+    res.json({ action, affected, more: affected === limit } satisfies BulkResponse);
+  });
 
   api.get('/stats', async (_req, res) => {
     const [counts, workers, waiting] = await Promise.all([countTasksByStatus(pool), coordinator.listWorkers(), pendingNames(pool)]);

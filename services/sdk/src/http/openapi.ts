@@ -18,6 +18,7 @@ const REQUESTS = {
   TaskRequest: s.TaskRequest,
   TaskBatchRequest: s.TaskBatchRequest,
   CancelRequest: s.CancelRequest,
+  BulkRequest: s.BulkRequest,
   CronScheduleRequest: s.CronScheduleRequest,
   ScaleRequest: s.ScaleRequest,
   KillRequest: s.KillRequest,
@@ -30,6 +31,7 @@ const RESPONSES = {
   TaskView: s.TaskView,
   CronScheduleView: s.CronScheduleView,
   CronScheduleList: s.CronScheduleList,
+  BulkResponse: s.BulkResponse,
   TaskBatchResponse: s.TaskBatchResponse,
   TaskPage: s.TaskPage,
   EventView: s.EventView,
@@ -145,6 +147,13 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           summary: `Enqueue 1 to ${s.MAX_BATCH} named tasks: all are valid and written in one statement, or none is`,
           requestBody: body('TaskBatchRequest'),
           responses: { 201: response('Created (or found by idempotency_key), in request order', 'TaskBatchResponse'), ...errors(400, 401, 413) },
+        },
+      },
+      '/api/tasks/bulk': {
+        post: {
+          summary: `Cancel, retry or delete the tasks a filter matches, up to limit (${s.MAX_BULK} at most) per request; repeat while more is true`,
+          requestBody: body('BulkRequest'),
+          responses: { 200: response('How many changed', 'BulkResponse'), ...errors(400, 401) },
         },
       },
       '/api/tasks/{id}': {

@@ -99,6 +99,9 @@ const DelaySeconds = z.number({ error: `must be a number of seconds from 0 to ${
   .max(MAX_DELAY_SECONDS, { error: `must be a number of seconds from 0 to ${MAX_DELAY_SECONDS}` });
 
 const objectError = { error: 'must be a JSON object' };
+const StatusName = z.enum(['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled'], {
+  error: 'must be pending, dispatched, running, succeeded, failed or cancelled',
+});
 
 // ---- Requests ----
 
@@ -180,6 +183,40 @@ export const CronScheduleRequest = z.object({
   paused: z.boolean({ error: 'must be true or false' }).optional(),
 }, objectError);
 
+/** Most tasks one bulk request acts on; a larger match takes more requests (the answer says `more`). */
+export const MAX_BULK = 10_000;
+
+/** POST /api/tasks/bulk: an action on the tasks a filter matches, a chunk at a time. */
+export const BulkRequest = z.object({
+  action: z.enum(['cancel', 'retry', 'delete'], { error: requiredOr('cancel, retry or delete') }),
+  filter: z.object({
+    status: z.array(StatusName, { error: 'must be an array of statuses' }).min(1, { error: 'must name at least one status' }).optional()
+      .describe('Only tasks in these states; each action also keeps to the states it applies to.'),
+    name: TaskName.optional(),
+    queue: QueueName.optional(),
+    created_after: DateTimeInput.optional(),
+    created_before: DateTimeInput.optional(),
+    error: z.string({ error: 'must be a string of 1 to 200 characters' }).min(1, { error: 'must be a string of 1 to 200 characters' })
+      .max(200, { error: 'must be a string of 1 to 200 characters' }).optional().describe('Text the last error (or cancel reason) contains, any case.'),
+    ids: z.array(z.uuid({ error: 'must hold task ids (UUIDs)' }), { error: 'must be an array of task ids' }).min(1).max(MAX_BULK, { error: `must hold at most ${MAX_BULK} ids` }).optional(),
+  }, objectError).refine((filter) => Object.values(filter).some((value) => value !== undefined), {
+    error: 'must name at least one condition (status, name, queue, created_after, created_before, error or ids)',
+  }),
+  limit: wholeNumber(1, MAX_BULK).optional().describe(`Most tasks acted on by this request; default 1,000, at most ${MAX_BULK}.`),
+  reason: Reason.optional().describe('For cancel: why, kept on each task.'),
+  dry_run: z.boolean({ error: 'must be true or false' }).optional().describe('Change nothing; answer how many tasks the action would apply to (matched).'),
+}, objectError);
+
+export const BulkResponse = z.object({
+  action: z.enum(['cancel', 'retry', 'delete']),
+  /** Tasks the action changed (or deleted) in this request. */
+  affected: z.number().int(),
+  /** The limit was reached: more tasks may match; send the request again. */
+  more: z.boolean(),
+  /** With dry_run: the tasks the filter matches that the action applies to. */
+  matched: z.number().int().optional(),
+});
+
 /** POST /api/workers/scale */
 export const ScaleRequest = z.object({ count: wholeNumber(1, 50) }, objectError);
 
@@ -203,7 +240,7 @@ export const ListTasksQuery = z.object({
 
 // ---- Responses ----
 
-export const TaskStatus = z.enum(['pending', 'dispatched', 'running', 'succeeded', 'failed', 'cancelled']);
+export const TaskStatus = StatusName;
 export type TaskStatus = z.infer<typeof TaskStatus>;
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -394,6 +431,8 @@ export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
 export type TaskRequest = z.input<typeof TaskRequest>;
 export type TaskBatchRequest = z.input<typeof TaskBatchRequest>;
 export type CancelRequest = z.input<typeof CancelRequest>;
+export type BulkRequest = z.input<typeof BulkRequest>;
+export type BulkResponse = z.infer<typeof BulkResponse>;
 export type CronScheduleRequest = z.input<typeof CronScheduleRequest>;
 export type CronScheduleView = z.infer<typeof CronScheduleView>;
 export type CronScheduleList = z.infer<typeof CronScheduleList>;
