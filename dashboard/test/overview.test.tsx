@@ -16,6 +16,13 @@ describe('overview', () => {
     expect(screen.getByText('2 cancelled')).toBeInTheDocument();
   });
 
+  it('says how long finished tasks and events are kept', async () => {
+    const retention = { succeeded_seconds: 7 * 86_400, failed_seconds: 0, cancelled_seconds: 36 * 3600, events_seconds: 86_400 };
+    renderApp('/', new FakeApi().on('GET /api/stats', () => stats({ retention })));
+    expect(await screen.findByText(/Finished tasks are kept/)).toHaveTextContent(
+      'Finished tasks are kept: succeeded 7 d, failed forever, cancelled 36 h; events and attempt history 1 d.');
+  });
+
   it('refreshes the counts soon after events arrive, and lists the latest events', async () => {
     let completed = 0;
     const api = new FakeApi().on('GET /api/stats', () => stats({ completed }));

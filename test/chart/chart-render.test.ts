@@ -477,6 +477,13 @@ describe('values.schema.json', () => {
     expect(configOf(renderChart()).SCHEDULES).toBeUndefined();
   });
 
+  it('passes retention per finished state and for events to every service', () => {
+    expect(configOf(renderChart({ set: { 'config.retention.failed': '90d', 'config.retention.events': '0' } }))).toMatchObject({
+      TASK_RETENTION_SUCCEEDED: '7d', TASK_RETENTION_FAILED: '90d', TASK_RETENTION_CANCELLED: '7d', EVENTS_RETENTION: '0',
+    });
+    expect(failure({ 'config.retention.succeeded': 'a week' })).toContain('config.retention.succeeded');
+  });
+
   it('passes the payload and body limits to the scheduler, as whole numbers however large', () => {
     const config = configOf(renderChart({ set: { 'scheduler.payloadMaxBytes': 1048576, 'scheduler.bodyMaxBytes': 16777216 } }));
     expect(config).toMatchObject({ PAYLOAD_MAX_BYTES: '1048576', HTTP_BODY_MAX_BYTES: '16777216' });

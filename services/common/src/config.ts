@@ -68,6 +68,8 @@ export interface SchedulerConfig {
   readonly composeProject?: string;
   /** PAYLOAD_MAX_BYTES, default 262144 (256 KiB): the most a task's payload may take as compact JSON. */
   readonly payloadMaxBytes: number;
+  /** What the coordinators prune, shown in /api/stats. */
+  readonly retention: RetentionConfig;
   /** IDEMPOTENCY_KEY_TTL, default 24 h: how long an idempotency key names its first task (the coordinator's SubmitTask too). */
   readonly idempotencyKeyTtlMs: number;
   /**
@@ -114,6 +116,18 @@ export interface AutoscalerConfig {
   readonly intervalMs: number;
 }
 
+/** How long finished tasks are kept, per state (0 keeps them forever); pruned by the coordinators. */
+export interface RetentionConfig {
+  /** TASK_RETENTION_SUCCEEDED, default 7 days. */
+  readonly succeededMs: number;
+  /** TASK_RETENTION_FAILED, default 30 days: failed tasks are the dead letters, kept longer to redrive. */
+  readonly failedMs: number;
+  /** TASK_RETENTION_CANCELLED, default 7 days. */
+  readonly cancelledMs: number;
+  /** EVENTS_RETENTION, default 7 days: events of tasks still kept go too (and with them the attempts' history). */
+  readonly eventsMs: number;
+}
+
 export interface CoordinatorConfig {
   /** COORDINATOR_PORT, default 8080. */
   readonly port: number;
@@ -149,6 +163,7 @@ export interface CoordinatorConfig {
    * out is failed by the coordinator, and its worker told to drop it (the worker normally reports it first).
    */
   readonly taskTimeoutGraceMs: number;
+  readonly retention: RetentionConfig;
   /** IDEMPOTENCY_KEY_TTL, default 24 h, for SubmitTask's keys (as the scheduler's). */
   readonly idempotencyKeyTtlMs: number;
   /**
@@ -352,6 +367,12 @@ export function loadConfig(env: Env = process.env): Config {
   const metricsPort = read.optional('METRICS_PORT') === undefined ? undefined : read.port('METRICS_PORT', 0);
   const coordinatorAddress = read.address('COORDINATOR_ADDRESS', 'localhost:8080');
 
+  const retention: RetentionConfig = {
+    succeededMs: read.duration('TASK_RETENTION_SUCCEEDED', 7 * 86_400_000),
+    failedMs: read.duration('TASK_RETENTION_FAILED', 30 * 86_400_000),
+    cancelledMs: read.duration('TASK_RETENTION_CANCELLED', 7 * 86_400_000),
+    eventsMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
+  };
   const keyTtlMs = read.duration('IDEMPOTENCY_KEY_TTL', 86_400_000);
   if (keyTtlMs < 1000) read.problems.push('IDEMPOTENCY_KEY_TTL must be at least 1s');
   const scheduler: SchedulerConfig = {
@@ -366,6 +387,7 @@ export function loadConfig(env: Env = process.env): Config {
     composeProject: read.optional('COMPOSE_PROJECT_NAME'),
     payloadMaxBytes: read.int('PAYLOAD_MAX_BYTES', 256 * 1024, 1, 64 * 1024 * 1024),
     idempotencyKeyTtlMs: keyTtlMs,
+    retention,
     bodyMaxBytes: read.int('HTTP_BODY_MAX_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
   };
   if (scheduler.bodyMaxBytes < scheduler.payloadMaxBytes + 64 * 1024) {
@@ -384,7 +406,8 @@ export function loadConfig(env: Env = process.env): Config {
     dispatchLookaheadMs: read.duration('DISPATCH_LOOKAHEAD', 250, 'ms'),
     retryBackoffBaseMs: read.duration('RETRY_BACKOFF_BASE', 1000),
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
-    eventsRetentionMs: read.duration('EVENTS_RETENTION', 7 * 86_400_000),
+    eventsRetentionMs: retention.eventsMs,
+    retention,
     taskTimeoutGraceMs: read.duration('TASK_TIMEOUT_GRACE', 30_000),
     idempotencyKeyTtlMs: keyTtlMs,
     schedulesJson: read.optional('SCHEDULES'),

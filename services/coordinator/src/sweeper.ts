@@ -3,6 +3,8 @@ import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
 import { handBackExpiredLeases, handBackWorkerTasks, type HandedBack } from './db/hand-back-tasks';
 import { pruneEvents } from './db/prune-events';
+import { pruneTasks, type FinishedStatus } from './db/prune-tasks';
+import type { RetentionConfig } from '../../common/src/config';
 import { claimWorker, whileOwned } from './db/worker-owners';
 import type { WorkerRegistry } from './registry';
 
@@ -18,6 +20,10 @@ export interface SweeperOptions {
   leaseCheckMs: number;
   /** Events older than this are pruned, once a minute; 0 keeps them forever. */
   eventsRetentionMs: number;
+  /** Finished tasks older than these (per state) are pruned with their events, once a minute; 0 keeps them. */
+  taskRetention?: Pick<RetentionConfig, 'succeededMs' | 'failedMs' | 'cancelledMs'>;
+  /** How often the prunes run; default a minute. */
+  pruneIntervalMs?: number;
   /** Called after tasks went back to pending, so the dispatcher claims them again. */
   onHandedBack: (tasks: readonly HandedBack[], reason: 'evicted' | 'left' | 'lease_expired') => void;
   onEvicted?: () => void;
@@ -39,9 +45,7 @@ export class Sweeper {
     const { evictionCheckMs, leaseCheckMs } = this.options;
     this.timers.push(setInterval(() => this.serialize(() => this.evictSilentWorkers()), evictionCheckMs));
     this.timers.push(setInterval(() => this.serialize(() => this.expireLeases()), leaseCheckMs));
-    if (this.options.eventsRetentionMs > 0) {
-      this.timers.push(setInterval(() => this.serialize(() => this.pruneEvents()), 60_000));
-    }
+    this.timers.push(setInterval(() => this.serialize(() => this.prune()), this.options.pruneIntervalMs ?? 60_000));
   }
 
   async stop(): Promise<void> {
@@ -90,9 +94,19 @@ export class Sweeper {
     for (const worker of this.options.registry.silent()) await this.removeWorker(worker.id, 'evicted');
   }
 
-  private async pruneEvents(): Promise<void> {
-    const deleted = await pruneEvents(this.options.pool, this.options.eventsRetentionMs);
-    if (deleted > 0) this.options.logger.info({ deleted }, 'pruned old events');
+  /** Retention: finished tasks past their state's age (with their events), then events past theirs. */
+  async prune(): Promise<void> {
+    const { pool, logger, taskRetention, eventsRetentionMs } = this.options;
+    const ages = { succeeded: taskRetention?.succeededMs ?? 0, failed: taskRetention?.failedMs ?? 0, cancelled: taskRetention?.cancelledMs ?? 0 };
+    for (const [status, age] of Object.entries(ages) as Array<[FinishedStatus, number]>) {
+      if (age <= 0) continue;
+      const deleted = await pruneTasks(pool, status, age);
+      if (deleted > 0) logger.info({ deleted, status }, 'pruned finished tasks past their retention');
+    }
+    if (eventsRetentionMs > 0) {
+      const deleted = await pruneEvents(pool, eventsRetentionMs);
+      if (deleted > 0) logger.info({ deleted }, 'pruned old events');
+    }
   }
 
   private async expireLeases(): Promise<void> {

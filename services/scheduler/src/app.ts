@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express } from 'express';
+import type { RetentionConfig } from '../../common/src/config';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { repoRoot } from '../../common/src/paths';
@@ -32,6 +33,8 @@ export interface AppDeps {
   extraRoutes?: express.Router;
   /** PAYLOAD_MAX_BYTES; default 256 KiB. */
   payloadMaxBytes?: number;
+  /** What the coordinators prune (shown in /api/stats). */
+  retention?: RetentionConfig;
   /** IDEMPOTENCY_KEY_TTL; default 24 h. */
   idempotencyKeyTtlMs?: number;
   /** HTTP_BODY_MAX_BYTES, the largest request body (413 beyond); default 4 MiB. */
@@ -61,7 +64,7 @@ export function createApp(deps: AppDeps): Express {
     openapi ??= JSON.stringify(buildOpenApiDocument({ payloadMaxBytes }));
     res.type('application/json').send(openapi);
   });
-  const tasks = taskRoutes(pool, coordinator);
+  const tasks = taskRoutes(pool, coordinator, deps.retention);
   app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());

@@ -30,6 +30,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
     payloadMaxBytes: config.scheduler.payloadMaxBytes,
     idempotencyKeyTtlMs: config.scheduler.idempotencyKeyTtlMs,
+    retention: config.scheduler.retention,
     bodyMaxBytes: config.scheduler.bodyMaxBytes,
     extraRoutes: metricsRoutes(),
   });

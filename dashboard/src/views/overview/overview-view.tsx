@@ -1,3 +1,4 @@
+import type { StatsView } from '../../../../services/scheduler/src/api-types';
 import { Link } from '../../components/link';
 import { ErrorNotice, Loading } from '../../components/states';
 import { useNow } from '../../hooks/use-now';
@@ -31,6 +32,7 @@ export function OverviewView() {
   return (
     <div className="overview">
       <StatCards stats={stats.data} rates={rates} />
+      {stats.data.retention && <RetentionNote retention={stats.data.retention} />}
       <OverviewCharts />
       <section className="card" aria-labelledby="recent-heading">
         <div className="card-header">
@@ -44,5 +46,23 @@ export function OverviewView() {
         )}
       </section>
     </div>
+  );
+}
+
+/** "2 d", "36 h", or "forever" for 0: how long the coordinators keep finished tasks. */
+function keptFor(seconds: number): string {
+  if (seconds <= 0) return 'forever';
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  return `${Math.round(seconds / 60)} min`;
+}
+
+/** What is kept: the retention per finished state and for events (TASK_RETENTION_*, EVENTS_RETENTION). */
+function RetentionNote({ retention }: { retention: NonNullable<StatsView['retention']> }) {
+  return (
+    <p className="muted small retention-note">
+      Finished tasks are kept: succeeded {keptFor(retention.succeeded_seconds)}, failed {keptFor(retention.failed_seconds)},
+      {' '}cancelled {keptFor(retention.cancelled_seconds)}; events and attempt history {keptFor(retention.events_seconds)}.
+    </p>
   );
 }

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { pendingNames } from '../../../common/src/db/measure-queue';
+import type { RetentionConfig } from '../../../common/src/config';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import type { BulkResponse, StatsView, TaskEvents, TaskPage } from '../api-types';
@@ -12,7 +13,7 @@ import { encodeCursor, parseBulkRequest, parseCancelRequest, parseListQuery, par
 import { attemptsOf, eventView, taskView } from '../views';
 
 /** Task reads and controls: /status (original), /api/status, /api/tasks, /api/tasks/:id[/events|/cancel|/retry], /api/stats. */
-export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Router; legacy: Router } {
+export function taskRoutes(pool: Pool, coordinator: CoordinatorView, retention?: RetentionConfig): { api: Router; legacy: Router } {
   const api = Router();
 
   /** The task, or a 404 naming `field`, the parameter that carried its id. */
@@ -94,6 +95,14 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView): { api: Rou
       coordinator_reachable: workers !== null,
       // Unknown while no coordinator answers: then nothing is flagged.
       unhandled: workers === null ? [] : waiting.filter((entry) => !handled.has(entry.name)),
+      ...(retention && {
+        retention: {
+          succeeded_seconds: retention.succeededMs / 1000,
+          failed_seconds: retention.failedMs / 1000,
+          cancelled_seconds: retention.cancelledMs / 1000,
+          events_seconds: retention.eventsMs / 1000,
+        },
+      }),
     } satisfies StatsView);
   });
 

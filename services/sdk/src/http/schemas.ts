@@ -396,6 +396,13 @@ export const StatsView = z.object({
   coordinator_reachable: z.boolean(),
   /** Pending tasks whose name no live worker runs: they wait until a worker for that name joins. */
   unhandled: z.array(z.object({ name: z.string(), pending: z.number().int() })),
+  /** How long finished tasks of each state, and events, are kept before the coordinators delete them; 0 = forever. */
+  retention: z.object({
+    succeeded_seconds: z.number(),
+    failed_seconds: z.number(),
+    cancelled_seconds: z.number(),
+    events_seconds: z.number(),
+  }).optional(),
 });
 
 /** One worker as GET /api/workers shows it: the coordinator's view merged with the scaler's. */
