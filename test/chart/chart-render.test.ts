@@ -477,9 +477,10 @@ describe('values.schema.json', () => {
     expect(configOf(renderChart()).SCHEDULES).toBeUndefined();
   });
 
-  it('passes retention per finished state and for events to every service', () => {
+  it('passes retention per finished state and for events, the timeout grace and the key lifetime to every service', () => {
     expect(configOf(renderChart({ set: { 'config.retention.failed': '90d', 'config.retention.events': '0' } }))).toMatchObject({
       TASK_RETENTION_SUCCEEDED: '7d', TASK_RETENTION_FAILED: '90d', TASK_RETENTION_CANCELLED: '7d', EVENTS_RETENTION: '0',
+      TASK_TIMEOUT_GRACE: '30s', IDEMPOTENCY_KEY_TTL: '24h',
     });
     expect(failure({ 'config.retention.succeeded': 'a week' })).toContain('config.retention.succeeded');
   });
