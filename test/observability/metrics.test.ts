@@ -67,6 +67,9 @@ test('a workload of 50 tasks, 10 of them failing twice, moves every task counter
   // No worker yet: all 50 wait in the queue, and the sampled gauges say so.
   await waitFor(async () => sumOf(await scrape(coordinatorMetrics), 'taskmaster_queue_depth_tasks') === 50, 60_000, 'queue depth 50');
   expect(sumOf(await scrape(coordinatorMetrics), 'taskmaster_queue_oldest_due_age_seconds')).toBeGreaterThan(0);
+  // The alerts' own gauges (charts: metrics.prometheusRule): the database answers, and nothing hangs dispatched.
+  expect(sumOf(await scrape(coordinatorMetrics), 'taskmaster_database_up')).toBe(1);
+  expect(sumOf(await scrape(coordinatorMetrics), 'taskmaster_tasks_stuck_dispatched')).toBe(0);
   const queuedMs = Date.now() - scheduledAt;
 
   await addWorker();

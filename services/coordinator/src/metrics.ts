@@ -77,6 +77,17 @@ const queueOldestDueAge = new Gauge({
   registers: [registry],
 });
 
+const tasksStuckDispatched = new Gauge({
+  name: 'taskmaster_tasks_stuck_dispatched',
+  help: 'Tasks dispatched over a minute ago that no worker has reported started (sampled every POLL_INTERVAL).',
+  registers: [registry],
+});
+const databaseUp = new Gauge({
+  name: 'taskmaster_database_up',
+  help: '1 when the last queue sample reached PostgreSQL, 0 when it failed (sampled every POLL_INTERVAL).',
+  registers: [registry],
+});
+
 // A series that exists at 0 from the start, rather than appearing at the first increment, makes rate() and
 // the dashboard's panels correct from the first scrape.
 for (const reason of REASSIGN_REASONS) tasksReassigned.inc({ reason }, 0);
@@ -166,11 +177,16 @@ export function sampleQueue(options: { pool: Pool; logger: Logger; intervalMs: n
       .then((measure) => {
         queueDepth.set(measure.depth);
         queueOldestDueAge.set(measure.oldest_due_age_seconds);
+        tasksStuckDispatched.set(measure.stuck_dispatched);
+        databaseUp.set(1);
         const handled = options.workers.handledNames().names;
         tasksUnhandled.reset();
         for (const { name, pending } of measure.pending_names) if (!handled.has(name)) tasksUnhandled.set({ name }, pending);
       })
-      .catch((err: Error) => options.logger.warn({ err: err.message }, 'measuring the queue failed'))
+      .catch((err: Error) => {
+        databaseUp.set(0);
+        options.logger.warn({ err: err.message }, 'measuring the queue failed');
+      })
       .finally(() => {
         running = undefined;
       });

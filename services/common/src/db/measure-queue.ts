@@ -5,6 +5,8 @@ export interface QueueMeasure {
   depth: number;
   /** Seconds the task at the head of the queue (the next one claimed) has been due; 0 when none is. */
   oldest_due_age_seconds: number;
+  /** Tasks dispatched over a minute ago and not reported started: a worker that took them and hangs. */
+  stuck_dispatched: number;
   /** Pending named tasks per name (the first 1,000 names), for "no live worker runs it" warnings. */
   pending_names: Array<{ name: string; pending: number }>;
 }
@@ -34,8 +36,9 @@ export async function pendingNames(pool: Pool): Promise<Array<{ name: string; pe
  * queue (the first in claim order, scheduled_at then id) has been due, counted from the later of its
  * scheduled_at and its creation, as schedule-to-start latency is. No locks. Both subqueries read the partial
  * index tasks_pending_due_idx (pending rows in due order), so the finished history costs nothing; the count
- * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. PENDING_NAMES rides
- * along, so sampling stays one statement.
+ * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. The stuck count reads
+ * the dispatched rows of tasks_status_scheduled_idx (at most every worker's slots). PENDING_NAMES rides along, so sampling
+ * stays one statement.
  */
 const MEASURE_QUEUE = `
   SELECT
@@ -47,6 +50,7 @@ const MEASURE_QUEUE = `
       FROM tasks WHERE status = 'pending' AND scheduled_at <= now()
       ORDER BY scheduled_at, id LIMIT 1
     ), 0) AS oldest_due_age_seconds,
+    (SELECT count(*)::int FROM tasks WHERE status = 'dispatched' AND picked_at < now() - interval '1 minute') AS stuck_dispatched,
     (SELECT coalesce(json_agg(n ORDER BY n.name), '[]') FROM (${PENDING_NAMES}) n) AS pending_names`;
 
 export async function measureQueue(pool: Pool, cap = QUEUE_DEPTH_CAP): Promise<QueueMeasure> {
