@@ -36,7 +36,8 @@ export interface ClaimedTask {
  * Order: by claim key, the due time moved p minutes earlier for priority p (migration 0012). Each of the three
  * pending indexes (priority 0, above, below) gives its first due tasks in key order, and the merge keeps the
  * first of them all; a lower-priority branch reads its index up to 1000 minutes ahead, the widest shift, and
- * skips what is not due. With no priorities in use the two extra branches read empty indexes.
+ * skips what is not due. With no priorities in use the two extra branches read empty indexes, and the merge is
+ * skipped (its EXISTS filters are one-time filters): the priority-0 tasks are already in order.
  * The lookahead and the kind of worker (TAKES) are written into the text, one prepared statement each,
  * because a parameter in their place let the generic plan pick a worse index or a sort of the whole backlog.
  * The picked ids go through ARRAY(...) and unnest WITH ORDINALITY so that the update is planned as a nested
@@ -78,9 +79,14 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
   higher AS (${prioritized('>', "interval '0 minutes'")}),
   lower AS (${prioritized('<', "interval '1000 minutes'")}),
   picked AS (
-    SELECT id FROM (SELECT * FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower) candidates
-    ORDER BY claim_key, id
-    LIMIT cardinality($1::bigint[])
+    SELECT id FROM plain WHERE NOT EXISTS (SELECT 1 FROM higher) AND NOT EXISTS (SELECT 1 FROM lower)
+    UNION ALL
+    SELECT id FROM (
+      SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower) candidates
+      ORDER BY claim_key, id
+      LIMIT cardinality($1::bigint[])
+    ) merged
+    WHERE EXISTS (SELECT 1 FROM higher) OR EXISTS (SELECT 1 FROM lower)
   )
   UPDATE tasks t
   SET status = 'dispatched',
