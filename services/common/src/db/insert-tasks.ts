@@ -103,7 +103,8 @@ function conflictOf(err: unknown): unknown {
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[], options: { keyTtlMs?: number } = {}): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
-  const keys = tasks.flatMap((task) => (task.idempotencyKey === undefined ? [] : [task.idempotencyKey]));
+  const keys: string[] = [];
+  for (const task of tasks) if (task.idempotencyKey !== undefined) keys.push(task.idempotencyKey);
   if (keys.length > 0) {
     await pool.query({ name: 'release-expired-keys', text: RELEASE_EXPIRED_KEYS, values: [textArray(keys), options.keyTtlMs ?? DEFAULT_KEY_TTL_MS] });
   }
