@@ -70,7 +70,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
   return `
   WITH ${ASYNC_COMMIT},
   plain AS (
-    SELECT id, scheduled_at AT TIME ZONE 'UTC' AS claim_key FROM tasks
+    SELECT id, scheduled_at FROM tasks
     WHERE ${due} AND priority = 0
     ORDER BY scheduled_at, id
     LIMIT cardinality($1::bigint[])
@@ -82,7 +82,9 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
     SELECT id FROM plain WHERE NOT EXISTS (SELECT 1 FROM higher) AND NOT EXISTS (SELECT 1 FROM lower)
     UNION ALL
     SELECT id FROM (
-      SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower) candidates
+      SELECT * FROM (
+        SELECT id, scheduled_at AT TIME ZONE 'UTC' AS claim_key FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower
+      ) candidates
       ORDER BY claim_key, id
       LIMIT cardinality($1::bigint[])
     ) merged
