@@ -38,6 +38,13 @@ export class ForbiddenError extends TaskMasterError {
   }
 }
 
+/** A request body in a format the route does not take (not JSON). HTTP 415. */
+export class UnsupportedMediaTypeError extends TaskMasterError {
+  constructor(message: string) {
+    super('unsupported_media_type', message);
+  }
+}
+
 /** The request conflicts with the current state. HTTP 409, gRPC FAILED_PRECONDITION. */
 export class ConflictError extends TaskMasterError {
   constructor(message: string) {

@@ -15,7 +15,8 @@ export function parseCommand(value: unknown, field = 'command'): string {
   if (command.length > MAX_COMMAND_LENGTH) {
     throw new ValidationError(`${field} must be at most ${MAX_COMMAND_LENGTH} characters`, field);
   }
-  // NUL cannot be stored in a PostgreSQL text column.
-  if (command.includes('\u0000')) throw new ValidationError(`${field} must not contain NUL characters`, field);
+  // A command is a name and arguments: control characters (NUL, which PostgreSQL text cannot hold, newlines,
+  // terminal escapes) have no place in one and would garble logs and the dashboard.
+  if (/[\u0000-\u001f\u007f]/.test(command)) throw new ValidationError(`${field} must not contain control characters`, field);
   return command;
 }

@@ -9,7 +9,7 @@ import { buildOpenApiDocument } from '../../sdk/src/http/openapi';
 import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../sdk/src/http/schemas';
 import type { CoordinatorView } from './coordinator-view';
 import type { EventFeed } from './events/event-feed';
-import { accessLog, errorHandler, notFoundHandler, requestContext, requireToken } from './http';
+import { accessLog, errorHandler, notFoundHandler, requestContext, requireJsonBody, requireToken } from './http';
 import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
 import { logRoutes } from './routes/logs';
@@ -54,6 +54,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.extraRoutes) app.use(deps.extraRoutes);
   const payloadMaxBytes = deps.payloadMaxBytes ?? DEFAULT_PAYLOAD_MAX_BYTES;
   // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
+  app.use(requireJsonBody());
   app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
   app.use(requireToken(deps.apiToken));
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, ValidationError,
+  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, UnsupportedMediaTypeError,
+  ValidationError,
 } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import type { ErrorBody } from './api-types';
@@ -55,6 +56,18 @@ export function accessLog(): RequestHandler {
   };
 }
 
+/**
+ * Every route that takes a body takes JSON: a body of another type is 415, rather than a 400 about an empty
+ * object (express.json leaves other types unparsed). A request without a body passes (a cancel's is optional).
+ */
+export function requireJsonBody(): RequestHandler {
+  return (req, _res, next) => {
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (!hasBody || req.is('application/json') || req.is('+json')) return next();
+    next(new UnsupportedMediaTypeError(`the body must be JSON (Content-Type: application/json); got ${(req.get('content-type') ?? 'no Content-Type').split(';')[0]}`));
+  };
+}
+
 /** When API_TOKEN is set, mutating requests need "Authorization: Bearer <token>". */
 export function requireToken(token: string | undefined): RequestHandler {
   return (req, res, next) => {
@@ -73,6 +86,7 @@ function statusFor(err: TaskMasterError): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ForbiddenError) return 403;
   if (err instanceof ConflictError) return 409;
+  if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof UnavailableError) return 503;
   return 500;
 }

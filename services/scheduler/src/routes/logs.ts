@@ -13,8 +13,9 @@ export function logRoutes(pool: Pool, feed: EventFeed, sse: SseOptions): Router 
   const router = Router();
   router.get('/logs', async (req, res) => {
     const after = req.query.after;
-    if (after !== undefined && (typeof after !== 'string' || !/^\d+$/.test(after))) {
-      throw new ValidationError('after must be an event id', 'after');
+    // Past 15 digits a number loses precision in JS, and the database's ids are far from it.
+    if (after !== undefined && (typeof after !== 'string' || !/^\d{1,15}$/.test(after))) {
+      throw new ValidationError('after must be an event id (a whole number of at most 15 digits)', 'after');
     }
     const rows = after === undefined
       ? await readRecentEvents(pool, LOG_BUFFER_SIZE)

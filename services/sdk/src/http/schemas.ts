@@ -49,7 +49,7 @@ export const Command = z.string({ error: requiredOr('a string') })
   .trim()
   .min(1, { error: 'must not be empty' })
   .max(MAX_COMMAND_LENGTH, { error: `must be at most ${MAX_COMMAND_LENGTH} characters` })
-  .refine((value) => !value.includes('\u0000'), { error: 'must not contain NUL characters' });
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'must not contain control characters' });
 
 const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
 

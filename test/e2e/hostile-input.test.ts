@@ -1,0 +1,46 @@
+import * as grpc from '@grpc/grpc-js';
+import { callUnary, createCoordinatorClient } from '../../services/common/src/grpc/contract';
+import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
+
+/*
+ * Hostile input at the HTTP API (a first part of the security issue): a body that is not JSON on a JSON route is
+ * 415, numbers too large for the database are 400 naming the parameter, and control characters never reach a
+ * command. Each answer is a JSON error, never a 5xx.
+ */
+
+let app: SchedulerUnderTest;
+useSchedulerApp({}, (running) => ({ app } = running));
+
+test('a non-JSON body on a JSON route is 415 with a JSON error; an empty body is still fine where the body is optional', async () => {
+  const response = await fetch(`${app.url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=x' });
+  expect(response.status).toBe(415);
+  expect(await response.json()).toEqual({ error: { code: 'unsupported_media_type', message: 'the body must be JSON (Content-Type: application/json); got text/plain' } });
+  const form = await fetch(`${app.url}/schedule`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'command=x' });
+  expect(form.status).toBe(415);
+  const created = await request(`${app.url}/api/tasks`, { body: { name: 'empty-body-cancel', delay_seconds: 3600 } });
+  const cancelled = await fetch(`${app.url}/api/tasks/${created.body.task_id}/cancel`, { method: 'POST' });
+  expect(cancelled.status).toBe(200);
+});
+
+test('numeric query parameters beyond what the database holds are 400, not 500', async () => {
+  for (const url of ['/api/logs?after=99999999999999999999999', '/api/tasks?limit=99999999999999999999999']) {
+    const response = await request(`${app.url}${url}`);
+    expect({ url, status: response.status }).toEqual({ url, status: 400 });
+    expect(response.body.error.field).toBeDefined();
+  }
+});
+
+test('control characters in a command are refused with a 400 naming it (gRPC SubmitTask: INVALID_ARGUMENT)', async () => {
+  for (const command of ['sleep 1\nrm -rf /', 'noop\u0007', 'a\u001b[31m']) {
+    const response = await request(`${app.url}/api/schedule`, { body: { command, scheduled_at: '2031-01-01T00:00:00Z' } });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({ field: 'command', message: 'command must not contain control characters' });
+  }
+  const client = createCoordinatorClient(app.coordinatorAddress);
+  try {
+    const error = await callUnary(client, client.SubmitTask, { data: 'noop\nsleep 9', scheduled_at: 0, idempotency_key: '' }, 5000).catch((err: grpc.ServiceError) => err);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'data must not contain control characters' });
+  } finally {
+    client.close();
+  }
+});
