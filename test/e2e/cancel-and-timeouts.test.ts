@@ -166,6 +166,16 @@ describe('timeouts', () => {
     expect((await events(id)).map((e) => e.type)).toEqual(expect.arrayContaining(['retried', 'failed']));
   });
 
+  test('the worker\'s defaultTimeoutSeconds applies when neither the task nor its type sets one', async () => {
+    const waits = defineTask({ name: 'default-timeout', run: (_payload: unknown, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })) });
+    const started = await startWorker({ coordinator: app.coordinatorAddress, tasks: [waits], slots: 1, heartbeatIntervalMs: 5000, drainTimeoutMs: 200, defaultTimeoutSeconds: 1, logger });
+    workers.push(started);
+    const id = await enqueue({ name: 'default-timeout', max_attempts: 1 });
+    await waitFor(async () => (await task(id)).status === 'failed', 5000, 'the worker default to time the task out');
+    expect((await task(id)).last_error).toBe('timed out after 1 s');
+    await expect(startWorker({ coordinator: app.coordinatorAddress, tasks: [waits], defaultTimeoutSeconds: 0 })).rejects.toThrow('`defaultTimeoutSeconds` must be a whole number from 1 to 604800');
+  });
+
   test('an attempt held past its timeout plus TASK_TIMEOUT_GRACE by a worker that does not enforce it is failed by the coordinator, and the worker told to drop it', async () => {
     const world: SimulatedWorld = {
       heartbeatMs: 200, durationMs: () => 60_000, fails: () => false, failureApplied: () => {}, executions: [], appliedReplays: [], overbooked: [],

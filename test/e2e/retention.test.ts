@@ -46,7 +46,7 @@ test('each finished state is kept for its own age, with its events; unfinished t
   const sweeper = new Sweeper({
     pool: db.pool, registry: new WorkerRegistry({ defaultSlots: 5, heartbeatIntervalMs: 1000, maxMissedHeartbeats: 3, holdingsGraceMs: 1000 }),
     logger: createLogger('test', 'silent'), coordinatorId: '00000000-0000-4000-8000-000000000000', evictionCheckMs: 1000, leaseCheckMs: 1000,
-    eventsRetentionMs: 0, taskRetention: { succeededMs: 7 * DAY, failedMs: 30 * DAY, cancelledMs: 7 * DAY }, onHandedBack: () => {},
+    retention: { succeededMs: 7 * DAY, failedMs: 30 * DAY, cancelledMs: 7 * DAY, eventsMs: 0 }, onHandedBack: () => {},
   });
   await sweeper.prune();
 

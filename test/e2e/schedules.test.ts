@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../services/common/src/logger';
 import { defineTask } from '../../services/sdk/src/define-task';
 import { startWorker } from '../../services/sdk/src/worker/start-worker';
+import * as grpc from '@grpc/grpc-js';
+import { callUnary, createCoordinatorClient } from '../../services/common/src/grpc/contract';
+import { parseConfiguredSchedules } from '../../services/coordinator/src/configured-schedules';
 import { plan } from '../../services/coordinator/src/schedule-ticker';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator';
 import type { TestDatabase } from '../helpers/database';
@@ -159,6 +162,27 @@ describe('firing', () => {
     }
     expect(() => defineTask({ name: 'bad-cron', cron: '* * *', run: () => 1 })).toThrow('cron of task "bad-cron": the pattern must have 5 fields');
   });
+});
+
+test('SCHEDULES entries are checked with the API\'s schema: a bad one names its index and field, and one without a key is refused', () => {
+  expect(() => parseConfiguredSchedules('[{"key":"a","name":"x","cron":"61 * * * *"}]')).toThrow(/SCHEDULES\[0\]\.cron is not a cron pattern/);
+  expect(() => parseConfiguredSchedules('[{"key":"a","name":"x","cron":"* * * * *"},{"name":"y","cron":"* * * * *"}]')).toThrow(/SCHEDULES\[1\]\.key is required/);
+  expect(() => parseConfiguredSchedules('{"key":"a"}')).toThrow('SCHEDULES must be a JSON array of schedules');
+  expect(parseConfiguredSchedules('')).toEqual([]);
+});
+
+test('a worker declaring a bad schedule when it joins is refused with INVALID_ARGUMENT naming it, and nothing is saved', async () => {
+  const client = createCoordinatorClient(app.coordinatorAddress);
+  try {
+    const schedules = [{ name: 'bad-declared', cron: '* * *', timezone: '', payload: '', queue: '', overlap: '', catch_up: '' }];
+    const error = await callUnary(client, client.SendHeartbeat, { workerId: 4_000_000_002, address: '127.0.0.1:1', slots_total: 1, schedules }, 5000)
+      .catch((err: grpc.ServiceError) => err);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^schedules\[0\]\.cron must have 5 fields/) });
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM schedules WHERE name = 'bad-declared'");
+    expect(rows[0].n).toBe(0);
+  } finally {
+    client.close();
+  }
 });
 
 test('plan: catch_up and overlap decide which due occurrences become tasks', () => {

@@ -156,13 +156,12 @@ export interface CoordinatorConfig {
   /** RETRY_BACKOFF_BASE, default 1 s, doubled per attempt with jitter, capped at RETRY_BACKOFF_MAX (60 s). */
   readonly retryBackoffBaseMs: number;
   readonly retryBackoffMaxMs: number;
-  /** EVENTS_RETENTION, default 7 days: older rows of the events table are deleted; 0 keeps them forever. */
-  readonly eventsRetentionMs: number;
   /**
    * TASK_TIMEOUT_GRACE, default 30 s: an attempt still held this long after its task's timeout_seconds ran
    * out is failed by the coordinator, and its worker told to drop it (the worker normally reports it first).
    */
   readonly taskTimeoutGraceMs: number;
+  /** TASK_RETENTION_*, EVENTS_RETENTION: what this coordinator prunes, once a minute. */
   readonly retention: RetentionConfig;
   /** IDEMPOTENCY_KEY_TTL, default 24 h, for SubmitTask's keys (as the scheduler's). */
   readonly idempotencyKeyTtlMs: number;
@@ -406,7 +405,6 @@ export function loadConfig(env: Env = process.env): Config {
     dispatchLookaheadMs: read.duration('DISPATCH_LOOKAHEAD', 250, 'ms'),
     retryBackoffBaseMs: read.duration('RETRY_BACKOFF_BASE', 1000),
     retryBackoffMaxMs: read.duration('RETRY_BACKOFF_MAX', 60_000),
-    eventsRetentionMs: retention.eventsMs,
     retention,
     taskTimeoutGraceMs: read.duration('TASK_TIMEOUT_GRACE', 30_000),
     idempotencyKeyTtlMs: keyTtlMs,

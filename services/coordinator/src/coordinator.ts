@@ -99,8 +99,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     coordinatorId,
     evictionCheckMs: Math.min(1000, config.heartbeatIntervalMs),
     leaseCheckMs: Math.min(5000, config.leaseMs),
-    eventsRetentionMs: config.eventsRetentionMs,
-    taskRetention: config.retention,
+    retention: config.retention,
     onHandedBack: (tasks, reason) => {
       observeReassigned(tasks, reason);
       dispatcher.wake();

@@ -45,14 +45,17 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
   }
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
   if (request.schedules.length > MAX_DECLARED) throw new ValidationError(`schedules lists more than ${MAX_DECLARED}`, 'schedules');
-  for (const [i, declaration] of request.schedules.entries()) {
-    const problem = declarationProblem(declaration);
-    if (problem) throw new ValidationError(`schedules[${i}].${problem}`, `schedules[${i}]`);
-  }
   for (const task of request.held) {
     if (!isUuid(task.task_id)) {
       throw new ValidationError('held: task_id must be a UUID', 'held');
     }
+  }
+}
+
+function checkDeclarations(request: HeartbeatRequest): void {
+  for (const [i, declaration] of request.schedules.entries()) {
+    const problem = declarationProblem(declaration);
+    if (problem) throw new ValidationError(`schedules[${i}].${problem}`, `schedules[${i}]`);
   }
 }
 
@@ -122,6 +125,10 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     // A new connection (a new stream, or unary calls from a new peer) may come after the worker was with
     // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
     const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
+    // Every beat carries the declared schedules, but they are read (and their patterns parsed) only when the worker
+    // joins or reconnects; checked here, before anything changes.
+    const declaring = (previous === undefined || reconnected) && request.schedules.length > 0;
+    if (declaring) checkDeclarations(request);
     const { worker, joined: isNew } = registry.heartbeat(request, peer);
     // What it holds is taken in before any await: a dispatch pass in between must see its slots as they are
     // (found by the randomised fault test: a worker new here was sent tasks beyond its free slots).
@@ -135,7 +142,7 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
       worker.transport = deps.clients.transport(worker.address, worker.legacy);
     }
     if (isNew) await joined(worker);
-    if ((isNew || reconnected) && request.schedules.length > 0) await saveDeclaredSchedules(pool, request.schedules, deps.logger);
+    if (declaring) await saveDeclaredSchedules(pool, request.schedules, deps.logger);
     let drop: HeldTask[] = [];
     if (worker.reportsHeld) {
       drop = await reconcile(worker, request.held, missing);

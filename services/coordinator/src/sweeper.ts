@@ -18,12 +18,8 @@ export interface SweeperOptions {
   evictionCheckMs: number;
   /** How often expired leases are looked for (one query). */
   leaseCheckMs: number;
-  /** Events older than this are pruned, once a minute; 0 keeps them forever. */
-  eventsRetentionMs: number;
-  /** Finished tasks older than these (per state) are pruned with their events, once a minute; 0 keeps them. */
-  taskRetention?: Pick<RetentionConfig, 'succeededMs' | 'failedMs' | 'cancelledMs'>;
-  /** How often the prunes run; default a minute. */
-  pruneIntervalMs?: number;
+  /** Finished tasks (with their events) and events older than these are pruned, once a minute; 0 keeps them. */
+  retention: RetentionConfig;
   /** Called after tasks went back to pending, so the dispatcher claims them again. */
   onHandedBack: (tasks: readonly HandedBack[], reason: 'evicted' | 'left' | 'lease_expired') => void;
   onEvicted?: () => void;
@@ -45,7 +41,7 @@ export class Sweeper {
     const { evictionCheckMs, leaseCheckMs } = this.options;
     this.timers.push(setInterval(() => this.serialize(() => this.evictSilentWorkers()), evictionCheckMs));
     this.timers.push(setInterval(() => this.serialize(() => this.expireLeases()), leaseCheckMs));
-    this.timers.push(setInterval(() => this.serialize(() => this.prune()), this.options.pruneIntervalMs ?? 60_000));
+    this.timers.push(setInterval(() => this.serialize(() => this.prune()), 60_000));
   }
 
   async stop(): Promise<void> {
@@ -96,15 +92,15 @@ export class Sweeper {
 
   /** Retention: finished tasks past their state's age (with their events), then events past theirs. */
   async prune(): Promise<void> {
-    const { pool, logger, taskRetention, eventsRetentionMs } = this.options;
-    const ages = { succeeded: taskRetention?.succeededMs ?? 0, failed: taskRetention?.failedMs ?? 0, cancelled: taskRetention?.cancelledMs ?? 0 };
+    const { pool, logger, retention } = this.options;
+    const ages = { succeeded: retention.succeededMs, failed: retention.failedMs, cancelled: retention.cancelledMs };
     for (const [status, age] of Object.entries(ages) as Array<[FinishedStatus, number]>) {
       if (age <= 0) continue;
       const deleted = await pruneTasks(pool, status, age);
       if (deleted > 0) logger.info({ deleted, status }, 'pruned finished tasks past their retention');
     }
-    if (eventsRetentionMs > 0) {
-      const deleted = await pruneEvents(pool, eventsRetentionMs);
+    if (retention.eventsMs > 0) {
+      const deleted = await pruneEvents(pool, retention.eventsMs);
       if (deleted > 0) logger.info({ deleted }, 'pruned old events');
     }
   }

@@ -33,3 +33,11 @@ const INSERT_EVENT = `INSERT INTO events (type, worker_id, message) VALUES ($1, 
 export async function insertEvent(pool: Pool, event: NewEvent): Promise<void> {
   await pool.query(INSERT_EVENT, [event.type, event.workerId ?? null, event.message]);
 }
+
+/*
+ * Two CTEs that delete the tasks whose ids the CTE `picked` holds, and their events (by events_task_idx), as
+ * `deleted` (the tasks' ids) and `events_deleted`: the bulk delete's and the retention prune's one shape.
+ */
+export const DELETE_PICKED_TASKS_WITH_EVENTS = `
+  deleted AS (DELETE FROM tasks t USING picked WHERE t.id = picked.id RETURNING t.id),
+  events_deleted AS (DELETE FROM events WHERE task_id IN (SELECT id FROM deleted))`;

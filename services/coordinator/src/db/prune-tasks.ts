@@ -1,3 +1,4 @@
+import { DELETE_PICKED_TASKS_WITH_EVENTS } from '../../../common/src/db/events';
 import type { Pool } from '../../../common/src/db/pool';
 
 export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
@@ -14,7 +15,7 @@ export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
 const pruneTasksSql = (status: FinishedStatus) => {
   const finishedAt = { succeeded: 'completed_at', failed: 'failed_at', cancelled: 'cancelled_at' }[status];
   return `
-  WITH doomed AS (
+  WITH picked AS (
     SELECT id FROM tasks
     WHERE status = '${status}' AND scheduled_at < now() - make_interval(secs => $1::float8 / 1000)
       AND coalesce(${finishedAt}, updated_at) < now() - make_interval(secs => $1::float8 / 1000)
@@ -22,8 +23,7 @@ const pruneTasksSql = (status: FinishedStatus) => {
     LIMIT $2
     FOR UPDATE SKIP LOCKED
   ),
-  deleted AS (DELETE FROM tasks t USING doomed WHERE t.id = doomed.id RETURNING t.id),
-  events_deleted AS (DELETE FROM events WHERE task_id IN (SELECT id FROM deleted))
+  ${DELETE_PICKED_TASKS_WITH_EVENTS}
   SELECT count(*)::int AS deleted FROM deleted`;
 };
 

@@ -1,5 +1,7 @@
 import type { Pool } from '../../../common/src/db/pool';
 import { textArray, uuidArray } from '../../../common/src/db/array-literal';
+import { DELETE_PICKED_TASKS_WITH_EVENTS } from '../../../common/src/db/events';
+import { RETRY_SET, cancelSet, tellCancelled } from './tasks';
 
 export interface BulkFilter {
   statuses?: readonly string[];
@@ -41,21 +43,18 @@ const picked = (action: keyof typeof APPLIES_TO) => `
 const BULK_CANCEL = `
   WITH ${picked('cancel')},
   cancelled AS (
-    UPDATE tasks t SET status = 'cancelled', cancelled_at = now(), lease_expires_at = NULL, last_error = $9, updated_at = now()
+    UPDATE tasks t SET ${cancelSet('$9')}
     FROM picked WHERE t.id = picked.id
     RETURNING t.id, t.attempt, t.worker_id
   )
   SELECT count(*)::int AS affected FROM cancelled
-  LEFT JOIN LATERAL (
-    SELECT pg_notify('taskmaster_cancels', json_build_object('task_id', id, 'attempt', attempt, 'worker_id', worker_id, 'reason', left($9, 500))::text)
-    WHERE worker_id IS NOT NULL
-  ) told ON true`;
+  ${tellCancelled('$9')}`;
 
 /* Retry, as POST /api/tasks/:id/retry does for one: pending now, with the whole retry budget again. */
 const BULK_RETRY = `
   WITH ${picked('retry')},
   retried AS (
-    UPDATE tasks t SET status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now()
+    UPDATE tasks t SET ${RETRY_SET}
     FROM picked WHERE t.id = picked.id
     RETURNING t.id
   )
@@ -64,8 +63,7 @@ const BULK_RETRY = `
 /* Delete finished tasks and their events (a task in flight is never deleted: its worker still reports on it). */
 const BULK_DELETE = `
   WITH ${picked('delete')},
-  deleted AS (DELETE FROM tasks t USING picked WHERE t.id = picked.id RETURNING t.id),
-  events_deleted AS (DELETE FROM events WHERE task_id IN (SELECT id FROM deleted))
+  ${DELETE_PICKED_TASKS_WITH_EVENTS}
   SELECT count(*)::int AS affected FROM deleted`;
 
 const STATEMENTS = { cancel: BULK_CANCEL, retry: BULK_RETRY, delete: BULK_DELETE } as const;

@@ -121,6 +121,17 @@ export async function countTasksByStatus(pool: Pool): Promise<Record<TaskRow['st
   return counts;
 }
 
+/** A cancel's changes to a row; `reason` is the parameter holding the reason (single and bulk cancels alike). */
+export const cancelSet = (reason: string) =>
+  `status = 'cancelled', cancelled_at = now(), lease_expires_at = NULL, last_error = ${reason}, updated_at = now()`;
+
+/** Joined to the CTE `cancelled` (its id, attempt, worker_id): one NOTIFY per row that names a worker. */
+export const tellCancelled = (reason: string) => `
+  LEFT JOIN LATERAL (
+    SELECT pg_notify('taskmaster_cancels', json_build_object('task_id', id, 'attempt', attempt, 'worker_id', worker_id, 'reason', left(${reason}, 500))::text)
+    WHERE worker_id IS NOT NULL
+  ) told ON true`;
+
 /*
  * Cancels a task that has not finished: pending, or held by a worker (dispatched, running). $2 the reason, kept
  * in last_error (the 'cancelled' event carries it, migration 0013). The row lock orders the cancel against a
@@ -132,20 +143,20 @@ export async function countTasksByStatus(pool: Pool): Promise<Record<TaskRow['st
  */
 const CANCEL_TASK = `
   WITH cancelled AS (
-    UPDATE tasks SET status = 'cancelled', cancelled_at = now(), lease_expires_at = NULL, last_error = $2, updated_at = now()
+    UPDATE tasks SET ${cancelSet('$2')}
     WHERE id = $1 AND status IN ('pending', 'dispatched', 'running')
     RETURNING ${TASK_COLUMNS}
   )
   SELECT cancelled.* FROM cancelled
-  LEFT JOIN LATERAL (
-    SELECT pg_notify('taskmaster_cancels', json_build_object('task_id', id, 'attempt', attempt, 'worker_id', worker_id, 'reason', left($2, 500))::text)
-    WHERE worker_id IS NOT NULL
-  ) told ON true`;
+  ${tellCancelled('$2')}`;
 
 export async function cancelTask(pool: Pool, id: string, reason: string): Promise<TaskRow | undefined> {
   const { rows } = await pool.query<TaskRow>({ name: 'cancel-task', text: CANCEL_TASK, values: [id, reason] });
   return rows[0];
 }
+
+/** A retry's changes to a row (single and bulk retries alike). */
+export const RETRY_SET = `status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now()`;
 
 /*
  * Runs a failed or cancelled task again now, with its whole retry budget: executions (what max_attempts
@@ -153,7 +164,7 @@ export async function cancelTask(pool: Pool, id: string, reason: string): Promis
  * CHECK range however often the task ran; `attempt` keeps counting claims, the fence.
  */
 const RETRY_TASK = `
-  UPDATE tasks SET status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now()
+  UPDATE tasks SET ${RETRY_SET}
   WHERE id = $1 AND status IN ('failed', 'cancelled')
   RETURNING ${TASK_COLUMNS}`;
 

@@ -71,8 +71,7 @@ export class Holdings {
   finish(holding: Holding): void {
     if (holding.abandoned || this.byTask.get(holding.taskId) !== holding) return;
     if (holding.timeout !== undefined) clearTimeout(holding.timeout);
-    this.byTask.set(holding.taskId, holding.attempt);
-    this.live--;
+    this.retire(holding);
   }
 
   /**
@@ -82,9 +81,14 @@ export class Holdings {
   expire(holding: Holding, reason: string): boolean {
     if (holding.abandoned || this.byTask.get(holding.taskId) !== holding) return false;
     holding.abandon(reason, 'TimeoutError');
+    this.retire(holding);
+    return true;
+  }
+
+  /** No longer live: listed as its attempt number until its report is acknowledged, its slot free. */
+  private retire(holding: Holding): void {
     this.byTask.set(holding.taskId, holding.attempt);
     this.live--;
-    return true;
   }
 
   /** Its final report was answered: the attempt is no longer held. */
