@@ -6,7 +6,7 @@ import { fingerprint } from '../../common/src/fingerprint';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
   BatchScheduleRequest, BulkRequest, CancelRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
-  TaskRequest, parseDateTime, type RetryPolicy,
+  TaskRequest, parseDateTime,
 } from '../../sdk/src/http/schemas';
 import type { BulkFilter } from './db/bulk';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
@@ -87,7 +87,7 @@ export function parseScheduleRequest(raw: unknown, limits: RequestLimits, header
     payload: body.payload,
     queue: body.queue ?? undefined,
     timeoutSeconds: body.timeout_seconds ?? undefined,
-    retry: storedRetry(body.retry ?? undefined),
+    retry: body.retry ?? undefined,
   };
 }
 
@@ -120,19 +120,8 @@ function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
     idempotencyKey: task.idempotency_key,
     fingerprint: keyedFingerprint(task),
     timeoutSeconds: task.timeout_seconds,
-    retry: storedRetry(task.retry),
+    retry: task.retry,
   };
-}
-
-/** A retry policy as the API takes it (seconds) to how migration 0014 stores it (ms). */
-function storedRetry(policy: RetryPolicy | undefined): NewTask['retry'] {
-  if (policy === undefined) return undefined;
-  const stored: NonNullable<NewTask['retry']> = {};
-  if (policy.backoff !== undefined) stored.backoff = policy.backoff;
-  if (policy.delay_seconds !== undefined) stored.delay_ms = Math.round(policy.delay_seconds * 1000);
-  if (policy.max_delay_seconds !== undefined) stored.max_delay_ms = Math.round(policy.max_delay_seconds * 1000);
-  if (policy.jitter !== undefined) stored.jitter = policy.jitter;
-  return stored;
 }
 
 /** POST /api/tasks: one named task. */

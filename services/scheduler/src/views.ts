@@ -2,8 +2,6 @@ import type { EventRow } from '../../common/src/db/events';
 import type { ScheduleRow } from '../../common/src/db/schedules';
 import type { AttemptView, CronScheduleView, EventView, TaskView } from './api-types';
 import type { TaskRow } from './db/tasks';
-import type { NewTask } from '../../common/src/db/insert-tasks';
-import type { RetryPolicy } from '../../sdk/src/http/schemas';
 
 const OPTIONAL_TIMES = ['picked_at', 'started_at', 'completed_at', 'failed_at', 'cancelled_at', 'lease_expires_at'] as const;
 
@@ -30,7 +28,7 @@ export function taskView(row: TaskRow): TaskView {
     if (value) view[key] = value.toISOString();
   }
   if (row.timeout_seconds !== null) view.timeout_seconds = row.timeout_seconds;
-  if (row.retry) view.retry = retryView(row.retry);
+  if (row.retry) view.retry = row.retry;
   if (row.last_error !== null) view.last_error = row.last_error;
   // Single-task responses have the payload (null for none) and, once set, the result; list rows have neither.
   if (row.payload !== undefined) view.payload = (row.payload ?? null) as TaskView['payload'];
@@ -61,16 +59,6 @@ export function eventView(row: EventRow): EventView {
     const detail = row.message ? `: ${row.message}` : '';
     view.message = `task ${row.task_id.slice(0, 8)} ${row.command ?? ''} ${VERBS[row.type]}${where}, attempt ${row.attempt}${detail}`.replace(/\s+/g, ' ');
   }
-  return view;
-}
-
-/** How migration 0014 stores a retry policy (ms) to how the API shows it (seconds). */
-function retryView(stored: NonNullable<NewTask['retry']>): RetryPolicy {
-  const view: RetryPolicy = {};
-  if (stored.backoff !== undefined) view.backoff = stored.backoff;
-  if (stored.delay_ms !== undefined) view.delay_seconds = stored.delay_ms / 1000;
-  if (stored.max_delay_ms !== undefined) view.max_delay_seconds = stored.max_delay_ms / 1000;
-  if (stored.jitter !== undefined) view.jitter = stored.jitter;
   return view;
 }
 

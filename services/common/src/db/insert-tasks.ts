@@ -2,6 +2,7 @@ import { tasksCreated } from '../metrics';
 import { numberArray, textArray, timestampArray } from './array-literal';
 import { ASYNC_COMMIT, waitUntilDurable } from './durability';
 import { ConflictError } from '../errors';
+import type { RetryPolicy } from '../../../sdk/src/http/schemas';
 import type { Pool } from './pool';
 
 export interface NewTask {
@@ -21,8 +22,8 @@ export interface NewTask {
   timeoutSeconds?: number;
   /** With an idempotency key: a hash of the request that carries it (migration 0016), so another request with the key is refused. */
   fingerprint?: string;
-  /** The retry policy as stored (migration 0014: backoff, delay_ms, max_delay_ms, jitter); absent: the defaults. */
-  retry?: { backoff?: 'exponential' | 'fixed'; delay_ms?: number; max_delay_ms?: number; jitter?: boolean };
+  /** The retry policy, stored as the API takes it (migration 0014); absent: the coordinator's defaults. */
+  retry?: RetryPolicy;
 }
 
 export interface InsertedTask {

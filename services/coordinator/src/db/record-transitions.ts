@@ -80,8 +80,8 @@ const MARK_SUCCEEDED = `
 // unless jitter is off.
 const RETRIES_LEFT = `(${EXECUTIONS} < t.max_attempts AND NOT r.no_retry)`;
 const RETRY_DELAY_MS = `
-  least(coalesce((t.retry ->> 'max_delay_ms')::float8, $8::float8),
-        coalesce((t.retry ->> 'delay_ms')::float8, $7::float8)
+  least(coalesce((t.retry ->> 'max_delay_seconds')::float8 * 1000, $8::float8),
+        coalesce((t.retry ->> 'delay_seconds')::float8 * 1000, $7::float8)
           * CASE WHEN t.retry ->> 'backoff' = 'fixed' THEN 1 ELSE 2 ^ (${EXECUTIONS} - 1) END)
   * CASE WHEN t.retry ->> 'jitter' = 'false' THEN 1 ELSE 0.5 + random() / 2 END`;
 const MARK_FAILED = `
