@@ -1,4 +1,4 @@
-import { MAX_COMMAND_LENGTH } from '../../sdk/src/task-fields';
+import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH } from '../../sdk/src/task-fields';
 import { ValidationError } from './errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -17,6 +17,6 @@ export function parseCommand(value: unknown, field = 'command'): string {
   }
   // A command is a name and arguments: control characters (NUL, which PostgreSQL text cannot hold, newlines,
   // terminal escapes) have no place in one and would garble logs and the dashboard.
-  if (/[\u0000-\u001f\u007f]/.test(command)) throw new ValidationError(`${field} must not contain control characters`, field);
+  if (CONTROL_CHARACTERS.test(command)) throw new ValidationError(`${field} must not contain control characters`, field);
   return command;
 }

@@ -6,6 +6,7 @@ import { fingerprint } from '../../common/src/fingerprint';
 import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
 import { requestStream, unary } from '../../common/src/grpc/server';
 import { parseCommand } from '../../common/src/validation';
+import { CONTROL_CHARACTERS } from '../../sdk/src/task-fields';
 import type {
   ClientTaskRequest, ClientTaskResponse, HeartbeatRequest, HeartbeatResponse, ListWorkersResponse,
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
@@ -43,7 +44,7 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     }
     const scheduledAt = request.scheduled_at > 0 ? new Date(request.scheduled_at * 1000) : new Date();
     const key = request.idempotency_key;
-    if (key !== '' && (key.length > 255 || /[\u0000-\u001f\u007f]/.test(key))) {
+    if (key !== '' && (key.length > 255 || CONTROL_CHARACTERS.test(key))) {
       throw new ValidationError('idempotency_key must be 1 to 255 characters without control characters', 'idempotency_key');
     }
     const keyed = key === '' ? {} : { idempotencyKey: key, fingerprint: fingerprint({ data: command, scheduled_at: request.scheduled_at }) };

@@ -31,3 +31,6 @@ export function retryPolicyProblem(policy: unknown): string | undefined {
 export function isTimeoutSeconds(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_TIMEOUT_SECONDS;
 }
+
+/** Characters no command, reason or idempotency key may hold: C0 controls (NUL, newlines, escapes) and DEL. */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;

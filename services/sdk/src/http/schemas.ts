@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem } from '../schedule-fields';
-import { MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
+import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
 
 /**
  * The scheduler's HTTP API, declared once. The scheduler validates requests with these schemas, the types
@@ -49,7 +49,7 @@ export const Command = z.string({ error: requiredOr('a string') })
   .trim()
   .min(1, { error: 'must not be empty' })
   .max(MAX_COMMAND_LENGTH, { error: `must be at most ${MAX_COMMAND_LENGTH} characters` })
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'must not contain control characters' });
+  .refine((value) => !CONTROL_CHARACTERS.test(value), { error: 'must not contain control characters' });
 
 const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
 
@@ -75,13 +75,13 @@ const keyError = 'must be a string of 1 to 255 characters without control charac
 export const IdempotencyKey = z.string({ error: keyError })
   .min(1, { error: keyError })
   .max(255, { error: keyError })
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: keyError });
+  .refine((value) => !CONTROL_CHARACTERS.test(value), { error: keyError });
 const TimeoutSeconds = wholeNumber(1, MAX_TIMEOUT_SECONDS)
   .describe('Seconds an attempt may run before the worker aborts it and reports it failed (retried while attempts are left).');
 /** Free text for people, without control characters (they would garble logs and the dashboard). */
 const Reason = z.string({ error: 'must be a string of at most 500 characters' })
   .max(500, { error: 'must be a string of at most 500 characters' })
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'must not contain control characters' });
+  .refine((value) => !CONTROL_CHARACTERS.test(value), { error: 'must not contain control characters' });
 const retrySeconds = (what: string) => {
   const error = `must be a number of seconds from 0 to 86400 (${what})`;
   return z.number({ error }).min(0, { error }).max(86400, { error });
