@@ -1,4 +1,5 @@
 import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH } from '../../sdk/src/task-fields';
+import type { z } from 'zod';
 import { ValidationError } from './errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,4 +20,21 @@ export function parseCommand(value: unknown, field = 'command'): string {
   // terminal escapes) have no place in one and would garble logs and the dashboard.
   if (CONTROL_CHARACTERS.test(command)) throw new ValidationError(`${field} must not contain control characters`, field);
   return command;
+}
+
+/** "tasks[3].name" for ['tasks', 3, 'name']; "body" for the body itself. */
+function fieldPath(path: readonly PropertyKey[], root = 'body'): string {
+  if (path.length === 0) return root;
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
+}
+
+/** Parses with a schema, or throws a ValidationError for its first issue. */
+export function parseWith<T extends z.ZodType>(schema: T, raw: unknown, root = 'body'): z.output<T> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = fieldPath(issue.path, root);
+  // Our own messages read after the field's name ("must be ...", "is required ..."); zod's own stand apart.
+  const message = /^(must|is|should) /.test(issue.message) ? `${field} ${issue.message}` : `${field}: ${issue.message}`;
+  throw new ValidationError(message, field);
 }

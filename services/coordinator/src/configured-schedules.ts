@@ -1,6 +1,7 @@
 import type { Pool } from '../../common/src/db/pool';
 import { saveSchedule, toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
-import { ConfigError } from '../../common/src/errors';
+import { ConfigError, ValidationError } from '../../common/src/errors';
+import { parseWith } from '../../common/src/validation';
 import type { Logger } from '../../common/src/logger';
 
 /**
@@ -22,14 +23,15 @@ export function parseConfiguredSchedules(json: string | undefined): NewSchedule[
   const { CronScheduleRequest } = require('../../sdk/src/http/schemas') as typeof import('../../sdk/src/http/schemas');
   const problems: string[] = [];
   const schedules = entries.flatMap((entry, i) => {
-    const parsed = CronScheduleRequest.safeParse(entry);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      problems.push(`SCHEDULES[${i}].${issue.path.join('.') || '(entry)'} ${issue.message}`);
+    try {
+      const body = parseWith(CronScheduleRequest, entry, 'entry');
+      if (body.key === undefined) problems.push(`SCHEDULES[${i}].key is required: it names the schedule, so a change updates it in place`);
+      return [toNewSchedule(body)];
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      problems.push(`SCHEDULES[${i}].${err.message}`);
       return [];
     }
-    if (parsed.data.key === undefined) problems.push(`SCHEDULES[${i}].key is required: it names the schedule, so a change updates it in place`);
-    return [toNewSchedule(parsed.data)];
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return schedules;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ValidationError } from '../../common/src/errors';
-import { isUuid } from '../../common/src/validation';
+import { isUuid, parseWith } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
 import { fingerprint } from '../../common/src/fingerprint';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
@@ -17,23 +17,6 @@ import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
  */
 
 export { MAX_BATCH };
-
-/** "tasks[3].name" for ['tasks', 3, 'name']; "body" for the body itself. */
-export function fieldPath(path: readonly PropertyKey[], root = 'body'): string {
-  if (path.length === 0) return root;
-  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
-}
-
-/** Parses with a schema, or throws a ValidationError for its first issue. */
-function parseWith<T extends z.ZodType>(schema: T, raw: unknown, root = 'body'): z.output<T> {
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = fieldPath(issue.path, root);
-  // Our own messages read after the field's name ("must be ...", "is required ..."); zod's own stand apart.
-  const message = /^(must|is|should) /.test(issue.message) ? `${field} ${issue.message}` : `${field}: ${issue.message}`;
-  throw new ValidationError(message, field);
-}
 
 /** The payload's size as compact JSON, which is how it is stored and sent on: at most `maxBytes`. */
 function checkPayloadSize(payload: unknown, maxBytes: number, field: string): void {
