@@ -60,35 +60,83 @@ const CLAIM_KEY = `((scheduled_at AT TIME ZONE 'UTC') - priority * interval '1 m
 
 const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
   const horizon = `now() + interval '${Math.trunc(lookaheadMs)} milliseconds'`;
+  const horizonKey = `((${horizon}) AT TIME ZONE 'UTC')`;
   const due = `status = 'pending' AND scheduled_at <= ${horizon} AND ${TAKES[takes]}`;
   const prioritized = (sign: '>' | '<', keyBound: string) => `
     SELECT id, ${CLAIM_KEY} AS claim_key FROM tasks
-    WHERE ${due} AND priority ${sign} 0 AND ${CLAIM_KEY} <= ((${horizon}) AT TIME ZONE 'UTC') + ${keyBound}
+    WHERE ${due} AND NOT gated AND priority ${sign} 0 AND ${CLAIM_KEY} <= ${horizonKey} + ${keyBound}
     ORDER BY ${CLAIM_KEY}, id
     LIMIT cardinality($1::bigint[])
     FOR UPDATE SKIP LOCKED`;
+  // A controlled queue's first tasks, as many as it has room for; the two indexes of migration 0017 are read
+  // with the bounds of the two prioritised branches above.
+  const queuedBranch = (sign: '>=' | '<', keyBound: string) => `
+    SELECT t.id, t.claim_key, t.queue FROM gate_queues g CROSS JOIN LATERAL (
+      SELECT id, ${CLAIM_KEY} AS claim_key, queue FROM tasks
+      WHERE ${due} AND gated AND concurrency_key IS NULL AND priority ${sign} 0 AND queue = g.name
+        AND ${CLAIM_KEY} <= ${horizonKey} + ${keyBound}
+      ORDER BY queue, ${CLAIM_KEY}, id
+      LIMIT least(g.room, cardinality($1::bigint[]))
+      FOR UPDATE SKIP LOCKED
+    ) t`;
+  // Original-contract workers run no named task, and every keyed task is named.
+  const keyedNames = takes === 'originalCommands' ? 'false' : 'name = ANY($3::text[])';
   return `
   WITH ${ASYNC_COMMIT},
   plain AS (
     SELECT id, scheduled_at FROM tasks
-    WHERE ${due} AND priority = 0
+    WHERE ${due} AND NOT gated AND priority = 0
     ORDER BY scheduled_at, id
     LIMIT cardinality($1::bigint[])
     FOR UPDATE SKIP LOCKED
   ),
   higher AS (${prioritized('>', "interval '0 minutes'")}),
   lower AS (${prioritized('<', "interval '1000 minutes'")}),
+  gate_queues AS (
+    SELECT name, queue_room(queues) AS room FROM queues
+    WHERE NOT paused AND queue_room(queues) > 0
+    FOR NO KEY UPDATE SKIP LOCKED
+  ),
+  gate_keys AS (
+    SELECT name, key, max_running - running AS room FROM concurrency_keys
+    WHERE running < max_running AND next_due <= ${horizon} AND ${keyedNames}
+    ORDER BY next_due
+    LIMIT cardinality($1::bigint[])
+    FOR NO KEY UPDATE SKIP LOCKED
+  ),
+  keyed AS (
+    SELECT t.id, t.claim_key, t.queue FROM gate_keys g CROSS JOIN LATERAL (
+      SELECT id, ${CLAIM_KEY} AS claim_key, queue FROM tasks
+      WHERE ${due} AND gated AND concurrency_key IS NOT NULL AND name = g.name AND concurrency_key = g.key
+      ORDER BY name, concurrency_key, scheduled_at, id
+      LIMIT least(g.room, cardinality($1::bigint[]))
+      FOR UPDATE SKIP LOCKED
+    ) t
+  ),
+  -- Gated candidates within their queue's room: a keyed task of a controlled queue needs room in both gates,
+  -- one of a queue without controls only its key's.
+  gated AS (
+    SELECT c.id, c.claim_key FROM (
+      SELECT c.*, row_number() OVER (PARTITION BY c.queue ORDER BY c.claim_key, c.id) AS nth
+      FROM (${queuedBranch('>=', "interval '0 minutes'")} UNION ALL ${queuedBranch('<', "interval '1000 minutes'")} UNION ALL SELECT * FROM keyed) c
+    ) c
+    LEFT JOIN queues q ON q.name = c.queue
+    LEFT JOIN gate_queues g ON g.name = c.queue
+    WHERE q.name IS NULL OR c.nth <= g.room
+  ),
   picked AS (
-    SELECT id FROM plain WHERE NOT EXISTS (SELECT 1 FROM higher) AND NOT EXISTS (SELECT 1 FROM lower)
+    SELECT id FROM plain
+    WHERE NOT EXISTS (SELECT 1 FROM higher) AND NOT EXISTS (SELECT 1 FROM lower) AND NOT EXISTS (SELECT 1 FROM gated)
     UNION ALL
     SELECT id FROM (
       SELECT * FROM (
-        SELECT id, scheduled_at AT TIME ZONE 'UTC' AS claim_key FROM plain UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower
+        SELECT id, scheduled_at AT TIME ZONE 'UTC' AS claim_key FROM plain
+        UNION ALL SELECT * FROM higher UNION ALL SELECT * FROM lower UNION ALL SELECT * FROM gated
       ) candidates
       ORDER BY claim_key, id
       LIMIT cardinality($1::bigint[])
     ) merged
-    WHERE EXISTS (SELECT 1 FROM higher) OR EXISTS (SELECT 1 FROM lower)
+    WHERE EXISTS (SELECT 1 FROM higher) OR EXISTS (SELECT 1 FROM lower) OR EXISTS (SELECT 1 FROM gated)
   )
   UPDATE tasks t
   SET status = 'dispatched',
@@ -148,14 +196,28 @@ export async function claimDueTasks(
  * Milliseconds until the earliest pending task is due (<= 0: due now), or null when nothing is pending, on
  * the database's clock, the one the claim compares with, so a coordinator whose clock runs ahead cannot spin.
  * ORDER BY scheduled_at, id reads the first entry of tasks_pending_due_idx; `min(scheduled_at)` was planned as
- * a walk of idx_tasks_scheduled_at through every finished task.
+ * a walk of idx_tasks_scheduled_at through every finished task. Gated tasks count when their gate could let
+ * one start: a key with a free slot (its next due time), a controlled queue not paused and not full (its first
+ * task in claim order, or its next token if later). A gate that is full is reopened by a task leaving it,
+ * whose trigger wakes the coordinators.
  */
 const NEXT_DUE_IN_MS = `
-  SELECT (extract(epoch FROM (scheduled_at - now())) * 1000)::float8 AS due_in_ms
-  FROM tasks WHERE status = 'pending'
-  ORDER BY scheduled_at, id LIMIT 1`;
+  SELECT (extract(epoch FROM (min(due_at) - now())) * 1000)::float8 AS due_in_ms FROM (
+    (SELECT scheduled_at AS due_at FROM tasks WHERE status = 'pending' AND NOT gated ORDER BY scheduled_at, id LIMIT 1)
+    UNION ALL
+    (SELECT next_due FROM concurrency_keys WHERE running < max_running AND next_due < 'infinity' ORDER BY next_due LIMIT 1)
+    UNION ALL
+    SELECT greatest(head.due_at, CASE WHEN q.max_per_second IS NOT NULL
+                                      THEN q.refilled_at + make_interval(secs => (1 - q.tokens) / q.max_per_second) END)
+    FROM queues q CROSS JOIN LATERAL (SELECT least(
+      (SELECT scheduled_at FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority >= 0
+         AND queue = q.name ORDER BY queue, ${CLAIM_KEY}, id LIMIT 1),
+      (SELECT scheduled_at FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority < 0
+         AND queue = q.name ORDER BY queue, ${CLAIM_KEY}, id LIMIT 1)) AS due_at) head
+    WHERE NOT q.paused AND (q.max_running IS NULL OR q.running < q.max_running) AND head.due_at IS NOT NULL
+  ) heads`;
 
 export async function nextDueInMs(pool: Pool): Promise<number | null> {
-  const { rows } = await pool.query<{ due_in_ms: number }>({ name: 'next-due-in-ms', text: NEXT_DUE_IN_MS });
-  return rows.length > 0 ? rows[0].due_in_ms : null;
+  const { rows } = await pool.query<{ due_in_ms: number | null }>({ name: 'next-due-in-ms', text: NEXT_DUE_IN_MS });
+  return rows[0].due_in_ms;
 }
