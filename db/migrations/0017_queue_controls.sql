@@ -129,13 +129,20 @@ $$;
 CREATE TRIGGER tasks_gate_new BEFORE INSERT ON tasks
   FOR EACH ROW WHEN (NEW.name IS NOT NULL OR NEW.queue <> 'default') EXECUTE FUNCTION gate_new_task();
 
--- A keyed task inserted (not one an ON CONFLICT skipped): its key's gate exists and is due no later than it.
+-- A keyed task waiting: its key's gate exists and is due no later than it. Holds the key's row to the end of
+-- the transaction, which gate_transition() takes before it reads the next due time.
+CREATE FUNCTION open_key_gate(task_name TEXT, task_key TEXT, due TIMESTAMPTZ) RETURNS void LANGUAGE sql
+SET search_path = taskmaster, pg_catalog, pg_temp AS $$
+  INSERT INTO concurrency_keys AS k (name, key, max_running, next_due)
+  SELECT task_name, task_key, l.max_running, due FROM concurrency_limits l WHERE l.name = task_name
+  ON CONFLICT (name, key) DO UPDATE SET next_due = least(k.next_due, EXCLUDED.next_due)
+$$;
+
+-- A keyed task inserted (not one an ON CONFLICT skipped).
 CREATE FUNCTION gate_inserted_task() RETURNS trigger LANGUAGE plpgsql
 SET search_path = taskmaster, pg_catalog, pg_temp AS $$
 BEGIN
-  INSERT INTO concurrency_keys AS k (name, key, max_running, next_due)
-  SELECT NEW.name, NEW.concurrency_key, l.max_running, NEW.scheduled_at FROM concurrency_limits l WHERE l.name = NEW.name
-  ON CONFLICT (name, key) DO UPDATE SET next_due = least(k.next_due, EXCLUDED.next_due);
+  PERFORM open_key_gate(NEW.name, NEW.concurrency_key, NEW.scheduled_at);
   RETURN NULL;
 END
 $$;
@@ -150,7 +157,7 @@ CREATE TRIGGER tasks_gate_requeued BEFORE UPDATE OF status ON tasks
 
 -- A gated task changed status: its gates' counts of tasks in flight, its queue's tokens (a start takes one)
 -- and its key's next due time follow. The key's row is locked before its next due time is read, in a statement
--- of its own, so that a task inserted meanwhile is seen (gate_inserted_task() holds the same row). A slot freed
+-- of its own, so that a task inserted meanwhile is seen (open_key_gate() holds the same row). A slot freed
 -- wakes the coordinators.
 CREATE FUNCTION gate_transition() RETURNS trigger LANGUAGE plpgsql
 SET search_path = taskmaster, pg_catalog, pg_temp AS $$
@@ -167,9 +174,7 @@ BEGIN
   IF OLD.status IN ('succeeded', 'failed', 'cancelled') THEN
     -- Requeued (above): its key's gate, as for an inserted task.
     IF NEW.concurrency_key IS NOT NULL THEN
-      INSERT INTO concurrency_keys AS k (name, key, max_running, next_due)
-      SELECT NEW.name, NEW.concurrency_key, l.max_running, NEW.scheduled_at FROM concurrency_limits l WHERE l.name = NEW.name
-      ON CONFLICT (name, key) DO UPDATE SET next_due = least(k.next_due, EXCLUDED.next_due);
+      PERFORM open_key_gate(NEW.name, NEW.concurrency_key, NEW.scheduled_at);
     END IF;
   ELSIF NEW.concurrency_key IS NOT NULL THEN
     PERFORM 1 FROM concurrency_keys WHERE name = NEW.name AND key = NEW.concurrency_key FOR NO KEY UPDATE;

@@ -158,3 +158,16 @@ test('a keyed task of a controlled queue needs room in both gates', async () => 
   await setQueueControls(db.pool, 'billing', { paused: false });
   expect(await claim(10)).toHaveLength(3);
 });
+
+test('the queue depth counts gated tasks that could start now, not a paused or full queue\'s backlog', async () => {
+  const { measureQueue } = await import('../../common/src/db/measure-queue');
+  await enqueue([{ command: 'noop' }, { command: 'noop' }]);
+  await setQueueControls(db.pool, 'reports', { maxRunning: 2 });
+  await enqueue([1, 2, 3, 4, 5].map((n) => ({ name: 'report', queue: 'reports', payload: { n } })));
+  await setConcurrencyLimit(db.pool, 'charge', { keyField: 'customer', maxRunning: 1 }, 'api');
+  await enqueue(['a', 'a', 'b'].map((customer) => ({ name: 'charge', payload: { customer } })));
+  // 2 commands, 2 of the 5 reports (its room), one of each key.
+  expect((await measureQueue(db.pool)).depth).toBe(6);
+  await setQueueControls(db.pool, 'reports', { paused: true });
+  expect((await measureQueue(db.pool)).depth).toBe(4);
+});

@@ -1,3 +1,4 @@
+import { CLAIM_KEY, LOWEST_PRIORITY_SHIFT } from './claim-key';
 import type { Pool } from './pool';
 
 export interface QueueMeasure {
@@ -32,22 +33,47 @@ export async function pendingNames(pool: Pool): Promise<Array<{ name: string; pe
 }
 
 /*
- * The backlog, for the coordinator's queue gauges and the scheduler's autoscaler: how many pending tasks are due (at most $1), and how long the head of the
+ * Gated tasks (migration 0017) that could start now: in each controlled queue not paused, its due tasks up to
+ * its room (read like the claim reads them, bounded by the claim key), and for each key with a free slot, its
+ * free slots. A throttled or paused queue's backlog is not depth: more workers would not run it sooner.
+ */
+const GATED_DEPTH = `
+  coalesce((
+    SELECT sum(n) FROM queues q CROSS JOIN LATERAL (
+      SELECT count(*) AS n FROM (
+        (SELECT 1 FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority >= 0 AND queue = q.name
+           AND ${CLAIM_KEY} <= now() AT TIME ZONE 'UTC' AND scheduled_at <= now() LIMIT least(queue_room(q), $1))
+        UNION ALL
+        (SELECT 1 FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority < 0 AND queue = q.name
+           AND ${CLAIM_KEY} <= (now() AT TIME ZONE 'UTC') + ${LOWEST_PRIORITY_SHIFT} AND scheduled_at <= now() LIMIT least(queue_room(q), $1))
+      ) due LIMIT least(queue_room(q), $1)
+    ) c
+    WHERE NOT q.paused
+  ), 0)
+  + coalesce((
+    SELECT sum(max_running - running) FROM (
+      SELECT max_running, running FROM concurrency_keys WHERE running < max_running AND next_due <= now() LIMIT $1
+    ) k
+  ), 0)`;
+
+/*
+ * The backlog, for the coordinator's queue gauges and the scheduler's autoscaler: how many pending tasks are
+ * due (at most $1, plus the gated ones that could start now, above), and how long the head of the ungated
  * queue (the first in claim order, scheduled_at then id) has been due, counted from the later of its
  * scheduled_at and its creation, as schedule-to-start latency is. No locks. Both subqueries read the partial
- * index tasks_pending_due_idx (pending rows in due order), so the finished history costs nothing; the count
- * visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. The stuck count reads
- * the dispatched rows of tasks_status_scheduled_idx (at most every worker's slots). PENDING_NAMES rides along, so sampling
- * stays one statement.
+ * index tasks_pending_due_idx (ungated pending rows in due order), so the finished history costs nothing; the
+ * count visits at most $1 entries (~20 ms per 20,000 here) and the head one entry and one row. The stuck
+ * count reads the dispatched rows of tasks_status_scheduled_idx (at most every worker's slots). PENDING_NAMES
+ * rides along, so sampling stays one statement.
  */
 const MEASURE_QUEUE = `
   SELECT
-    (SELECT count(*) FROM (
-      SELECT 1 FROM tasks WHERE status = 'pending' AND scheduled_at <= now() LIMIT $1
-    ) due) AS depth,
+    ((SELECT count(*) FROM (
+      SELECT 1 FROM tasks WHERE status = 'pending' AND NOT gated AND scheduled_at <= now() LIMIT $1
+    ) due) + ${GATED_DEPTH})::int AS depth,
     coalesce((
       SELECT greatest(0, extract(epoch FROM now() - greatest(scheduled_at, created_at)))::float8
-      FROM tasks WHERE status = 'pending' AND scheduled_at <= now()
+      FROM tasks WHERE status = 'pending' AND NOT gated AND scheduled_at <= now()
       ORDER BY scheduled_at, id LIMIT 1
     ), 0) AS oldest_due_age_seconds,
     (SELECT count(*)::int FROM tasks WHERE status = 'dispatched' AND picked_at < now() - interval '1 minute') AS stuck_dispatched,

@@ -1,3 +1,4 @@
+import { CLAIM_KEY, LOWEST_PRIORITY_SHIFT } from '../../../common/src/db/claim-key';
 import { ASYNC_COMMIT } from '../../../common/src/db/durability';
 import { numberArray } from '../../../common/src/db/array-literal';
 import type { Pool } from '../../../common/src/db/pool';
@@ -55,8 +56,6 @@ function takesOf(capabilities: Capabilities): keyof typeof TAKES {
   return capabilities.commandTasks ? 'commands' : 'named';
 }
 
-/** The claim key of migration 0012's indexes, written as they are so that the planner matches them. */
-const CLAIM_KEY = `((scheduled_at AT TIME ZONE 'UTC') - priority * interval '1 minute')`;
 
 const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
   const horizon = `now() + interval '${Math.trunc(lookaheadMs)} milliseconds'`;
@@ -91,7 +90,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
     FOR UPDATE SKIP LOCKED
   ),
   higher AS (${prioritized('>', "interval '0 minutes'")}),
-  lower AS (${prioritized('<', "interval '1000 minutes'")}),
+  lower AS (${prioritized('<', LOWEST_PRIORITY_SHIFT)}),
   gate_queues AS (
     SELECT name, queue_room(queues) AS room FROM queues
     WHERE NOT paused AND queue_room(queues) > 0
@@ -118,7 +117,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
   gated AS (
     SELECT c.id, c.claim_key FROM (
       SELECT c.*, row_number() OVER (PARTITION BY c.queue ORDER BY c.claim_key, c.id) AS nth
-      FROM (${queuedBranch('>=', "interval '0 minutes'")} UNION ALL ${queuedBranch('<', "interval '1000 minutes'")} UNION ALL SELECT * FROM keyed) c
+      FROM (${queuedBranch('>=', "interval '0 minutes'")} UNION ALL ${queuedBranch('<', LOWEST_PRIORITY_SHIFT)} UNION ALL SELECT * FROM keyed) c
     ) c
     LEFT JOIN queues q ON q.name = c.queue
     LEFT JOIN gate_queues g ON g.name = c.queue
