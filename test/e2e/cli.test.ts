@@ -176,6 +176,32 @@ describe('taskmaster schedules', () => {
   });
 });
 
+describe('taskmaster queues and limits', () => {
+  test('queues set, pause, resume, ls and reset; limits set, ls and rm; bad values exit 2', async () => {
+    expect((await cli(['queues', 'set', 'cli-reports', '--max-running', '3', '--max-per-second', '10'])).stdout)
+      .toBe('queue cli-reports: running, max running 3, max per second 10; 0 in flight, 0 pending\n');
+    expect((await cli(['queues', 'pause', 'cli-reports'])).stdout).toMatch(/^queue cli-reports: paused, max running 3/);
+    const none = await cli(['queues', 'set', 'cli-reports', '--max-per-second', 'none']);
+    expect(none.stderr).toBe('');
+    expect(none.stdout).toMatch(/max running 3, max per second none/);
+    expect((await cli(['queues', 'ls'])).stdout).toMatch(/^cli-reports\s+paused\s+3\s+-\s+0\s+0$/m);
+    expect((await cli(['queues', 'resume', 'cli-reports'])).stdout).toMatch(/^queue cli-reports: running/);
+    expect((await cli(['queues', 'reset', 'cli-reports'])).stdout).toBe('removed every control of queue cli-reports\n');
+    const defaultQueue = await cli(['--json', 'queues', 'pause', 'default']);
+    expect(defaultQueue.code).toBe(2);
+    expect(JSON.parse(defaultQueue.stderr).error).toMatchObject({ field: 'name' });
+    expect((await cli(['queues', 'set', 'cli-reports', '--max-running', '0'])).code).toBe(2);
+
+    expect((await cli(['limits', 'set', 'cli-charge', '--key', 'customer.id', '--max-running', '1'])).stdout)
+      .toBe('cli-charge: at most 1 in flight per customer.id (0 key(s) in use)\n');
+    expect((await cli(['limits', 'ls'])).stdout).toMatch(/^cli-charge\s+customer\.id\s+1\s+0\s+0\s+0\s+api$/m);
+    expect((await cli(['limits', 'rm', 'cli-charge'])).stdout).toBe('removed the concurrency limit of cli-charge\n');
+    const badKey = await cli(['--json', 'limits', 'set', 'cli-charge', '--key', 'a b', '--max-running', '1']);
+    expect(badKey.code).toBe(2);
+    expect(JSON.parse(badKey.stderr).error).toMatchObject({ field: 'key' });
+  });
+});
+
 describe('taskmaster tasks ls', () => {
   test('filters by name, queue and status, as JSON and as a table', async () => {
     await cli(['enqueue', 'ls-me', '--queue', 'q1']);

@@ -13,6 +13,7 @@ import { accessLog, errorHandler, notFoundHandler, requestContext, requireJsonBo
 import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
 import { logRoutes } from './routes/logs';
+import { queueRoutes } from './routes/queues';
 import { scheduleRoutes } from './routes/schedule';
 import { cronScheduleRoutes } from './routes/schedules';
 import { taskRoutes } from './routes/tasks';
@@ -66,7 +67,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator, deps.retention);
-  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

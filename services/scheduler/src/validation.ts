@@ -5,9 +5,10 @@ import type { NewTask } from '../../common/src/db/insert-tasks';
 import { fingerprint } from '../../common/src/fingerprint';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
-  BatchScheduleRequest, BulkRequest, CancelRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH, ScaleRequest, ScheduleRequest, TaskBatchRequest,
-  TaskRequest, parseDateTime,
+  BatchScheduleRequest, BulkRequest, CancelRequest, ConcurrencyLimitRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH,
+  QueueControlsRequest, QueueName, ScaleRequest, ScheduleRequest, TaskBatchRequest, TaskName, TaskRequest, parseDateTime,
 } from '../../sdk/src/http/schemas';
+import type { QueueControls } from '../../common/src/db/queue-controls';
 import type { BulkFilter } from './db/bulk';
 import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
 
@@ -236,4 +237,30 @@ export function parseScaleRequest(raw: unknown): number {
 /** POST /api/workers/kill: {name} */
 export function parseKillRequest(raw: unknown): string {
   return parseWith(KillRequest, raw ?? {}).name;
+}
+
+/** A queue named in a path: a named queue, since the default queue takes no controls (migration 0017). */
+export function parseControlledQueue(raw: string): string {
+  const queue = parseWith(QueueName, raw, 'name');
+  if (queue === 'default') {
+    throw new ValidationError('name: the default queue takes no controls; put tasks to pause or limit on a named queue (queue: "reports")', 'name');
+  }
+  return queue;
+}
+
+/** A task name in a path. */
+export function parseTaskName(raw: string): string {
+  return parseWith(TaskName, raw, 'name');
+}
+
+/** PUT /api/queues/:name */
+export function parseQueueControls(raw: unknown): QueueControls {
+  const body = parseWith(QueueControlsRequest, raw ?? {});
+  return { paused: body.paused, maxRunning: body.max_running, maxPerSecond: body.max_per_second };
+}
+
+/** PUT /api/concurrency-limits/:name */
+export function parseConcurrencyLimit(raw: unknown): { keyField: string; maxRunning: number } {
+  const body = parseWith(ConcurrencyLimitRequest, raw ?? {});
+  return { keyField: body.key, maxRunning: body.max_running };
 }

@@ -1,6 +1,7 @@
 import type { EventRow } from '../../common/src/db/events';
+import type { ConcurrencyLimitRow, QueueRow } from '../../common/src/db/queue-controls';
 import type { ScheduleRow } from '../../common/src/db/schedules';
-import type { AttemptView, CronScheduleView, EventView, TaskView } from './api-types';
+import type { AttemptView, ConcurrencyLimitView, CronScheduleView, EventView, QueueView, TaskView } from './api-types';
 import type { TaskRow } from './db/tasks';
 
 const OPTIONAL_TIMES = ['picked_at', 'started_at', 'completed_at', 'failed_at', 'cancelled_at', 'lease_expires_at'] as const;
@@ -121,4 +122,32 @@ export function scheduleView(row: ScheduleRow, nextRuns?: readonly Date[]): Cron
   if (row.last_run_at) view.last_run_at = row.last_run_at.toISOString();
   if (row.last_task_id) view.last_task_id = row.last_task_id;
   return view;
+}
+
+export function queueView(row: QueueRow): QueueView {
+  return {
+    name: row.name,
+    paused: row.paused,
+    max_running: row.max_running,
+    max_per_second: row.max_per_second,
+    running: row.running,
+    pending: row.pending,
+    tokens: row.tokens,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export function limitView(row: ConcurrencyLimitRow): ConcurrencyLimitView {
+  return {
+    name: row.name,
+    key: row.key_field,
+    max_running: row.max_running,
+    source: row.source,
+    keys: row.keys,
+    keys_at_limit: row.keys_at_limit,
+    running: row.running,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
 }

@@ -63,12 +63,14 @@ describe('the document', () => {
 
   test('has a path for every /api route', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/api/logs', '/api/logs/stream', '/api/openapi.json', '/api/schedule', '/api/schedule/batch', '/api/schedules',
+      '/api/concurrency-limits', '/api/concurrency-limits/{name}', '/api/logs', '/api/logs/stream', '/api/openapi.json',
+      '/api/queues', '/api/queues/{name}', '/api/queues/{name}/pause', '/api/queues/{name}/resume', '/api/schedule', '/api/schedule/batch', '/api/schedules',
       '/api/schedules/{id}', '/api/schedules/{id}/pause', '/api/schedules/{id}/resume', '/api/stats', '/api/status',
       '/api/tasks', '/api/tasks/batch', '/api/tasks/bulk', '/api/tasks/{id}', '/api/tasks/{id}/cancel', '/api/tasks/{id}/events',
       '/api/tasks/{id}/retry', '/api/workers', '/api/workers/kill', '/api/workers/scale', '/schedule',
     ]);
     expect(Object.keys(doc.paths['/api/tasks']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/api/queues/{name}']).sort()).toEqual(['delete', 'get', 'put']);
     expect(doc.paths['/api/tasks'].get.parameters.map((p: { name: string }) => p.name).sort())
       .toEqual(['cursor', 'limit', 'name', 'order', 'q', 'queue', 'status']);
   });

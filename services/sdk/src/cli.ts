@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TaskMasterClient, type EnqueueOptions, type ListFilters, type Task } from './client';
 import { TaskMasterApiError, TaskPayloadError } from './http/errors';
-import { MAX_BATCH, NAME_PATTERN, type BulkRequest, type JsonValue } from './http/schemas';
+import { MAX_BATCH, NAME_PATTERN, type BulkRequest, type JsonValue, type QueueView } from './http/schemas';
+import { MAX_LIMIT } from './task-fields';
 import { addWorkerCommand, NoTasksError } from './worker-command';
 
 /**
@@ -39,6 +40,11 @@ function integer(min: number, max: number) {
     if (!/^-?\d+$/.test(text) || value < min || value > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return value;
   };
+}
+
+/** A limit, or "none" to remove it (kept as the word: commander reads a parser's null as an empty string). */
+function limitOrNone(text: string): number | 'none' {
+  return text === 'none' ? 'none' : positiveInt(MAX_LIMIT)(text);
 }
 
 function seconds(text: string): number {
@@ -206,6 +212,63 @@ async function scheduleAction(action: 'pause' | 'resume' | 'delete', id: string,
   print(global, schedule, () => `${action === 'pause' ? 'paused' : 'resumed'} schedule ${id}${schedule.paused ? '' : `, next run ${schedule.next_run_at ?? 'never'}`}`);
 }
 
+/** A queue's controls in one line. */
+function describeQueue(queue: QueueView): string {
+  const limits = [
+    queue.paused ? 'paused' : 'running',
+    `max running ${queue.max_running ?? 'none'}`,
+    `max per second ${queue.max_per_second ?? 'none'}`,
+  ];
+  return `queue ${queue.name}: ${limits.join(', ')}; ${queue.running} in flight, ${queue.pending} pending`;
+}
+
+async function listQueues(global: GlobalOptions): Promise<void> {
+  const queues = await client(global).listQueues();
+  print(global, { queues }, () => table(
+    ['QUEUE', 'STATE', 'MAX RUNNING', 'MAX/S', 'RUNNING', 'PENDING'],
+    queues.map((q) => [q.name, q.paused ? 'paused' : 'active', String(q.max_running ?? '-'), String(q.max_per_second ?? '-'), String(q.running), String(q.pending)]),
+  ));
+}
+
+interface QueueFlags {
+  maxRunning?: number | 'none';
+  maxPerSecond?: number | 'none';
+}
+
+/** A limit flag as the API takes it: null removes the limit. */
+const limitValue = (flag: number | 'none' | undefined) => (flag === 'none' ? null : flag);
+
+async function queueAction(action: 'set' | 'pause' | 'resume' | 'reset', queue: string, opts: QueueFlags, global: GlobalOptions): Promise<void> {
+  const api = client(global);
+  if (action === 'reset') {
+    await api.resetQueue(queue);
+    print(global, { reset: queue }, () => `removed every control of queue ${queue}`);
+    return;
+  }
+  const view = action === 'pause' ? await api.pauseQueue(queue)
+    : action === 'resume' ? await api.resumeQueue(queue)
+      : await api.setQueue(queue, { max_running: limitValue(opts.maxRunning), max_per_second: limitValue(opts.maxPerSecond) });
+  print(global, view, () => describeQueue(view));
+}
+
+async function listLimits(global: GlobalOptions): Promise<void> {
+  const limits = await client(global).listConcurrencyLimits();
+  print(global, { limits }, () => table(
+    ['NAME', 'KEY', 'MAX RUNNING', 'KEYS', 'AT LIMIT', 'RUNNING', 'SOURCE'],
+    limits.map((l) => [l.name, l.key, String(l.max_running), String(l.keys), String(l.keys_at_limit), String(l.running), l.source]),
+  ));
+}
+
+async function setLimit(name: string, opts: { key: string; maxRunning: number }, global: GlobalOptions): Promise<void> {
+  const limit = await client(global).setConcurrencyLimit(name, { key: opts.key, max_running: opts.maxRunning });
+  print(global, limit, () => `${name}: at most ${limit.max_running} in flight per ${limit.key} (${limit.keys} key(s) in use)`);
+}
+
+async function removeLimit(name: string, global: GlobalOptions): Promise<void> {
+  await client(global).removeConcurrencyLimit(name);
+  print(global, { removed: name }, () => `removed the concurrency limit of ${name}`);
+}
+
 async function getTask(id: string, global: GlobalOptions): Promise<void> {
   const task = await client(global).get(id);
   print(global, task, () => {
@@ -353,6 +416,38 @@ export function buildProgram(): Command {
       .argument('<id>', 'the schedule id')
       .action((id: string, _opts: unknown, command: Command) => scheduleAction(action, id, command.optsWithGlobals<GlobalOptions>()));
   }
+
+  const queues = program.command('queues').description('queue controls: pause, resume, limits (named queues)');
+  queues.command('ls')
+    .description('list the queues with controls')
+    .action((_opts: unknown, command: Command) => listQueues(command.optsWithGlobals<GlobalOptions>()));
+  queues.command('set')
+    .description('set a queue\'s limits (the first control gates its backlog once)')
+    .argument('<queue>', 'the queue', taskName('the queue'))
+    .option('--max-running <n>', `most of its tasks in flight at once, 1 to ${MAX_LIMIT}, or "none"`, limitOrNone)
+    .option('--max-per-second <n>', `most of its tasks started a second, 1 to ${MAX_LIMIT}, or "none"`, limitOrNone)
+    .action((queue: string, opts: QueueFlags, command: Command) => queueAction('set', queue, opts, command.optsWithGlobals<GlobalOptions>()));
+  for (const action of ['pause', 'resume', 'reset'] as const) {
+    queues.command(action)
+      .description({ pause: 'pause a queue: none of its tasks starts until it is resumed', resume: 'resume a paused queue', reset: 'remove every control of a queue' }[action])
+      .argument('<queue>', 'the queue', taskName('the queue'))
+      .action((queue: string, _opts: unknown, command: Command) => queueAction(action, queue, {}, command.optsWithGlobals<GlobalOptions>()));
+  }
+
+  const limits = program.command('limits').description('concurrency limits per key of a task type ("one at a time per customer")');
+  limits.command('ls')
+    .description('list the limits and their keys in use')
+    .action((_opts: unknown, command: Command) => listLimits(command.optsWithGlobals<GlobalOptions>()));
+  limits.command('set')
+    .description('limit a task type\'s tasks in flight per key, a payload field')
+    .argument('<name>', 'the task name', taskName('the name'))
+    .requiredOption('--key <field>', 'the payload field holding the key, such as customer_id or customer.id')
+    .requiredOption('--max-running <n>', `tasks of one key in flight at once, 1 to ${MAX_LIMIT}`, positiveInt(MAX_LIMIT))
+    .action((name: string, opts: { key: string; maxRunning: number }, command: Command) => setLimit(name, opts, command.optsWithGlobals<GlobalOptions>()));
+  limits.command('rm')
+    .description('remove a task type\'s limit')
+    .argument('<name>', 'the task name', taskName('the name'))
+    .action((name: string, _opts: unknown, command: Command) => removeLimit(name, command.optsWithGlobals<GlobalOptions>()));
 
   program.command('migrate')
     .description('apply the database migrations (from a built TaskMaster checkout)')

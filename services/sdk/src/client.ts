@@ -1,6 +1,8 @@
 import { TaskMasterApiError, TaskPayloadError, TaskWaitTimeoutError } from './http/errors';
 import type {
-  BulkRequest, BulkResponse, CancelRequest, CronScheduleList, CronScheduleRequest, CronScheduleView, ErrorBody, JsonValue, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus, TaskView,
+  BulkRequest, BulkResponse, CancelRequest, ConcurrencyLimitList, ConcurrencyLimitRequest, ConcurrencyLimitView, CronScheduleList, CronScheduleRequest,
+  CronScheduleView, ErrorBody, JsonValue, QueueControlsRequest, QueueList, QueueView, RetryPolicy, TaskBatchResponse, TaskPage, TaskRequest, TaskStatus,
+  TaskView,
 } from './http/schemas';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -232,6 +234,48 @@ export class TaskMasterClient {
   }
 
   /** The body of POST /api/tasks for one task; the definition's schema is checked first, and its output sent. */
+  /** The queues with controls (docs/queues.md); a queue without any is not listed. */
+  async listQueues(): Promise<QueueView[]> {
+    return (await this.request<QueueList>('GET', '/api/queues')).queues;
+  }
+
+  /**
+   * Sets a named queue's controls: `paused`, `max_running`, `max_per_second`; a field left out stays as it is,
+   * null removes a limit. The first control of a queue gates its backlog once.
+   */
+  async setQueue(queue: string, controls: QueueControlsRequest): Promise<QueueView> {
+    return this.request<QueueView>('PUT', `/api/queues/${encodeURIComponent(queue)}`, controls);
+  }
+
+  async pauseQueue(queue: string): Promise<QueueView> {
+    return this.request<QueueView>('POST', `/api/queues/${encodeURIComponent(queue)}/pause`);
+  }
+
+  async resumeQueue(queue: string): Promise<QueueView> {
+    return this.request<QueueView>('POST', `/api/queues/${encodeURIComponent(queue)}/resume`);
+  }
+
+  /** Removes every control of a queue. */
+  async resetQueue(queue: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/api/queues/${encodeURIComponent(queue)}`);
+  }
+
+  async listConcurrencyLimits(): Promise<ConcurrencyLimitView[]> {
+    return (await this.request<ConcurrencyLimitList>('GET', '/api/concurrency-limits')).limits;
+  }
+
+  /**
+   * Limits a task type's tasks in flight per key: `key` names a payload field (a dot path), `max_running` how
+   * many tasks of one key may be in flight at once. The type's unfinished tasks are keyed at once.
+   */
+  async setConcurrencyLimit(name: string, limit: ConcurrencyLimitRequest): Promise<ConcurrencyLimitView> {
+    return this.request<ConcurrencyLimitView>('PUT', `/api/concurrency-limits/${encodeURIComponent(name)}`, limit);
+  }
+
+  async removeConcurrencyLimit(name: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/api/concurrency-limits/${encodeURIComponent(name)}`);
+  }
+
   private async taskRequest(task: TaskRef | string, payload: unknown, options: EnqueueOptions): Promise<TaskRequest> {
     const definition: TaskRef = typeof task === 'string' ? { name: task } : task;
     let value = payload;
@@ -259,7 +303,7 @@ export class TaskMasterClient {
     return body;
   }
 
-  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.token) headers.authorization = `Bearer ${this.token}`;

@@ -7,6 +7,12 @@
 /** What a task's name and queue may look like. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
 
+/** A concurrency key's field: a dot path into the payload such as customer.id (migration 0017 checks it too). */
+export const KEY_FIELD_PATTERN = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/;
+
+/** The largest limit a queue or a concurrency key takes (migration 0017). */
+export const MAX_LIMIT = 1_000_000;
+
 /** Longest command accepted; a task's command is a name and arguments, not a payload store. */
 export const MAX_COMMAND_LENGTH = 4096;
 

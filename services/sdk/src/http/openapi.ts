@@ -20,6 +20,8 @@ const REQUESTS = {
   CancelRequest: s.CancelRequest,
   BulkRequest: s.BulkRequest,
   CronScheduleRequest: s.CronScheduleRequest,
+  QueueControlsRequest: s.QueueControlsRequest,
+  ConcurrencyLimitRequest: s.ConcurrencyLimitRequest,
   ScaleRequest: s.ScaleRequest,
   KillRequest: s.KillRequest,
 };
@@ -31,6 +33,10 @@ const RESPONSES = {
   TaskView: s.TaskView,
   CronScheduleView: s.CronScheduleView,
   CronScheduleList: s.CronScheduleList,
+  QueueView: s.QueueView,
+  QueueList: s.QueueList,
+  ConcurrencyLimitView: s.ConcurrencyLimitView,
+  ConcurrencyLimitList: s.ConcurrencyLimitList,
   BulkResponse: s.BulkResponse,
   TaskBatchResponse: s.TaskBatchResponse,
   TaskPage: s.TaskPage,
@@ -83,6 +89,9 @@ const ERROR_TEXT: Record<number, string> = {
 const body = (name: string) => ({ required: true, content: json(name) });
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' }, description: 'The task id.' };
 const scheduleId = { ...idParameter, description: 'The schedule id.' };
+const namePattern = { type: 'string', pattern: s.NAME_PATTERN.source };
+const queueName = { name: 'name', in: 'path', required: true, schema: namePattern, description: 'A named queue (not default).' };
+const taskName = { name: 'name', in: 'path', required: true, schema: namePattern, description: 'The task name.' };
 
 function listParameters(): JsonObject[] {
   const query = z.toJSONSchema(s.ListTasksQuery, { target: 'draft-2020-12', io: 'input' }) as { properties: Record<string, JsonObject> };
@@ -191,6 +200,38 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
       },
       '/api/schedules/{id}/resume': {
         post: { summary: 'Resume a schedule from its next occurrence (those in the pause are not caught up)', parameters: [scheduleId], responses: { 200: response('The schedule', 'CronScheduleView'), ...errors(400, 401, 404) } },
+      },
+      '/api/queues': {
+        get: { summary: 'The queues with controls (pause, limits) and what they run and hold', responses: { 200: response('Queues', 'QueueList') } },
+      },
+      '/api/queues/{name}': {
+        get: { summary: 'One controlled queue', parameters: [queueName], responses: { 200: response('The queue', 'QueueView'), ...errors(400, 404) } },
+        put: {
+          summary: 'Set a queue\'s controls (the first control gates its backlog once); fields left out stay as they are',
+          parameters: [queueName],
+          requestBody: body('QueueControlsRequest'),
+          responses: { 200: response('The queue', 'QueueView'), ...errors(400, 401) },
+        },
+        delete: { summary: 'Remove every control of a queue', parameters: [queueName], responses: { 204: { description: 'Removed' }, ...errors(400, 401, 404) } },
+      },
+      '/api/queues/{name}/pause': {
+        post: { summary: 'Pause a queue: none of its tasks starts until it is resumed', parameters: [queueName], responses: { 200: response('The queue', 'QueueView'), ...errors(400, 401) } },
+      },
+      '/api/queues/{name}/resume': {
+        post: { summary: 'Resume a queue', parameters: [queueName], responses: { 200: response('The queue', 'QueueView'), ...errors(400, 401, 404) } },
+      },
+      '/api/concurrency-limits': {
+        get: { summary: 'Every task type\'s concurrency limit per key', responses: { 200: response('Limits', 'ConcurrencyLimitList') } },
+      },
+      '/api/concurrency-limits/{name}': {
+        get: { summary: 'One task type\'s limit', parameters: [taskName], responses: { 200: response('The limit', 'ConcurrencyLimitView'), ...errors(400, 404) } },
+        put: {
+          summary: 'Limit a task type\'s tasks in flight per key (a payload field); its unfinished tasks are keyed at once',
+          parameters: [taskName],
+          requestBody: body('ConcurrencyLimitRequest'),
+          responses: { 201: response('Created', 'ConcurrencyLimitView'), 200: response('Changed', 'ConcurrencyLimitView'), ...errors(400, 401) },
+        },
+        delete: { summary: 'Remove a task type\'s limit', parameters: [taskName], responses: { 204: { description: 'Removed' }, ...errors(400, 401, 404) } },
       },
       '/api/stats': { get: { summary: 'Task counts and worker slots', responses: { 200: response('Counts', 'StatsView') } } },
       '/api/workers': { get: { summary: 'Workers, as the coordinator and the scaler see them', responses: { 200: response('Workers', 'WorkersResponse') } } },

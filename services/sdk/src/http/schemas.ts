@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem } from '../schedule-fields';
-import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
+import { CONTROL_CHARACTERS, KEY_FIELD_PATTERN, MAX_COMMAND_LENGTH, MAX_LIMIT, MAX_TIMEOUT_SECONDS, NAME_PATTERN } from '../task-fields';
 
 /**
  * The scheduler's HTTP API, declared once. The scheduler validates requests with these schemas, the types
@@ -183,6 +183,24 @@ export const CronScheduleRequest = z.object({
   paused: z.boolean({ error: 'must be true or false' }).optional(),
 }, objectError);
 
+const Limit = wholeNumber(1, MAX_LIMIT);
+
+/** PUT /api/queues/:name: a named queue's controls; a field left out stays as it is, null removes a limit. */
+export const QueueControlsRequest = z.object({
+  paused: z.boolean({ error: 'must be true or false' }).optional().describe('A paused queue\'s tasks are not started; those running finish.'),
+  max_running: Limit.nullable().optional().describe('Most of its tasks in flight (dispatched or running) at once; null removes the limit.'),
+  max_per_second: Limit.nullable().optional()
+    .describe('Most of its tasks started a second, as a token bucket holding a second\'s worth (so bursts of up to this many); null removes it.'),
+}, objectError);
+
+/** PUT /api/concurrency-limits/:name: how many tasks of one key of a task type may be in flight at once. */
+export const ConcurrencyLimitRequest = z.object({
+  key: z.string({ error: requiredOr('a payload field such as customer_id or customer.id') })
+    .regex(KEY_FIELD_PATTERN, { error: 'must be a payload field or a dot path to one, such as customer.id: letters, digits, "_" and "-", up to 8 parts of 64' })
+    .describe('The payload field (a dot path into objects) whose value is the key; a task without it is not limited.'),
+  max_running: Limit.describe('Most tasks of one key in flight at once; 1 runs each key\'s tasks one at a time, first due first.'),
+}, objectError);
+
 /** Most tasks one bulk request acts on; a larger match takes more requests (the answer says `more`). */
 export const MAX_BULK = 10_000;
 
@@ -336,6 +354,43 @@ export const CronScheduleView = z.object({
 
 export const CronScheduleList = z.object({ schedules: z.array(CronScheduleView) });
 
+/** A queue with controls (queues without any have no row). */
+export const QueueView = z.object({
+  name: z.string(),
+  paused: z.boolean(),
+  max_running: z.number().int().nullable(),
+  max_per_second: z.number().int().nullable(),
+  /** Its tasks in flight now. */
+  running: z.number().int(),
+  /** Its pending tasks without a concurrency key, counted up to 100,000 per priority sign. */
+  pending: z.number().int(),
+  /** Starts its rate limit allows right now; null without one. */
+  tokens: z.number().int().nullable(),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export const QueueList = z.object({ queues: z.array(QueueView) });
+
+/** A task type's concurrency limit and its keys in use. */
+export const ConcurrencyLimitView = z.object({
+  name: z.string(),
+  key: z.string(),
+  max_running: z.number().int(),
+  /** Set through the API, or declared by workers (defineTask concurrency). */
+  source: z.enum(['api', 'worker']),
+  /** Keys with unfinished tasks. */
+  keys: z.number().int(),
+  /** Keys whose tasks in flight reach the limit: their other tasks wait. */
+  keys_at_limit: z.number().int(),
+  /** The type's tasks in flight under the limit. */
+  running: z.number().int(),
+  created_at: Time,
+  updated_at: Time,
+});
+
+export const ConcurrencyLimitList = z.object({ limits: z.array(ConcurrencyLimitView) });
+
 /** POST /api/tasks/batch */
 export const TaskBatchResponse = z.object({ tasks: z.array(TaskView) });
 
@@ -443,6 +498,12 @@ export type BulkResponse = z.infer<typeof BulkResponse>;
 export type CronScheduleRequest = z.input<typeof CronScheduleRequest>;
 export type CronScheduleView = z.infer<typeof CronScheduleView>;
 export type CronScheduleList = z.infer<typeof CronScheduleList>;
+export type QueueControlsRequest = z.input<typeof QueueControlsRequest>;
+export type QueueView = z.infer<typeof QueueView>;
+export type QueueList = z.infer<typeof QueueList>;
+export type ConcurrencyLimitRequest = z.input<typeof ConcurrencyLimitRequest>;
+export type ConcurrencyLimitView = z.infer<typeof ConcurrencyLimitView>;
+export type ConcurrencyLimitList = z.infer<typeof ConcurrencyLimitList>;
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export type ScaleRequest = z.input<typeof ScaleRequest>;
 export type KillRequest = z.input<typeof KillRequest>;
