@@ -1,3 +1,4 @@
+import { limitDeclarationProblem, saveDeclaredLimits } from './declared-limits';
 import { MAX_DECLARED, declarationProblem, saveDeclaredSchedules } from './declared-schedules';
 import type { Pool } from '../../common/src/db/pool';
 import { NAME_PATTERN } from '../../sdk/src/task-fields';
@@ -45,6 +46,7 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
   }
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
   if (request.schedules.length > MAX_DECLARED) throw new ValidationError(`schedules lists more than ${MAX_DECLARED}`, 'schedules');
+  if (request.concurrency_limits.length > MAX_DECLARED) throw new ValidationError(`concurrency_limits lists more than ${MAX_DECLARED}`, 'concurrency_limits');
   for (const task of request.held) {
     if (!isUuid(task.task_id)) {
       throw new ValidationError('held: task_id must be a UUID', 'held');
@@ -56,6 +58,10 @@ function checkDeclarations(request: HeartbeatRequest): void {
   for (const [i, declaration] of request.schedules.entries()) {
     const problem = declarationProblem(declaration);
     if (problem) throw new ValidationError(`schedules[${i}].${problem}`, `schedules[${i}]`);
+  }
+  for (const [i, declaration] of request.concurrency_limits.entries()) {
+    const problem = limitDeclarationProblem(declaration);
+    if (problem) throw new ValidationError(`concurrency_limits[${i}].${problem}`, `concurrency_limits[${i}]`);
   }
 }
 
@@ -125,9 +131,9 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     // A new connection (a new stream, or unary calls from a new peer) may come after the worker was with
     // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
     const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
-    // Every beat carries the declared schedules, but they are read (and their patterns parsed) only when the worker
-    // joins or reconnects; checked here, before anything changes.
-    const declaring = (previous === undefined || reconnected) && request.schedules.length > 0;
+    // Every beat carries the declared schedules and limits, but they are read (and patterns parsed) only when the
+    // worker joins or reconnects; checked here, before anything changes.
+    const declaring = (previous === undefined || reconnected) && (request.schedules.length > 0 || request.concurrency_limits.length > 0);
     if (declaring) checkDeclarations(request);
     const { worker, joined: isNew } = registry.heartbeat(request, peer);
     // What it holds is taken in before any await: a dispatch pass in between must see its slots as they are
@@ -142,7 +148,10 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
       worker.transport = deps.clients.transport(worker.address, worker.legacy);
     }
     if (isNew) await joined(worker);
-    if (declaring) await saveDeclaredSchedules(pool, request.schedules, deps.logger);
+    if (declaring) {
+      await saveDeclaredSchedules(pool, request.schedules, deps.logger);
+      await saveDeclaredLimits(pool, request.concurrency_limits, deps.logger);
+    }
     let drop: HeldTask[] = [];
     if (worker.reportsHeld) {
       drop = await reconcile(worker, request.held, missing);

@@ -1,6 +1,6 @@
 import type { RetryPolicy } from './http/schemas';
 import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem, type CatchUp, type Overlap } from './schedule-fields';
-import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
+import { KEY_FIELD_PATTERN, MAX_LIMIT, MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -55,6 +55,12 @@ export interface TaskDefinition<P, R> {
    * coordinator when it joins, as the schedule keyed `task:<name>` (docs/schedules.md).
    */
   readonly cron?: string | TaskSchedule;
+  /**
+   * At most `limit` tasks of this type in flight at once per value of the payload field `key` (a dot path such
+   * as `customer.id`): "one at a time per customer". A worker that runs the type declares it to the coordinator
+   * when it joins (docs/queues.md); tasks whose payload lacks the field are not limited.
+   */
+  readonly concurrency?: TaskConcurrency;
   /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
   readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
 }
@@ -89,11 +95,24 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
   if (retryProblem) throw new TypeError(`retry of task "${definition.name}" ${retryProblem}`);
   const scheduleProblem = definition.cron === undefined ? undefined : taskScheduleProblem(definition.cron);
   if (scheduleProblem) throw new TypeError(`cron of task "${definition.name}": ${scheduleProblem}`);
+  const concurrency = definition.concurrency;
+  if (concurrency !== undefined && !(typeof concurrency === 'object' && concurrency !== null && typeof concurrency.key === 'string'
+    && KEY_FIELD_PATTERN.test(concurrency.key) && Number.isInteger(concurrency.limit) && concurrency.limit >= 1 && concurrency.limit <= MAX_LIMIT)) {
+    throw new TypeError(`concurrency of task "${definition.name}" must be { key: a payload field such as "customer.id", limit: a whole number from 1 to ${MAX_LIMIT} }`);
+  }
   if (definition.timeoutSeconds !== undefined && !isTimeoutSeconds(definition.timeoutSeconds)) {
     throw new TypeError(`timeoutSeconds of task "${definition.name}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
   }
   // The brand is not enumerable, so spreading or serialising a definition shows only what the user wrote.
   return Object.freeze(Object.defineProperty({ ...definition }, TASK_DEFINITION_BRAND, { value: true }));
+}
+
+/** A task type's concurrency limit per key, as defineTask({ concurrency }) takes it. */
+export interface TaskConcurrency {
+  /** The payload field (or dot path) whose value is the key, such as "customer_id". */
+  readonly key: string;
+  /** Tasks of one key in flight at once, 1 to 1,000,000. */
+  readonly limit: number;
 }
 
 /** A task type's recurring schedule, as defineTask({ cron }) takes it. */

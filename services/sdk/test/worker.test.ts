@@ -78,6 +78,13 @@ describe('defineTask', () => {
     expect(() => defineTask({ name: 'send-email', queue: 'a b', run: () => 1 })).toThrow(/queue/);
     expect(defineTask({ name: 'send-email:v2', queue: 'mail', run: () => 1 }).queue).toBe('mail');
   });
+
+  test('a concurrency limit needs a payload field and a whole limit', () => {
+    expect(() => defineTask({ name: 'charge', concurrency: { key: 'customer..id', limit: 1 }, run: () => 1 })).toThrow(/concurrency of task "charge"/);
+    expect(() => defineTask({ name: 'charge', concurrency: { key: 'customer_id', limit: 0 }, run: () => 1 })).toThrow(/whole number from 1/);
+    expect(() => defineTask({ name: 'charge', concurrency: { key: 'customer_id', limit: 1.5 }, run: () => 1 })).toThrow(/whole number from 1/);
+    expect(defineTask({ name: 'charge', concurrency: { key: 'customer.id', limit: 2 }, run: () => 1 }).concurrency).toEqual({ key: 'customer.id', limit: 2 });
+  });
 });
 
 describe('startWorker against a coordinator on the Connect stream', () => {

@@ -35,6 +35,8 @@ import type { HeldTask__Output } from '../../../sdk/src/generated/grpcapi/HeldTa
 export type HeldTask = HeldTask__Output;
 import type { ScheduleDeclaration__Output } from '../../../sdk/src/generated/grpcapi/ScheduleDeclaration';
 export type ScheduleDeclaration = ScheduleDeclaration__Output;
+import type { ConcurrencyDeclaration__Output } from '../../../sdk/src/generated/grpcapi/ConcurrencyDeclaration';
+export type ConcurrencyDeclaration = ConcurrencyDeclaration__Output;
 import type { UpdateTaskStatusRequest__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusRequest';
 export type UpdateTaskStatusRequest = UpdateTaskStatusRequest__Output;
 import type { UpdateTaskStatusResponse__Output } from '../../../sdk/src/generated/grpcapi/UpdateTaskStatusResponse';

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import type { TaskContext, TaskDefinition } from '../define-task';
 import { stderrLogger, type Logger } from '../logger';
 import { MAX_TIMEOUT_SECONDS, isTimeoutSeconds } from '../task-fields';
+import type { ConcurrencyDeclaration } from '../generated/grpcapi/ConcurrencyDeclaration';
 import type { ScheduleDeclaration } from '../generated/grpcapi/ScheduleDeclaration';
 
 /** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
@@ -70,6 +71,8 @@ export interface ResolvedOptions {
   defaultTimeoutMs: number;
   /** What the definitions' `cron` declare, as heartbeats carry it. */
   schedules: ScheduleDeclaration[];
+  /** What the definitions' `concurrency` declare, as heartbeats carry it. */
+  concurrencyLimits: ConcurrencyDeclaration[];
   logger: Logger;
   metrics: Registry;
   commandTask: StartWorkerOptions['commandTask'];
@@ -111,6 +114,8 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
     drainTimeoutMs,
     defaultTimeoutMs: (options.defaultTimeoutSeconds ?? 0) * 1000,
     schedules: [...definitions.values()].flatMap((definition) => (definition.cron === undefined ? [] : [declaration(definition)])),
+    concurrencyLimits: [...definitions.values()].flatMap(({ name, concurrency }) => (
+      concurrency === undefined ? [] : [{ name, key: concurrency.key, max_running: concurrency.limit }])),
     logger: options.logger ?? stderrLogger,
     metrics: options.metrics ?? new Registry(),
     commandTask: options.commandTask,

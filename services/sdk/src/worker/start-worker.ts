@@ -126,6 +126,7 @@ class WorkerRuntime implements Worker {
       handles: [...settings.definitions.keys()],
       command_tasks: settings.commandTask !== undefined,
       schedules: settings.schedules,
+      concurrency_limits: settings.concurrencyLimits,
     };
   }
 
