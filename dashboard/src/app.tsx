@@ -11,6 +11,7 @@ import { LogView } from './views/log/log-view';
 import { OverviewView } from './views/overview/overview-view';
 import { TaskDetailView } from './views/tasks/task-detail-view';
 import { TasksView } from './views/tasks/tasks-view';
+import { QueuesView } from './views/queues/queues-view';
 import { SchedulesView } from './views/schedules/schedules-view';
 import { WorkersView } from './views/workers/workers-view';
 
@@ -18,6 +19,7 @@ const NAV = [
   { to: '/', label: 'Overview' },
   { to: '/tasks', label: 'Tasks' },
   { to: '/schedules', label: 'Schedules' },
+  { to: '/queues', label: 'Queues' },
   { to: '/workers', label: 'Workers' },
   { to: '/logs', label: 'Live log' },
 ];
@@ -31,6 +33,7 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 function section(path: string): string {
   if (path.startsWith('/tasks')) return '/tasks';
   if (path.startsWith('/schedules')) return '/schedules';
+  if (path.startsWith('/queues')) return '/queues';
   if (path.startsWith('/workers')) return '/workers';
   if (path.startsWith('/logs')) return '/logs';
   return '/';
@@ -42,6 +45,7 @@ function View({ path }: { path: string }) {
   switch (section(path)) {
     case '/tasks': return <TasksView />;
     case '/schedules': return <SchedulesView />;
+    case '/queues': return <QueuesView />;
     case '/workers': return <WorkersView />;
     case '/logs': return <LogView />;
     default: return <OverviewView />;

@@ -232,7 +232,7 @@ describeInBrowser('dashboard in Chromium', () => {
   test('fits a phone screen in dark mode', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     try {
-      for (const [path, name] of [['/', 'overview'], ['/tasks', 'tasks'], ['/workers', 'workers']] as const) {
+      for (const [path, name] of [['/', 'overview'], ['/tasks', 'tasks'], ['/workers', 'workers'], ['/queues', 'queues']] as const) {
         await phone.goto(`${baseUrl}${path}`);
         await phone.getByRole('main').getByRole('heading').first().waitFor();
         // A string, as this file is compiled without the DOM library.

@@ -49,7 +49,7 @@ function errorFrom(status: number, body: unknown): ApiError {
 }
 
 /** Calls the scheduler's API and returns the parsed JSON, or throws an ApiError with a message fit for people. */
-export async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const token = method === 'GET' ? '' : readApiToken();

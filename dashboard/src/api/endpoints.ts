@@ -1,6 +1,7 @@
 import type {
-  BatchScheduleResponse, BulkRequest, BulkResponse, CronScheduleList, CronScheduleRequest, CronScheduleView, KillResponse, ScaleResponse, ScheduleResponse,
-  StatsView, TaskEvents, TaskPage, TaskView, WorkersResponse,
+  BatchScheduleResponse, BulkRequest, BulkResponse, ConcurrencyLimitList, ConcurrencyLimitRequest, ConcurrencyLimitView, CronScheduleList, CronScheduleRequest,
+  CronScheduleView, KillResponse, QueueControlsRequest, QueueList, QueueView, ScaleResponse, ScheduleResponse, StatsView, TaskEvents, TaskPage, TaskView,
+  WorkersResponse,
 } from '../../../services/scheduler/src/api-types';
 import { request } from './client';
 
@@ -28,6 +29,8 @@ function queryString(params: Record<string, string | number | undefined>): strin
 }
 
 const taskPath = (id: string, rest = '') => `/api/tasks/${encodeURIComponent(id)}${rest}`;
+const queuePath = (name: string, rest = '') => `/api/queues/${encodeURIComponent(name)}${rest}`;
+const limitPath = (name: string) => `/api/concurrency-limits/${encodeURIComponent(name)}`;
 
 export const api = {
   stats: (signal?: AbortSignal) => request<StatsView>('GET', '/api/stats', undefined, signal),
@@ -51,6 +54,21 @@ export const api = {
   /** Resolves true once deleted (the API answers 204, no body). */
   deleteSchedule: async (id: string) => {
     await request<void>('DELETE', `/api/schedules/${encodeURIComponent(id)}`);
+    return true;
+  },
+  queues: (signal?: AbortSignal) => request<QueueList>('GET', '/api/queues', undefined, signal),
+  setQueue: (name: string, controls: QueueControlsRequest) => request<QueueView>('PUT', queuePath(name), controls),
+  pauseQueue: (name: string) => request<QueueView>('POST', queuePath(name, '/pause')),
+  resumeQueue: (name: string) => request<QueueView>('POST', queuePath(name, '/resume')),
+  /** Resolves true once the controls are removed (204). */
+  resetQueue: async (name: string) => {
+    await request<void>('DELETE', queuePath(name));
+    return true;
+  },
+  concurrencyLimits: (signal?: AbortSignal) => request<ConcurrencyLimitList>('GET', '/api/concurrency-limits', undefined, signal),
+  setConcurrencyLimit: (name: string, limit: ConcurrencyLimitRequest) => request<ConcurrencyLimitView>('PUT', limitPath(name), limit),
+  removeConcurrencyLimit: async (name: string) => {
+    await request<void>('DELETE', limitPath(name));
     return true;
   },
 };
