@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { insertTasks } from '../services/common/src/db/insert-tasks';
+import { measureQueue } from '../services/common/src/db/measure-queue';
+import { setConcurrencyLimit, setQueueControls } from '../services/common/src/db/queue-controls';
 import { migrate } from '../services/common/src/db/migrate';
 import { SEARCH_PATH_OPTIONS } from '../services/common/src/db/pool';
 import { claimDueTasks, nextDueInMs } from '../services/coordinator/src/db/claim-due-tasks';
@@ -13,6 +15,8 @@ import { listTasks, type ListTasksQuery } from '../services/scheduler/src/db/tas
 
 /** The shipped worker's kind: command tasks and the built-in names. */
 const COMMAND_WORKERS = { names: ['demo-job', 'fail', 'noop', 'sleep'], commandTasks: true, commandsWithoutPayload: false };
+/** A worker that also runs the gated task types of the second part. */
+const GATED_WORKERS = { ...COMMAND_WORKERS, names: [...COMMAND_WORKERS.names, 'charge', 'report'] };
 
 /**
  * `npm run bench -- --explain`: the plans of the hot statements, as the services run them (their own
@@ -20,7 +24,9 @@ const COMMAND_WORKERS = { names: ['demo-job', 'fail', 'noop', 'sleep'], commandT
  * a table holding a 100k-task backlog behind 200k finished tasks; a fifth of the backlog has a priority (above or
  * below 0), and 1,000 tasks of high priority are due in an hour, which the claim must read past. Each statement runs a few times first so
  * the plan shown is the one a long-running service uses (PostgreSQL may switch a prepared statement to a
- * generic plan after five runs).
+ * generic plan after five runs). Then the same with gates (migration 0017): a queue limited to 50 running
+ * with 20,000 tasks, and a task type limited to one per customer with 20,000 tasks over 2,000 customers,
+ * 10,000 more of one customer first in line, all of which the claim must not read.
  */
 export async function explainPlans(log: (line: string) => void): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-explain-pg-'));
@@ -58,6 +64,33 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     await run();
     await pool.query('SET auto_explain.log_min_duration = -1');
     const pages = await timeTaskPages(pool);
+    const ungated = [...plans];
+
+    log('filling: a queue limited to 50 running with 20k tasks; one per customer for 20k tasks over 2,000 customers behind 10k of one');
+    await setQueueControls(pool, 'throttled', { maxRunning: 50 });
+    await setConcurrencyLimit(pool, 'charge', { keyField: 'customer', maxRunning: 1 }, 'api');
+    const earlier = new Date(Date.now() - 60_000);
+    await insertTasks(pool, Array.from({ length: 10_000 }, () => ({ name: 'charge', payload: { customer: 'hog' }, scheduledAt: earlier })));
+    await insertTasks(pool, Array.from({ length: 20_000 }, (_, i) => ({ name: 'charge', payload: { customer: `c${i % 2000}` }, scheduledAt: new Date() })));
+    await insertTasks(pool, Array.from({ length: 20_000 }, () => ({ name: 'report', queue: 'throttled', payload: {}, scheduledAt: new Date() })));
+    await pool.query('VACUUM ANALYZE tasks');
+    await pool.query('ANALYZE concurrency_keys');
+    const gatedRun = async () => {
+      const claimed = await claimDueTasks(pool, plan, GATED_WORKERS, 30_000, 250);
+      await markSucceeded(pool, claimed.map((task) => ({
+        taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
+      })));
+      await nextDueInMs(pool);
+      await measureQueue(pool);
+    };
+    for (let i = 0; i < 6; i++) await gatedRun();
+    await pool.query(`SET auto_explain.log_min_duration = 0`);
+    plans.length = 0;
+    await gatedRun();
+    await pool.query('SET auto_explain.log_min_duration = -1');
+    const gated = ['-- With gates: --', ...plans];
+    plans.length = 0;
+    plans.push(...ungated, ...gated);
     // Arrays of 500 ids as parameters say nothing; the plan does.
     return [...plans.map((text) => text.replace(/^Query Parameters: .*$/m, '')), pages].join('\n\n');
   } finally {

@@ -105,24 +105,34 @@ BEGIN
 END
 $$;
 
--- Sets a new task's key (from its type's limit) and whether a gate holds it. Runs for named tasks and tasks of
--- named queues only (the trigger's WHEN): a command in the default queue, most of the traffic, skips it.
-CREATE FUNCTION gate_new_task() RETURNS trigger LANGUAGE plpgsql
+-- The gate a task gets: its type's concurrency key from its payload, and whether a gate holds it (a key, or a
+-- controlled queue). For a task inserted (gate_new_task) and for one retried (the API's retry, scheduler
+-- db/tasks.ts RETRY_SET), under the shared hold of lock_gates.
+CREATE FUNCTION task_gate(task_name TEXT, task_queue TEXT, task_payload JSONB, OUT key TEXT, OUT gated BOOLEAN)
+LANGUAGE plpgsql
 SET search_path = taskmaster, pg_catalog, pg_temp AS $$
 DECLARE
   field TEXT;
 BEGIN
   PERFORM lock_gates(false);
-  NEW.concurrency_key := NULL;
-  IF NEW.name IS NOT NULL THEN
-    SELECT key_field INTO field FROM concurrency_limits WHERE name = NEW.name;
+  key := NULL;
+  IF task_name IS NOT NULL THEN
+    SELECT key_field INTO field FROM concurrency_limits WHERE name = task_name;
     IF field IS NOT NULL THEN
       -- A key longer than 200 characters is cut: keys that share 200 characters share a limit.
-      NEW.concurrency_key := left(NEW.payload #>> string_to_array(field, '.'), 200);
+      key := left(task_payload #>> string_to_array(field, '.'), 200);
     END IF;
   END IF;
-  NEW.gated := NEW.concurrency_key IS NOT NULL
-    OR (NEW.queue <> 'default' AND EXISTS (SELECT 1 FROM queues WHERE name = NEW.queue));
+  gated := key IS NOT NULL OR (task_queue <> 'default' AND EXISTS (SELECT 1 FROM queues WHERE name = task_queue));
+END
+$$;
+
+-- Gates a new task. Runs for named tasks and tasks of named queues only (the trigger's WHEN): a command in the
+-- default queue, most of the traffic, skips it.
+CREATE FUNCTION gate_new_task() RETURNS trigger LANGUAGE plpgsql
+SET search_path = taskmaster, pg_catalog, pg_temp AS $$
+BEGIN
+  SELECT g.key, g.gated INTO NEW.concurrency_key, NEW.gated FROM task_gate(NEW.name, NEW.queue, NEW.payload) g;
   RETURN NEW;
 END
 $$;
@@ -149,12 +159,6 @@ $$;
 CREATE TRIGGER tasks_gate_inserted AFTER INSERT ON tasks
   FOR EACH ROW WHEN (NEW.concurrency_key IS NOT NULL) EXECUTE FUNCTION gate_inserted_task();
 
--- A finished task made pending again (a retry from the API) is gated as a new one is: controls and limits may
--- have changed since it was enqueued, and no other writer reaches finished tasks.
-CREATE TRIGGER tasks_gate_requeued BEFORE UPDATE OF status ON tasks
-  FOR EACH ROW WHEN (OLD.status IN ('succeeded', 'failed', 'cancelled') AND NEW.status = 'pending')
-  EXECUTE FUNCTION gate_new_task();
-
 -- A gated task changed status: its gates' counts of tasks in flight, its queue's tokens (a start takes one)
 -- and its key's next due time follow. The key's row is locked before its next due time is read, in a statement
 -- of its own, so that a task inserted meanwhile is seen (open_key_gate() holds the same row). A slot freed
@@ -172,7 +176,7 @@ BEGIN
     WHERE name = NEW.queue;
   END IF;
   IF OLD.status IN ('succeeded', 'failed', 'cancelled') THEN
-    -- Requeued (above): its key's gate, as for an inserted task.
+    -- Retried (gated again by RETRY_SET): its key's gate, as for an inserted task.
     IF NEW.concurrency_key IS NOT NULL THEN
       PERFORM open_key_gate(NEW.name, NEW.concurrency_key, NEW.scheduled_at);
     END IF;

@@ -92,6 +92,13 @@ test('options: queue, max_attempts, priority and delay_seconds are stored; an id
   expect(events).toEqual([{ type: 'scheduled' }]);
 });
 
+test('options: timeout_seconds and a retry policy are stored as the API stores them', async () => {
+  const retry = { backoff: 'fixed', delay_seconds: 2.5, max_delay_seconds: 60, jitter: false };
+  const { rows: [made] } = await app.query('SELECT taskmaster.enqueue($1, NULL, now(), $2) AS id', ['build-report', { timeout_seconds: 30, retry }]);
+  const { rows } = await db.pool.query('SELECT timeout_seconds, retry FROM tasks WHERE id = $1', [made.id]);
+  expect(rows).toEqual([{ timeout_seconds: 30, retry }]);
+});
+
 test('two transactions with one idempotency key: the second waits for the first and gets its task if it commits, its own if not', async () => {
   const other = await appClient();
   try {
@@ -133,6 +140,13 @@ test('bad input is refused with an error that names the field, and nothing is wr
     ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ maxAttempts: 2 }], 'options'],
     ["SELECT taskmaster.enqueue('ok', NULL, now(), '[1]')", [], 'options'],
     ["SELECT taskmaster.enqueue('ok', NULL, 'infinity')", [], 'run_at'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ timeout_seconds: 0 }], 'options.timeout_seconds'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ timeout_seconds: 604801 }], 'options.timeout_seconds'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ retry: 'fast' }], 'options.retry'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ retry: { backoff: 'linear' } }], 'options.retry'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ retry: { delay: 5 } }], 'options.retry'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ retry: { delay_seconds: -1 } }], 'options.retry.delay_seconds'],
+    ["SELECT taskmaster.enqueue('ok', NULL, now(), $1)", [{ retry: { jitter: 'yes' } }], 'options.retry'],
     ["SELECT taskmaster.enqueue_command('   ')", [], 'command'],
   ];
   for (const [sql, values, field] of cases) {

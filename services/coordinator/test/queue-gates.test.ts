@@ -1,5 +1,6 @@
 import { insertTasks, type NewTask } from '../../common/src/db/insert-tasks';
 import { listConcurrencyLimits, listQueues, releaseQueue, removeConcurrencyLimit, setConcurrencyLimit, setQueueControls } from '../../common/src/db/queue-controls';
+import { retryTask } from '../../scheduler/src/db/tasks';
 import { claimDueTasks, nextDueInMs } from '../src/db/claim-due-tasks';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
 
@@ -127,7 +128,8 @@ test('a finished task retried is gated as controls are now', async () => {
   await finish([id]);
   await setConcurrencyLimit(db.pool, 'charge', { keyField: 'customer', maxRunning: 1 }, 'api');
   await setQueueControls(db.pool, 'billing', { paused: true });
-  await db.pool.query(`UPDATE tasks SET status = 'pending', scheduled_at = now() WHERE id = $1`, [id]);
+  await db.pool.query(`UPDATE tasks SET status = 'failed' WHERE id = $1`, [id]);
+  expect(await retryTask(db.pool, id)).toBeDefined();
   expect(await claim(1)).toHaveLength(0);
   expect(await gates()).toEqual([{ name: 'charge', key: 'a', running: 0, has_pending: true }]);
   await releaseQueue(db.pool, 'billing');

@@ -155,8 +155,14 @@ export async function cancelTask(pool: Pool, id: string, reason: string): Promis
   return rows[0];
 }
 
-/** A retry's changes to a row (single and bulk retries alike). */
-export const RETRY_SET = `status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now()`;
+/**
+ * A retry's changes to a row (single and bulk retries alike). The task is gated again as a new one would be
+ * (migration 0017's task_gate): queue controls and concurrency limits may have changed since it ran. In the
+ * statement rather than a BEFORE UPDATE trigger, which would make PostgreSQL lock every updated task's row
+ * once more, claims and reports included.
+ */
+export const RETRY_SET = `status = 'pending', scheduled_at = now(), executions = 0, cancelled_at = NULL, updated_at = now(),
+  (concurrency_key, gated) = (SELECT g.key, g.gated FROM task_gate(name, queue, payload) g)`;
 
 /*
  * Runs a failed or cancelled task again now, with its whole retry budget: executions (what max_attempts
