@@ -25,7 +25,21 @@ export class SchedulerClient {
     this.agent.destroy();
   }
 
-  private post<T>(path: string, body: unknown): Promise<T> {
+  /**
+   * A request on a kept-alive socket that the server closed as it was reused fails with ECONNRESET before the
+   * server read it; it is sent again once on a new socket, as Node's documentation advises (a loaded run once
+   * crashed on one).
+   */
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    try {
+      return await this.postOnce<T>(path, body);
+    } catch (err) {
+      if ((err as { staleSocket?: boolean }).staleSocket) return this.postOnce<T>(path, body);
+      throw err;
+    }
+  }
+
+  private postOnce<T>(path: string, body: unknown): Promise<T> {
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const request = http.request(`${this.baseUrl}${path}`, {
@@ -42,7 +56,9 @@ export class SchedulerClient {
         });
         response.on('error', reject);
       });
-      request.on('error', reject);
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        reject(Object.assign(err, { staleSocket: request.reusedSocket && err.code === 'ECONNRESET' }));
+      });
       request.end(payload);
     });
   }
