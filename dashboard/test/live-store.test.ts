@@ -65,6 +65,26 @@ describe('connectEventStream', () => {
       vi.useRealTimers();
     }
   });
+
+  it('with a token set, opens every stream with a fresh ticket, the one after a closed stream too', async () => {
+    const store = new LiveStore();
+    const sources = fakeEventSources();
+    let issued = 0;
+    const disconnect = connectEventStream(store, sources.open, () => Promise.resolve(`ticket-${++issued}`));
+    await vi.waitFor(() => expect(sources.all).toHaveLength(1));
+    expect(sources.latest().url).toBe('/api/logs/stream?ticket=ticket-1');
+    vi.useFakeTimers();
+    try {
+      // Its ticket expired and the browser's own reconnect was refused (401): a new stream, a new ticket.
+      sources.latest().fail(true);
+      vi.advanceTimersByTime(1000);
+    } finally {
+      vi.useRealTimers();
+    }
+    await vi.waitFor(() => expect(sources.all).toHaveLength(2));
+    expect(sources.latest().url).toBe('/api/logs/stream?ticket=ticket-2');
+    disconnect();
+  });
 });
 
 describe('RateSeries', () => {

@@ -184,6 +184,8 @@ describe('default values', () => {
       { name: 'SCHEDULER_PORT', value: '8081' },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       password,
+      // No token configured: served open on purpose, within the cluster.
+      { name: 'AUTH', value: 'none' },
     ]);
     expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'))).toEqual([
       { name: 'COORDINATOR_PORT', value: '8080' },
@@ -403,6 +405,17 @@ describe('credentials', () => {
     expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'))).toContainEqual(
       { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
     );
+  });
+
+  it('serve the API open (AUTH=none) only without a token, and refuse an open Ingress', () => {
+    const open = envOf(findObject(renderChart(), 'Deployment', 'tm-taskmaster-scheduler'));
+    expect(open).toContainEqual({ name: 'AUTH', value: 'none' });
+    const tokens = envOf(findObject(renderChart({ set: { 'scheduler.auth.tokensSecret': 'taskmaster-tokens' } }), 'Deployment', 'tm-taskmaster-scheduler'));
+    expect(tokens).toContainEqual({ name: 'API_TOKENS', valueFrom: { secretKeyRef: { name: 'taskmaster-tokens', key: 'api-tokens' } } });
+    expect(tokens.map((env: { name: string }) => env.name)).not.toContain('AUTH');
+    const refused = runTool('helm', ['template', 'tm', CHART_DIR, '--set', 'ingress.enabled=true']);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('ingress.enabled needs an API token');
   });
 
   it('put an API token in the chart Secret, read by the scheduler only', () => {

@@ -170,8 +170,10 @@ describe('docker-compose.yml', () => {
 
   it('lets the scheduler scale workers through the Docker socket with this file', () => {
     const { scheduler } = compose.services;
-    expect(scheduler.ports).toEqual(['8081:8081']);
+    // The API is served open (AUTH=none) here, so it is published on the host's loopback only.
+    expect(scheduler.ports).toEqual(['127.0.0.1:8081:8081']);
     expect(scheduler.environment).toMatchObject({
+      AUTH: 'none',
       SCALER: 'compose',
       DOCKER_COMPOSE_FILE: '/app/docker-compose.yml',
       COMPOSE_PROJECT_NAME: compose.name,

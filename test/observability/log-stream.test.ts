@@ -80,12 +80,12 @@ test('a client reconnecting with Last-Event-ID gets exactly the events it missed
   const lastSeen = Math.max(...first.ids);
   await first.close();
 
-  // Missed while disconnected: new tasks, and a cancellation.
+  // Missed while disconnected: new tasks, and a cancellation (its transition, and the operator event saying who).
   await schedule(7, 'while away');
   const { rows } = await db.pool.query<{ id: string }>(`SELECT id FROM tasks WHERE command = 'while away' LIMIT 1`);
   expect((await fetch(`${cluster.schedulerUrl}/api/tasks/${rows[0].id}/cancel`, { method: 'POST' })).status).toBe(200);
   const missed = await eventIds(lastSeen);
-  expect(missed).toHaveLength(8);
+  expect(missed).toHaveLength(9);
 
   const resumed = new RawStream('', { 'Last-Event-ID': String(lastSeen) });
   await waitFor(() => resumed.ids.length >= missed.length, 15_000, 'the missed events');

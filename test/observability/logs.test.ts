@@ -94,12 +94,13 @@ test('task events in the worker and coordinator logs carry task_id, attempt and 
 });
 
 test('every HTTP request is logged once with its request id, which the response echoes', async () => {
-  const made = (await fetch(`${cluster.schedulerUrl}/api/stats`)).headers.get('x-request-id');
+  const authorization = `Bearer ${token}`;
+  const made = (await fetch(`${cluster.schedulerUrl}/api/stats`, { headers: { authorization } })).headers.get('x-request-id');
   expect(made).toMatch(UUID);
-  const given = await fetch(`${cluster.schedulerUrl}/api/stats`, { headers: { 'X-Request-Id': 'trace-me-42' } });
+  const given = await fetch(`${cluster.schedulerUrl}/api/stats`, { headers: { 'X-Request-Id': 'trace-me-42', authorization } });
   expect(given.headers.get('x-request-id')).toBe('trace-me-42');
   const line = await cluster.scheduler!.waitForLog((l) => l.msg === 'request' && l.request_id === 'trace-me-42');
-  expect(line).toEqual(expect.objectContaining({ method: 'GET', path: '/api/stats', status: 200, service: 'scheduler' }));
+  expect(line).toEqual(expect.objectContaining({ method: 'GET', path: '/api/stats', status: 200, service: 'scheduler', caller: 'api-token' }));
   expect(cluster.scheduler!.logs.filter((l) => l.request_id === 'trace-me-42')).toEqual([line]);
   await cluster.scheduler!.waitForLog((l) => l.msg === 'request' && l.request_id === made);
 });

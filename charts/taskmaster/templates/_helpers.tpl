@@ -156,3 +156,8 @@ prometheus.io/port: {{ .port | quote }}
 prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
+
+{{/* "true" when the scheduler's API has a token configured (scheduler.auth), empty otherwise. */}}
+{{- define "taskmaster.scheduler.authenticated" -}}
+{{- with .Values.scheduler.auth }}{{ if or .apiToken .existingSecret .tokensSecret }}true{{ end }}{{ end }}
+{{- end }}

@@ -15,7 +15,7 @@ export class ApiError extends Error {
 
 const TOKEN_KEY = 'taskmaster.apiToken';
 
-/** The bearer token for mutating routes when the scheduler runs with API_TOKEN; kept in this browser only. */
+/** The bearer token the scheduler's API asks for once tokens are configured (docs/api.md); kept in this browser only. */
 export function readApiToken(): string {
   try {
     return localStorage.getItem(TOKEN_KEY) ?? '';
@@ -39,7 +39,10 @@ function sentence(text: string): string {
 function errorFrom(status: number, body: unknown): ApiError {
   const error = (body as Partial<ErrorBody> | undefined)?.error;
   if (status === 401) {
-    return new ApiError(401, 'unauthorized', 'This scheduler requires an API token for changes. Set it with the key button at the top right.');
+    return new ApiError(401, 'unauthorized', 'This scheduler requires an API token. Set it with the key button at the top right.');
+  }
+  if (status === 403) {
+    return new ApiError(403, 'forbidden', 'The API token set here is a viewer\'s: changes need an operator token. Set one with the key button at the top right.');
   }
   if (error && typeof error.message === 'string') return new ApiError(status, error.code, sentence(error.message), error.field);
   if (status === 502 || status === 503 || status === 504) {
@@ -52,7 +55,7 @@ function errorFrom(status: number, body: unknown): ApiError {
 export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const token = method === 'GET' ? '' : readApiToken();
+  const token = readApiToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   let response: Response;
   try {

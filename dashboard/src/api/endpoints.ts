@@ -34,6 +34,8 @@ const limitPath = (name: string) => `/api/concurrency-limits/${encodeURIComponen
 
 export const api = {
   stats: (signal?: AbortSignal) => request<StatsView>('GET', '/api/stats', undefined, signal),
+  /** A ticket that opens the event stream for a minute: EventSource cannot send the token as a header. */
+  streamTicket: () => request<{ ticket: string; expires_at: string }>('POST', '/api/logs/ticket'),
   tasks: (query: TaskQuery, signal?: AbortSignal) =>
     request<TaskPage>('GET', `/api/tasks${queryString({ ...query })}`, undefined, signal),
   taskTimeline: (id: string, signal?: AbortSignal) => request<TaskTimeline>('GET', taskPath(id, '/events'), undefined, signal),

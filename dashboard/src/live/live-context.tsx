@@ -1,16 +1,21 @@
 import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
-import { connectEventStream, type OpenEventSource } from './event-connection';
+import { readApiToken } from '../api/client';
+import { api } from '../api/endpoints';
+import { connectEventStream, type OpenEventSource, type StreamTicket } from './event-connection';
 import { LiveStore, type LiveSnapshot } from './live-store';
 
 const LiveContext = createContext<LiveStore | null>(null);
 
 const openBrowserEventSource: OpenEventSource = (url) => new EventSource(url);
 
+/** With a token set, each stream opens with a fresh ticket; without one the API is open, or answers 401 and we retry. */
+const browserStreamTicket: StreamTicket = () => (readApiToken() ? api.streamTicket().then((answer) => answer.ticket) : undefined);
+
 /** One event stream for the whole dashboard, whichever views are open. */
 export function LiveProvider({ children, openEventSource = openBrowserEventSource }: { children: ReactNode; openEventSource?: OpenEventSource }) {
   const [store] = useState(() => new LiveStore());
   useEffect(() => {
-    const disconnect = connectEventStream(store, openEventSource);
+    const disconnect = connectEventStream(store, openEventSource, browserStreamTicket);
     return () => {
       disconnect();
       store.close();

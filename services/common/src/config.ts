@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { parseLabelSelector, type Labels } from './label-selector';
@@ -44,6 +45,18 @@ export interface DatabaseConfig {
 
 export type ScalerKind = 'auto' | 'local' | 'kubernetes' | 'compose';
 
+/** What an API token may do: viewer reads (the API's GETs, the event stream); operator also changes things. */
+export type ApiRole = 'viewer' | 'operator';
+
+/** A token the scheduler's API accepts, kept only as its SHA-256. */
+export interface ApiTokenConfig {
+  role: ApiRole;
+  /** Who holds it, for the logs and the events of what they did. */
+  name: string;
+  /** The token's SHA-256, as 64 hex digits. */
+  sha256: string;
+}
+
 export interface SchedulerConfig {
   /** SCHEDULER_PORT, default 8081 (":8081" and "8081" both work). */
   readonly port: number;
@@ -54,8 +67,15 @@ export interface SchedulerConfig {
    * (a headless Service); the scheduler's worker list asks each one.
    */
   readonly coordinatorsAddress: string;
-  /** API_TOKEN: when set, mutating routes need "Authorization: Bearer <token>". */
+  /** API_TOKEN: an operator token (named "api-token"), kept for configurations from before roles. */
   readonly apiToken?: string;
+  /**
+   * API_TOKENS and API_TOKEN: every token the API accepts. API_TOKENS is a comma-separated list of
+   * role:name:token or role:name:sha256:<64 hex digits>, role being viewer or operator.
+   */
+  readonly apiTokens: readonly ApiTokenConfig[];
+  /** AUTH, default "token": "none" serves the API without tokens even on a non-loopback address, with a warning. */
+  readonly auth: 'token' | 'none';
   /** SSE_KEEPALIVE, default 15 s. */
   readonly sseKeepAliveMs: number;
   /** SCALER, default "auto". */
@@ -329,6 +349,35 @@ class EnvReader {
   }
 }
 
+const TOKEN_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const SHA256_HEX = /^sha256:([0-9a-f]{64})$/;
+
+/** API_TOKEN and API_TOKENS, as SHA-256 digests: the plain tokens are not kept. */
+function readApiTokens(read: EnvReader): ApiTokenConfig[] {
+  const tokens: ApiTokenConfig[] = [];
+  const legacy = read.optional('API_TOKEN');
+  if (legacy !== undefined) tokens.push({ role: 'operator', name: 'api-token', sha256: createHash('sha256').update(legacy).digest('hex') });
+  const entries = (read.optional('API_TOKENS') ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const [i, entry] of entries.entries()) {
+    const [role, name, ...rest] = entry.split(':');
+    const secret = rest.join(':');
+    const where = `API_TOKENS entry ${i + 1}`;
+    if (role !== 'viewer' && role !== 'operator') {
+      read.problems.push(`${where} must be role:name:token with role viewer or operator (got role "${(role ?? '').slice(0, 20)}")`);
+    } else if (!TOKEN_NAME.test(name ?? '')) {
+      read.problems.push(`${where}: the name must be 1 to 64 letters, digits, ".", "_", "@" or "-"`);
+    } else if (secret.startsWith('sha256:') && !SHA256_HEX.test(secret)) {
+      read.problems.push(`${where}: sha256: must be followed by 64 lower-case hex digits`);
+    } else if (!secret.startsWith('sha256:') && secret.length < 16) {
+      read.problems.push(`${where}: the token must be at least 16 characters (or sha256:<hex digest>)`);
+    } else {
+      const hex = SHA256_HEX.exec(secret)?.[1];
+      tokens.push({ role, name, sha256: hex ?? createHash('sha256').update(secret).digest('hex') });
+    }
+  }
+  return tokens;
+}
+
 function randomWorkerId(): number {
   return 1 + Math.floor(Math.random() * 0x7ffffffe);
 }
@@ -379,6 +428,8 @@ export function loadConfig(env: Env = process.env): Config {
     coordinatorAddress,
     coordinatorsAddress: read.optional('COORDINATORS_ADDRESS') === undefined ? coordinatorAddress : read.address('COORDINATORS_ADDRESS', coordinatorAddress),
     apiToken: read.optional('API_TOKEN'),
+    apiTokens: readApiTokens(read),
+    auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
     sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
     localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),

@@ -9,7 +9,8 @@ import { buildOpenApiDocument } from '../../sdk/src/http/openapi';
 import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../sdk/src/http/schemas';
 import type { CoordinatorView } from './coordinator-view';
 import type { EventFeed } from './events/event-feed';
-import { accessLog, errorHandler, notFoundHandler, requestContext, requireJsonBody, requireToken } from './http';
+import { apiAuthFromToken, authenticate, type ApiAuth } from './auth';
+import { accessLog, errorHandler, notFoundHandler, requestContext, requireJsonBody } from './http';
 import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
 import { logRoutes } from './routes/logs';
@@ -26,6 +27,8 @@ export interface AppDeps {
   feed: EventFeed;
   coordinator: CoordinatorView;
   scaler: Scaler;
+  /** Who may call the API (auth.ts resolveApiAccess); without it, `apiToken` as the one operator token, or open. */
+  auth?: ApiAuth;
   apiToken?: string;
   sseKeepAliveMs: number;
   /** Built dashboard to serve at /; defaults to dashboard/dist. */
@@ -57,7 +60,8 @@ export function createApp(deps: AppDeps): Express {
   // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
   app.use(requireJsonBody());
   app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
-  app.use(requireToken(deps.apiToken));
+  const auth = deps.auth ?? apiAuthFromToken(deps.apiToken);
+  app.use(authenticate(auth));
 
   const schedule = scheduleRoutes(pool, { payloadMaxBytes, keyTtlMs: deps.idempotencyKeyTtlMs });
   // Built when first asked for, and kept as text: most schedulers never serve it.
@@ -67,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator, deps.retention);
-  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

@@ -6,11 +6,14 @@ import {
 } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import type { ErrorBody } from './api-types';
+import type { Caller } from './auth';
 
 declare module 'express-serve-static-core' {
   interface Request {
     id: string;
     log: Logger;
+    /** Who made the request (auth.ts); undefined when the API is open. */
+    caller?: Caller;
   }
 }
 
@@ -65,15 +68,6 @@ export function requireJsonBody(): RequestHandler {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
     if (!hasBody || req.is('application/json') || req.is('+json')) return next();
     next(new UnsupportedMediaTypeError(`the body must be JSON (Content-Type: application/json); got ${(req.get('content-type') ?? 'no Content-Type').split(';')[0]}`));
-  };
-}
-
-/** When API_TOKEN is set, mutating requests need "Authorization: Bearer <token>". */
-export function requireToken(token: string | undefined): RequestHandler {
-  return (req, res, next) => {
-    if (!token || req.method === 'GET' || req.method === 'HEAD') return next();
-    if (req.get('authorization') === `Bearer ${token}`) return next();
-    sendError(res, 401, { code: 'unauthorized', message: 'this route needs "Authorization: Bearer <API_TOKEN>"' });
   };
 }
 

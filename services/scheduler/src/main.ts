@@ -2,6 +2,7 @@ import { createPool, waitForDatabase } from '../../common/src/db/pool';
 import { runService } from '../../common/src/service-runner';
 import { closeHttp, listenHttp } from '../../common/src/listen-http';
 import { createApp } from './app';
+import { resolveApiAccess } from './auth';
 import { coordinatorView } from './coordinator-view';
 import { EventFeed } from './events/event-feed';
 import { instrumentScaler, metricsRoutes } from './metrics';
@@ -9,6 +10,10 @@ import { startAutoscaler } from './scaler/create-autoscaler';
 import { createScaler } from './scaler/create-scaler';
 
 runService('scheduler', async ({ config, logger, onStop }) => {
+  // Decided before anything starts: a scheduler that would serve an open API on the network does not start.
+  const access = resolveApiAccess({ tokens: config.scheduler.apiTokens, auth: config.scheduler.auth, bindHost: config.bindHost });
+  if (access.warning) logger.warn(access.warning);
+  else if (access.auth.open) logger.info(`the API is open: bound to ${config.bindHost} (loopback) with no API token configured`);
   const pool = createPool(config.database, logger, 'taskmaster-scheduler');
   onStop(() => pool.end());
   await waitForDatabase(pool, config.database, logger);
@@ -26,7 +31,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
 
   const app = createApp({
     pool, logger, feed, coordinator, scaler,
-    apiToken: config.scheduler.apiToken,
+    auth: access.auth,
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
     payloadMaxBytes: config.scheduler.payloadMaxBytes,
     idempotencyKeyTtlMs: config.scheduler.idempotencyKeyTtlMs,

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { countTasks, type TestDatabase } from '../../../test/helpers/database';
+import { ApiAuth } from '../src/auth';
 import { request, startSchedulerApp, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 
 let db: TestDatabase;
@@ -195,16 +197,73 @@ describe('stats, workers, logs, health', () => {
   });
 });
 
-describe('API token', () => {
-  test('mutating routes need the bearer token when API_TOKEN is set; reads do not', async () => {
+describe('authentication', () => {
+  const sha = (token: string) => createHash('sha256').update(token).digest('hex');
+  const VIEWER = 'viewer-token-0123456789';
+  const OPERATOR = 'operator-token-0123456789';
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  test('with tokens every /api route and the original ones need one: a viewer\'s reads, an operator\'s changes', async () => {
+    const guarded = await startSchedulerApp(db, { auth: new ApiAuth([
+      { role: 'viewer', name: 'grafana', sha256: sha(VIEWER) },
+      { role: 'operator', name: 'alice', sha256: sha(OPERATOR) },
+    ]) });
+    try {
+      const unknownTask = '00000000-0000-4000-8000-000000000000';
+      for (const path of ['/api/stats', '/api/tasks', '/api/queues', '/api/logs', '/api/workers', '/api/openapi.json', `/status?task_id=${unknownTask}`]) {
+        const anonymous = await request(`${guarded.url}${path}`);
+        expect({ path, status: anonymous.status, code: anonymous.body.error?.code }).toEqual({ path, status: 401, code: 'unauthorized' });
+        expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+        expect({ path, status: (await request(`${guarded.url}${path}`, { headers: bearer(VIEWER) })).status }).toEqual({ path, status: path.startsWith('/status') ? 404 : 200 });
+      }
+      expect((await request(`${guarded.url}/api/stats`, { headers: bearer('not-a-token-at-all') })).status).toBe(401);
+      expect((await request(`${guarded.url}/healthz`)).status).toBe(200);
+
+      const body = { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' };
+      expect((await request(`${guarded.url}/api/schedule`, { body })).status).toBe(401);
+      expect((await request(`${guarded.url}/schedule`, { body })).status).toBe(401);
+      const asViewer = await request(`${guarded.url}/api/schedule`, { body, headers: bearer(VIEWER) });
+      expect(asViewer.status).toBe(403);
+      expect(asViewer.body.error).toMatchObject({ code: 'forbidden', message: expect.stringContaining('grafana') });
+      const made = await request(`${guarded.url}/api/schedule`, { body, headers: bearer(OPERATOR) });
+      expect(made.status).toBe(201);
+
+      // Who did it is in the log stream.
+      const cancelled = await request(`${guarded.url}/api/tasks/${made.body.task_id}/cancel`, { method: 'POST', headers: bearer(OPERATOR) });
+      expect(cancelled.status).toBe(200);
+      const { rows } = await db.pool.query("SELECT message FROM events WHERE type = 'operator' ORDER BY id DESC LIMIT 1");
+      expect(rows).toEqual([{ message: `task ${made.body.task_id} cancelled by alice (operator)` }]);
+
+      // The event stream: a header, or a ticket a viewer asks for, as a browser's EventSource must.
+      const ticket = await request(`${guarded.url}/api/logs/ticket`, { method: 'POST', headers: bearer(VIEWER) });
+      expect(ticket.status).toBe(200);
+      const stream = async (query: string) => {
+        const controller = new AbortController();
+        const response = await fetch(`${guarded.url}/api/logs/stream${query}`, { signal: controller.signal });
+        controller.abort();
+        return { status: response.status, type: response.headers.get('content-type') };
+      };
+      expect(await stream(`?ticket=${encodeURIComponent(ticket.body.ticket)}`)).toEqual({ status: 200, type: expect.stringMatching(/^text\/event-stream/) });
+      const tampered = ticket.body.ticket.replace(/^./, (c: string) => (c === 'e' ? 'f' : 'e'));
+      expect((await stream(`?ticket=${encodeURIComponent(tampered)}`)).status).toBe(401);
+      expect((await stream('')).status).toBe(401);
+      // A ticket opens the stream only.
+      expect((await request(`${guarded.url}/api/stats?ticket=${encodeURIComponent(ticket.body.ticket)}`)).status).toBe(401);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  test('API_TOKEN alone is one operator token, for reads too', async () => {
     const guarded = await startSchedulerApp(db, { apiToken: 's3cret' });
     try {
       const refused = await request(`${guarded.url}/api/schedule`, { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' } });
       expect(refused.status).toBe(401);
       expect(refused.body.error.code).toBe('unauthorized');
-      const allowed = await request(`${guarded.url}/api/schedule`, { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' }, headers: { authorization: 'Bearer s3cret' } });
+      const allowed = await request(`${guarded.url}/api/schedule`, { body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' }, headers: bearer('s3cret') });
       expect(allowed.status).toBe(201);
-      expect((await request(`${guarded.url}/api/stats`)).status).toBe(200);
+      expect((await request(`${guarded.url}/api/stats`)).status).toBe(401);
+      expect((await request(`${guarded.url}/api/stats`, { headers: bearer('s3cret') })).status).toBe(200);
     } finally {
       await guarded.stop();
     }

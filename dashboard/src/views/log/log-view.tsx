@@ -10,6 +10,7 @@ import { EventRow } from './event-row';
 const TYPE_GROUPS: Array<{ label: string; types: string[] }> = [
   { label: 'Tasks', types: ['scheduled', 'assigned', 'started', 'completed', 'failed', 'retried', 'reassigned', 'cancelled'] },
   { label: 'Workers', types: ['worker_joined', 'worker_left', 'worker_evicted', 'scale', 'kill'] },
+  { label: 'Operators', types: ['operator', 'scale', 'kill'] },
 ];
 /** Rows drawn at once: the buffer holds more, drawing them all would make the page sluggish. */
 const MAX_ROWS = 500;

@@ -3,7 +3,7 @@ import type { Pool } from './pool';
 /** Event types of the log stream: task transitions (written by triggers) and operator events. */
 export const EVENT_TYPES = [
   'scheduled', 'assigned', 'started', 'completed', 'failed', 'retried', 'reassigned', 'cancelled',
-  'worker_joined', 'worker_left', 'worker_evicted', 'scale', 'kill',
+  'worker_joined', 'worker_left', 'worker_evicted', 'scale', 'kill', 'operator',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -7,6 +7,7 @@ import type { Pool } from '../../../common/src/db/pool';
 import { NotFoundError } from '../../../common/src/errors';
 import type { ConcurrencyLimitList, ConcurrencyLimitView, QueueList, QueueView } from '../api-types';
 import { limitView, queueView } from '../views';
+import { recordOperatorAction } from '../audit';
 import { parseConcurrencyLimit, parseControlledQueue, parseQueueControls, parseTaskName } from '../validation';
 
 /**
@@ -32,6 +33,7 @@ export function queueRoutes(pool: Pool): Router {
     const controls = parseQueueControls(req.body);
     const row = await setQueueControls(pool, name, controls);
     req.log.info({ queue: name, paused: row.paused, max_running: row.max_running, max_per_second: row.max_per_second }, 'queue controls set');
+    await recordOperatorAction(pool, req, `queue ${name} set to ${row.paused ? 'paused' : 'active'}, max running ${row.max_running ?? 'none'}, max per second ${row.max_per_second ?? 'none'}`);
     res.json(queueView(row) satisfies QueueView);
   });
 
@@ -42,6 +44,7 @@ export function queueRoutes(pool: Pool): Router {
       if (action === 'resume' && !(await getQueue(pool, name))) throw new NotFoundError(`queue ${name} has no controls`, 'name');
       const row = await setQueueControls(pool, name, { paused: action === 'pause' });
       req.log.info({ queue: name }, `queue ${action}d`);
+      await recordOperatorAction(pool, req, `queue ${name} ${action}d`);
       res.json(queueView(row) satisfies QueueView);
     });
   }
@@ -50,6 +53,7 @@ export function queueRoutes(pool: Pool): Router {
     const name = parseControlledQueue(req.params.name);
     if (!(await releaseQueue(pool, name))) throw new NotFoundError(`queue ${name} has no controls`, 'name');
     req.log.info({ queue: name }, 'queue controls removed');
+    await recordOperatorAction(pool, req, `queue ${name}: controls removed`);
     res.status(204).end();
   });
 
@@ -69,6 +73,7 @@ export function queueRoutes(pool: Pool): Router {
     const limit = parseConcurrencyLimit(req.body);
     const { row, created } = await setConcurrencyLimit(pool, name, limit, 'api');
     req.log.info({ task_name: name, key: row.key_field, max_running: row.max_running }, created ? 'concurrency limit set' : 'concurrency limit changed');
+    await recordOperatorAction(pool, req, `${name} limited to ${row.max_running} in flight per ${row.key_field}`);
     res.status(created ? 201 : 200).json(limitView(row) satisfies ConcurrencyLimitView);
   });
 
@@ -76,6 +81,7 @@ export function queueRoutes(pool: Pool): Router {
     const name = parseTaskName(req.params.name);
     if (!(await removeConcurrencyLimit(pool, name))) throw new NotFoundError(`task ${name} has no concurrency limit`, 'name');
     req.log.info({ task_name: name }, 'concurrency limit removed');
+    await recordOperatorAction(pool, req, `${name}: concurrency limit removed`);
     res.status(204).end();
   });
 

@@ -4,6 +4,7 @@ import type { RetentionConfig } from '../../../common/src/config';
 import type { Pool } from '../../../common/src/db/pool';
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import type { BulkResponse, StatsView, TaskEvents, TaskPage } from '../api-types';
+import { recordOperatorAction } from '../audit';
 import { bulkAct, countBulk } from '../db/bulk';
 import { slotTotals, type CoordinatorView } from '../coordinator-view';
 import { readTaskEvents } from '../db/events';
@@ -58,6 +59,7 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView, retention?:
         throw new ConflictError(`task ${id} is ${row.status}; only ${allowed} tasks can be ${action === 'cancel' ? 'cancelled' : 'retried'}`);
       }
       req.log.info({ task_id: id, action }, `task ${action}`);
+      await recordOperatorAction(pool, req, `task ${id} ${action === 'cancel' ? 'cancelled' : 'retried'}`);
       if (action === 'cancel') observeCancelled();
       res.json(taskView(updated));
     };
@@ -72,6 +74,7 @@ export function taskRoutes(pool: Pool, coordinator: CoordinatorView, retention?:
     }
     const affected = await bulkAct(pool, action, filter, limit, reason);
     req.log.info({ action, affected, filter }, 'bulk action');
+    if (affected > 0) await recordOperatorAction(pool, req, `bulk ${action} of ${affected} task(s)`);
     if (action === 'cancel') observeCancelled(affected);
     res.json({ action, affected, more: affected === limit } satisfies BulkResponse);
   });

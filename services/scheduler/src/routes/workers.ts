@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import type { Pool } from '../../../common/src/db/pool';
-import { insertEvent } from '../../../common/src/db/events';
 import type { WorkerInfo } from '../../../common/src/grpc/contract';
 import type { KillResponse, ScaleResponse, WorkerView, WorkersResponse } from '../api-types';
+import { recordOperatorAction } from '../audit';
 import type { CoordinatorView } from '../coordinator-view';
 import type { RuntimeWorker, Scaler } from '../scaler/scaler';
 import { parseKillRequest, parseScaleRequest } from '../validation';
@@ -49,7 +49,7 @@ export function workerRoutes(pool: Pool, coordinator: CoordinatorView, scaler: S
   router.post('/workers/scale', async (req, res) => {
     const count = parseScaleRequest(req.body);
     const result = await scaler.scale(count);
-    await insertEvent(pool, { type: 'scale', message: `workers scaled to ${count} (${scaler.kind}${result.previous !== null ? `, was ${result.previous}` : ''})` });
+    await recordOperatorAction(pool, req, `workers scaled to ${count} (${scaler.kind}${result.previous !== null ? `, was ${result.previous}` : ''})`, 'scale');
     req.log.info({ scaler: scaler.kind, requested: count, previous: result.previous }, 'workers scaled');
     res.json({ scaler: scaler.kind, requested: count, previous: result.previous } satisfies ScaleResponse);
   });
@@ -57,7 +57,7 @@ export function workerRoutes(pool: Pool, coordinator: CoordinatorView, scaler: S
   router.post('/workers/kill', async (req, res) => {
     const name = parseKillRequest(req.body);
     await scaler.kill(name);
-    await insertEvent(pool, { type: 'kill', message: `worker ${name} killed (${scaler.kind})` });
+    await recordOperatorAction(pool, req, `worker ${name} killed (${scaler.kind})`, 'kill');
     req.log.info({ scaler: scaler.kind, name }, 'worker killed');
     res.json({ scaler: scaler.kind, killed: name } satisfies KillResponse);
   });

@@ -1,0 +1,142 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { ApiRole, ApiTokenConfig } from '../../common/src/config';
+import { ConfigError } from '../../common/src/errors';
+
+/**
+ * Who may call the scheduler's API (docs/api.md, "Authentication"). Every /api route and the original routes
+ * need a bearer token once any is configured: a viewer's for reads and the event stream, an operator's for
+ * everything else. Tokens are kept as SHA-256 digests and compared in constant time. The event stream also
+ * takes a short-lived ticket in its URL, since a browser's EventSource cannot send a header.
+ */
+
+/** The holder of the token a request came with. */
+export interface Caller {
+  role: ApiRole;
+  name: string;
+}
+
+/** How long a stream ticket lets a stream be opened (an open stream stays open). */
+const TICKET_TTL_MS = 60_000;
+
+export class ApiAuth {
+  private readonly tokens: ReadonlyArray<{ role: ApiRole; name: string; digest: Buffer }>;
+  private readonly ticketKey: Buffer;
+
+  /** `tokens` empty: the API is open (a loopback address, or AUTH=none). */
+  constructor(tokens: readonly ApiTokenConfig[]) {
+    this.tokens = tokens.map(({ role, name, sha256 }) => ({ role, name, digest: Buffer.from(sha256, 'hex') }));
+    // Derived from the tokens, so every scheduler replica with the same tokens accepts the others' tickets,
+    // and changing the tokens voids every ticket.
+    const digests = tokens.map((token) => `${token.role}:${token.name}:${token.sha256}`).sort();
+    this.ticketKey = createHash('sha256').update(`taskmaster stream tickets\n${digests.join('\n')}`).digest();
+  }
+
+  get open(): boolean {
+    return this.tokens.length === 0;
+  }
+
+  /** The caller an Authorization header names, or undefined; every configured token is compared, in constant time. */
+  callerOf(authorization: string | undefined): Caller | undefined {
+    const match = /^Bearer (\S+)$/.exec(authorization ?? '');
+    if (!match) return undefined;
+    const digest = createHash('sha256').update(match[1]).digest();
+    let found: { role: ApiRole; name: string } | undefined;
+    for (const token of this.tokens) {
+      if (timingSafeEqual(digest, token.digest) && !found) found = token;
+    }
+    return found && { role: found.role, name: found.name };
+  }
+
+  /** A ticket that opens the event stream as `caller` for the next minute. */
+  ticketFor(caller: Caller, nowMs = Date.now()): { ticket: string; expires_at: string } {
+    const expires = nowMs + TICKET_TTL_MS;
+    const body = Buffer.from(JSON.stringify({ r: caller.role, n: caller.name, e: expires })).toString('base64url');
+    return { ticket: `${body}.${this.sign(body)}`, expires_at: new Date(expires).toISOString() };
+  }
+
+  /** The caller a ticket was issued to, or undefined when it is forged, altered or expired. */
+  callerOfTicket(ticket: string, nowMs = Date.now()): Caller | undefined {
+    const [body, signature, extra] = ticket.split('.');
+    if (!body || !signature || extra !== undefined) return undefined;
+    const expected = Buffer.from(this.sign(body));
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    try {
+      const { r, n, e } = JSON.parse(Buffer.from(body, 'base64url').toString()) as { r: ApiRole; n: string; e: number };
+      return e > nowMs ? { role: r, name: n } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.ticketKey).update(body).digest('base64url');
+  }
+}
+
+/** The access of an app given one operator token (API_TOKEN), or none: what tests and embedders pass. */
+export function apiAuthFromToken(token: string | undefined): ApiAuth {
+  return new ApiAuth(token === undefined ? [] : [{ role: 'operator', name: 'api-token', sha256: createHash('sha256').update(token).digest('hex') }]);
+}
+
+/** Whether a BIND_HOST value listens on the loopback interface only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The API's access for a scheduler bound to `bindHost`: tokens when configured; open on loopback; open on
+ * another address only with AUTH=none, which the caller logs at warn at every start. Anything else refuses
+ * to start: an API anyone on the network can use to cancel, retry and scale must be asked for explicitly.
+ */
+export function resolveApiAccess(options: { tokens: readonly ApiTokenConfig[]; auth: 'token' | 'none'; bindHost: string }): { auth: ApiAuth; warning?: string } {
+  const { tokens, auth, bindHost } = options;
+  if (auth === 'none') {
+    return {
+      auth: new ApiAuth([]),
+      warning: `AUTH=none: the API on ${bindHost} is open to anyone who can reach it (reads, cancel, retry, scale, kill)${tokens.length > 0 ? '; the configured tokens are ignored' : ''}`,
+    };
+  }
+  if (tokens.length === 0 && !isLoopback(bindHost)) {
+    throw new ConfigError([
+      `BIND_HOST=${bindHost} is not a loopback address and no API token is configured: set API_TOKEN or API_TOKENS `
+      + '(role:name:token, role viewer or operator), bind to 127.0.0.1, or set AUTH=none to serve the API open on purpose',
+    ]);
+  }
+  return { auth: new ApiAuth(tokens) };
+}
+
+/** Routes that stay open whatever the tokens: probes. Everything under /api and the original routes needs a token. */
+const NEEDS_TOKEN = /^\/(api(\/|$)|schedule(\/|$)|status(\/|$))/;
+
+/**
+ * Authenticates every API request: 401 without a valid token (or stream ticket, on the event stream), 403 for
+ * a viewer's token on anything but a read. The dashboard's files and the probes stay open; /metrics is served
+ * on this port too and is left open for Prometheus (docs/operations.md).
+ */
+export function authenticate(auth: ApiAuth): RequestHandler {
+  return (req, res, next) => {
+    if (auth.open || !NEEDS_TOKEN.test(req.path)) return next();
+    // A stream ticket is what a reader asks for to open the stream: a read, though a POST.
+    const read = req.method === 'GET' || req.method === 'HEAD' || req.path === '/api/logs/ticket';
+    const ticket = req.path === '/api/logs/stream' && typeof req.query.ticket === 'string' ? req.query.ticket : undefined;
+    const caller = auth.callerOf(req.get('authorization')) ?? (ticket === undefined ? undefined : auth.callerOfTicket(ticket));
+    if (!caller) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: {
+        code: 'unauthorized',
+        message: ticket === undefined
+          ? 'this API needs "Authorization: Bearer <token>" (a viewer token for reads, an operator token for changes)'
+          : 'the stream ticket is not valid or has expired: ask POST /api/logs/ticket for another',
+      } });
+      return;
+    }
+    if (!read && caller.role !== 'operator') {
+      res.status(403).json({ error: { code: 'forbidden', message: `the token of ${caller.name} is a viewer's: changes need an operator token` } });
+      return;
+    }
+    req.caller = caller;
+    req.log = req.log.child({ caller: caller.name });
+    next();
+  };
+}
