@@ -47,12 +47,13 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     await pool.query('VACUUM ANALYZE events');
     const plan = Array.from({ length: 500 }, (_, i) => 1 + (i % 3));
     const run = async () => {
-      const claimed = await claimDueTasks(pool, plan, COMMAND_WORKERS, 30_000, 250);
+      // No gate exists yet: the claim a coordinator runs then (gatesInUse), without the gated branches.
+      const claimed = await claimDueTasks(pool, plan, COMMAND_WORKERS, 30_000, 250, false);
       const held = await pool.query("SELECT id AS task_id, attempt FROM tasks WHERE status IN ('dispatched', 'running') AND worker_id = 1 LIMIT 1000");
       await markSucceeded(pool, claimed.map((task) => ({
         taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
-      await nextDueInMs(pool);
+      await nextDueInMs(pool, false);
       await reconcileHeld(pool, 1, held.rows, 30_000, 15_000);
       await insertTasks(pool, Array.from({ length: 1000 }, () => ({ command: 'noop', scheduledAt: new Date() })));
     };
@@ -76,11 +77,11 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     await pool.query('VACUUM ANALYZE tasks');
     await pool.query('ANALYZE concurrency_keys');
     const gatedRun = async () => {
-      const claimed = await claimDueTasks(pool, plan, GATED_WORKERS, 30_000, 250);
+      const claimed = await claimDueTasks(pool, plan, GATED_WORKERS, 30_000, 250, true);
       await markSucceeded(pool, claimed.map((task) => ({
         taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
-      await nextDueInMs(pool);
+      await nextDueInMs(pool, true);
       await measureQueue(pool);
     };
     for (let i = 0; i < 6; i++) await gatedRun();

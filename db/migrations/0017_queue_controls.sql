@@ -241,8 +241,9 @@ BEGIN
     updated_at = now()
   WHERE name = queue_name
   RETURNING * INTO controlled;
-  -- Resumed or given more room: the coordinators may claim now.
+  -- Resumed or given more room: the coordinators may claim now. A gate made: they claim through gates now.
   IF NOT controlled.paused THEN PERFORM pg_notify('taskmaster_tasks', ''); END IF;
+  PERFORM pg_notify('taskmaster_gates', '');
   RETURN controlled;
 END
 $$;
@@ -259,6 +260,7 @@ BEGIN
   DELETE FROM queues WHERE name = queue_name;
   released := FOUND;
   PERFORM pg_notify('taskmaster_tasks', '');
+  PERFORM pg_notify('taskmaster_gates', '');
   RETURN released;
 END
 $$;
@@ -302,6 +304,7 @@ BEGIN
     GROUP BY concurrency_key;
   END IF;
   PERFORM pg_notify('taskmaster_tasks', '');
+  PERFORM pg_notify('taskmaster_gates', '');
   RETURN existed;
 END
 $$;

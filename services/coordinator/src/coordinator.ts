@@ -129,8 +129,9 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat, keyTtlMs: config.idempotencyKeyTtlMs }),
       serviceName: 'grpcapi.CoordinatorService',
     });
-    listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels', 'taskmaster_schedules'], (channel, payload) => {
+    listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels', 'taskmaster_schedules', 'taskmaster_gates'], (channel, payload) => {
       if (channel === 'taskmaster_tasks') return dispatcher.wake();
+      if (channel === 'taskmaster_gates') return dispatcher.gatesChanged();
       if (channel === 'taskmaster_schedules') return ticker.wake();
       // A cancelled attempt held by one of this coordinator's workers: stop it there now (task-stops.ts).
       const cancelled = parseCancelNotice(payload);

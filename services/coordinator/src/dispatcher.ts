@@ -1,11 +1,14 @@
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import type { TaskRequest, TaskResponse } from '../../common/src/grpc/contract';
-import { claimDueTasks, nextDueInMs, type ClaimedTask } from './db/claim-due-tasks';
+import { claimDueTasks, gatesInUse, nextDueInMs, type ClaimedTask } from './db/claim-due-tasks';
 import { handBackDispatches, type HandedBack } from './db/hand-back-tasks';
 import type { WorkerRegistry, WorkerTransport } from './registry';
 
 const HELD_TASKS_PER_CALL = 50;
+
+/** How often a dispatcher asks again whether gates exist, should a NOTIFY have been lost. */
+const GATES_RECHECK_MS = 30_000;
 
 export interface DispatcherOptions {
   pool: Pool;
@@ -49,6 +52,12 @@ export class Dispatcher {
   private readonly inFlightSends = new Set<Promise<void>>();
   /** The last pass stopped for want of a free slot, so freed slots are worth a pass. */
   private slotLimited = true;
+  /**
+   * Whether gates exist (migration 0017), so the claim needs its gated branches; undefined: ask before the next
+   * claim. Asked again on a NOTIFY (gatesChanged) and every GATES_RECHECK_MS, in case one was lost. Wrong for a
+   * moment, it only delays gated tasks: they are in no index the ungated claim reads.
+   */
+  private gates: { inUse: boolean; checkedAt: number } | undefined;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -71,6 +80,12 @@ export class Dispatcher {
    */
   capacityChanged(): void {
     if (this.slotLimited) this.wake();
+  }
+
+  /** A queue control or concurrency limit was made or removed: find out whether gates exist, and claim. */
+  gatesChanged(): void {
+    this.gates = undefined;
+    this.wake();
   }
 
   /** Asks for a pass as soon as the current one (if any) ends. Cheap to call often. */
@@ -104,6 +119,10 @@ export class Dispatcher {
   private async pass(): Promise<number> {
     const { pool, registry, leaseMs, batchSize, pollIntervalMs } = this.options;
     const lookaheadMs = registry.allDelayedStart() ? this.options.lookaheadMs : 0;
+    if (!this.gates || Date.now() - this.gates.checkedAt > GATES_RECHECK_MS) {
+      this.gates = { inUse: await gatesInUse(pool), checkedAt: Date.now() };
+    }
+    const gates = this.gates.inUse;
     for (;;) {
       const plan = registry.reserveSlots(batchSize);
       // No free slot: a report that frees one, or a worker joining, will wake us.
@@ -116,7 +135,7 @@ export class Dispatcher {
       for (const { capabilities, slots } of registry.groupByCapabilities(plan).values()) {
         let claimed: ClaimedTask[] = [];
         try {
-          claimed = await claimDueTasks(pool, slots, capabilities, leaseMs, lookaheadMs);
+          claimed = await claimDueTasks(pool, slots, capabilities, leaseMs, lookaheadMs, gates);
         } finally {
           // Also when the claim failed: reserved slots must not leak.
           registry.settleReservations(slots, claimed);
@@ -131,7 +150,7 @@ export class Dispatcher {
     // Woken meanwhile (a task was inserted): the next pass claims again at once, and a query for the timer
     // would only delay it (at 200 tasks/s it ran after nearly every claim).
     if (this.wakeRequested) return pollIntervalMs;
-    const dueIn = await nextDueInMs(pool);
+    const dueIn = await nextDueInMs(pool, gates);
     if (dueIn === null) return pollIntervalMs;
     // Claimable already but not claimed: another coordinator holds it locked right now; look again shortly.
     if (dueIn <= lookaheadMs) return 50;

@@ -57,11 +57,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(pool));
   if (deps.extraRoutes) app.use(deps.extraRoutes);
   const payloadMaxBytes = deps.payloadMaxBytes ?? DEFAULT_PAYLOAD_MAX_BYTES;
+  // Before the body is read: a caller without a token gets its 401 without the server parsing megabytes first.
+  const auth = deps.auth ?? apiAuthFromToken(deps.apiToken);
+  app.use(authenticate(auth));
   // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
   app.use(requireJsonBody());
   app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
-  const auth = deps.auth ?? apiAuthFromToken(deps.apiToken);
-  app.use(authenticate(auth));
 
   const schedule = scheduleRoutes(pool, { payloadMaxBytes, keyTtlMs: deps.idempotencyKeyTtlMs });
   // Built when first asked for, and kept as text: most schedulers never serve it.

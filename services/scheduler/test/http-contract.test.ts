@@ -222,6 +222,8 @@ describe('authentication', () => {
       const body = { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' };
       expect((await request(`${guarded.url}/api/schedule`, { body })).status).toBe(401);
       expect((await request(`${guarded.url}/schedule`, { body })).status).toBe(401);
+      // Checked before the body is read: a stranger's malformed (or huge) body is a 401, not parsed first.
+      expect((await request(`${guarded.url}/api/tasks`, { rawBody: '{not json' })).status).toBe(401);
       const asViewer = await request(`${guarded.url}/api/schedule`, { body, headers: bearer(VIEWER) });
       expect(asViewer.status).toBe(403);
       expect(asViewer.body.error).toMatchObject({ code: 'forbidden', message: expect.stringContaining('grafana') });

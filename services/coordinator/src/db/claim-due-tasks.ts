@@ -57,7 +57,7 @@ function takesOf(capabilities: Capabilities): keyof typeof TAKES {
 }
 
 
-const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
+const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES, gated: boolean) => {
   const horizon = `now() + interval '${Math.trunc(lookaheadMs)} milliseconds'`;
   const horizonKey = `((${horizon}) AT TIME ZONE 'UTC')`;
   const due = `status = 'pending' AND scheduled_at <= ${horizon} AND ${TAKES[takes]}`;
@@ -80,17 +80,8 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
     ) t`;
   // Original-contract workers run no named task, and every keyed task is named.
   const keyedNames = takes === 'originalCommands' ? 'false' : 'name = ANY($3::text[])';
-  return `
-  WITH ${ASYNC_COMMIT},
-  plain AS (
-    SELECT id, scheduled_at FROM tasks
-    WHERE ${due} AND NOT gated AND priority = 0
-    ORDER BY scheduled_at, id
-    LIMIT cardinality($1::bigint[])
-    FOR UPDATE SKIP LOCKED
-  ),
-  higher AS (${prioritized('>', "interval '0 minutes'")}),
-  lower AS (${prioritized('<', LOWEST_PRIORITY_SHIFT)}),
+  // Without gates the statement has no gated branches at all: even empty, they cost each claim their plan's nodes.
+  const gates = gated ? `
   gate_queues AS (
     SELECT name, queue_room(queues) AS room FROM queues
     WHERE NOT paused AND queue_room(queues) > 0
@@ -123,6 +114,20 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
     LEFT JOIN gate_queues g ON g.name = c.queue
     WHERE q.name IS NULL OR c.nth <= g.room
   ),
+`
+    : `
+  gated AS (SELECT NULL::uuid AS id, NULL::timestamp AS claim_key WHERE false),`;
+  return `
+  WITH ${ASYNC_COMMIT},
+  plain AS (
+    SELECT id, scheduled_at FROM tasks
+    WHERE ${due} AND NOT gated AND priority = 0
+    ORDER BY scheduled_at, id
+    LIMIT cardinality($1::bigint[])
+    FOR UPDATE SKIP LOCKED
+  ),
+  higher AS (${prioritized('>', "interval '0 minutes'")}),
+  lower AS (${prioritized('<', LOWEST_PRIORITY_SHIFT)}),${gates}
   picked AS (
     SELECT id FROM plain
     WHERE NOT EXISTS (SELECT 1 FROM higher) AND NOT EXISTS (SELECT 1 FROM lower) AND NOT EXISTS (SELECT 1 FROM gated)
@@ -156,19 +161,20 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES) => {
 const DATABASE_NOW_MS = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`;
 
 /**
- * Claims due tasks (above) and, with a lookahead, tasks due within it. A task claimed ahead gets hold_until:
+ * Claims due tasks (above) and, with a lookahead, tasks due within it. `gates` false leaves the gated
+ * branches out, for when no queue has controls and no task type a limit (gatesInUse). A task claimed ahead gets hold_until:
  * scheduled_at minus the database's clock read after the claim committed, on this process's monotonic
  * clock, so it is never before the true due time whatever the machines' clocks say. Computed inside the
  * statement, the wait would also count the statement's remaining rows, trigger and commit.
  */
 export async function claimDueTasks(
-  pool: Pool, slotPlan: readonly number[], takes: Capabilities, leaseMs: number, lookaheadMs = 0,
+  pool: Pool, slotPlan: readonly number[], takes: Capabilities, leaseMs: number, lookaheadMs = 0, gates = true,
 ): Promise<ClaimedTask[]> {
   if (slotPlan.length === 0) return [];
   const kind = takesOf(takes);
   const { rows } = await pool.query<ClaimedTask & { scheduled_ms: number; ahead: boolean }>({
-    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}-${kind}`,
-    text: claimDueTasksSql(lookaheadMs, kind),
+    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}-${kind}${gates ? '-gated' : ''}`,
+    text: claimDueTasksSql(lookaheadMs, kind, gates),
     // Original-contract workers run no named task: their filter has no $3.
     values: kind === 'originalCommands' ? [numberArray(slotPlan), leaseMs] : [numberArray(slotPlan), leaseMs, takes.names],
   });
@@ -191,32 +197,41 @@ export async function claimDueTasks(
   }));
 }
 
+/** Whether any gate exists (a controlled queue, a concurrency limit): the claim needs its gated branches then. */
+const GATES_IN_USE = `SELECT EXISTS (SELECT 1 FROM queues) OR EXISTS (SELECT 1 FROM concurrency_limits) AS in_use`;
+
+export async function gatesInUse(pool: Pool): Promise<boolean> {
+  return (await pool.query<{ in_use: boolean }>({ name: 'gates-in-use', text: GATES_IN_USE })).rows[0].in_use;
+}
+
 /*
  * Milliseconds until the earliest pending task is due (<= 0: due now), or null when nothing is pending, on
  * the database's clock, the one the claim compares with, so a coordinator whose clock runs ahead cannot spin.
  * ORDER BY scheduled_at, id reads the first entry of tasks_pending_due_idx; `min(scheduled_at)` was planned as
  * a walk of idx_tasks_scheduled_at through every finished task. Gated tasks count when their gate could let
  * one start: a key with a free slot (its next due time), a controlled queue not paused and not full (its first
- * task in claim order, or its next token if later). A gate that is full is reopened by a task leaving it,
+ * task in claim order, or its next tokens if later). A gate that is full is reopened by a task leaving it,
  * whose trigger wakes the coordinators.
  */
-const NEXT_DUE_IN_MS = `
+const nextDueInMsSql = (gates: boolean) => `
   SELECT (extract(epoch FROM (min(due_at) - now())) * 1000)::float8 AS due_in_ms FROM (
-    (SELECT scheduled_at AS due_at FROM tasks WHERE status = 'pending' AND NOT gated ORDER BY scheduled_at, id LIMIT 1)
+    (SELECT scheduled_at AS due_at FROM tasks WHERE status = 'pending' AND NOT gated ORDER BY scheduled_at, id LIMIT 1)${gates ? `
     UNION ALL
     (SELECT next_due FROM concurrency_keys WHERE running < max_running AND next_due < 'infinity' ORDER BY next_due LIMIT 1)
     UNION ALL
+    -- A rate-limited queue is worth a claim once it has a twentieth of a second's tokens (one at least), so a
+    -- high rate is claimed in batches rather than a task at a time.
     SELECT greatest(head.due_at, CASE WHEN q.max_per_second IS NOT NULL
-                                      THEN q.refilled_at + make_interval(secs => (1 - q.tokens) / q.max_per_second) END)
+      THEN q.refilled_at + make_interval(secs => (greatest(1, q.max_per_second / 20.0) - q.tokens) / q.max_per_second) END)
     FROM queues q CROSS JOIN LATERAL (SELECT least(
       (SELECT scheduled_at FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority >= 0
          AND queue = q.name ORDER BY queue, ${CLAIM_KEY}, id LIMIT 1),
       (SELECT scheduled_at FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND priority < 0
          AND queue = q.name ORDER BY queue, ${CLAIM_KEY}, id LIMIT 1)) AS due_at) head
-    WHERE NOT q.paused AND (q.max_running IS NULL OR q.running < q.max_running) AND head.due_at IS NOT NULL
+    WHERE NOT q.paused AND (q.max_running IS NULL OR q.running < q.max_running) AND head.due_at IS NOT NULL` : ''}
   ) heads`;
 
-export async function nextDueInMs(pool: Pool): Promise<number | null> {
-  const { rows } = await pool.query<{ due_in_ms: number | null }>({ name: 'next-due-in-ms', text: NEXT_DUE_IN_MS });
+export async function nextDueInMs(pool: Pool, gates = true): Promise<number | null> {
+  const { rows } = await pool.query<{ due_in_ms: number | null }>({ name: `next-due-in-ms${gates ? '-gated' : ''}`, text: nextDueInMsSql(gates) });
   return rows[0].due_in_ms;
 }
