@@ -44,3 +44,21 @@ test('control characters in a command are refused with a 400 naming it (gRPC Sub
     client.close();
   }
 });
+
+test('a peer announcing more slots than a worker may have, or a report batch beyond that, gets INVALID_ARGUMENT; others are unaffected', async () => {
+  const client = createCoordinatorClient(app.coordinatorAddress);
+  try {
+    const greedy = await callUnary(client, client.SendHeartbeat, { workerId: 4_000_000_010, address: '127.0.0.1:1', slots_total: 4_000_000_000 }, 5000)
+      .catch((err: grpc.ServiceError) => err);
+    expect(greedy).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'slots_total must be at most 100000' });
+    const report = { task_id: '00000000-0000-4000-8000-000000000000', status: 'COMPLETED', attempt: 1, worker_id: 4_000_000_010 };
+    const flood = await callUnary(client, client.UpdateTaskStatuses, { updates: Array.from({ length: 100_001 }, () => report) }, 20_000)
+      .catch((err: grpc.ServiceError) => err);
+    expect(flood).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^updates lists 100001 reports; a batch holds at most 100000/) });
+    // Nothing of it registered; an honest worker still joins.
+    const honest = await callUnary(client, client.SendHeartbeat, { workerId: 4_000_000_011, address: '127.0.0.1:1', slots_total: 10 }, 5000);
+    expect(honest).toMatchObject({ acknowledged: true });
+  } finally {
+    client.close();
+  }
+});

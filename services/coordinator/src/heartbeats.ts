@@ -32,6 +32,11 @@ export interface HeartbeatDeps {
 }
 
 const MAX_WORKER_ID = 0xffffffff;
+/**
+ * The most slots a worker may announce: what the SDK allows (startWorker's `slots`). Beyond it a peer could
+ * take nearly every task with one heartbeat.
+ */
+export const MAX_SLOTS = 100_000;
 
 /** Checks a heartbeat before it touches any state; `connected` ones come on the worker's own stream. */
 function validate(request: HeartbeatRequest, connected: boolean): void {
@@ -44,6 +49,7 @@ function validate(request: HeartbeatRequest, connected: boolean): void {
   for (const name of request.handles) {
     if (!NAME_PATTERN.test(name)) throw new ValidationError(`handles: "${name.slice(0, 140)}" is not a task name (${NAME_PATTERN.source})`, 'handles');
   }
+  if (request.slots_total > MAX_SLOTS) throw new ValidationError(`slots_total must be at most ${MAX_SLOTS}`, 'slots_total');
   if (request.held.length > 100_000) throw new ValidationError('held lists more than 100,000 tasks', 'held');
   if (request.schedules.length > MAX_DECLARED) throw new ValidationError(`schedules lists more than ${MAX_DECLARED}`, 'schedules');
   if (request.concurrency_limits.length > MAX_DECLARED) throw new ValidationError(`concurrency_limits lists more than ${MAX_DECLARED}`, 'concurrency_limits');

@@ -7,6 +7,7 @@ import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/
 import { requestStream, unary } from '../../common/src/grpc/server';
 import { parseCommand } from '../../common/src/validation';
 import { CONTROL_CHARACTERS } from '../../sdk/src/task-fields';
+import { MAX_SLOTS } from './heartbeats';
 import type {
   ClientTaskRequest, ClientTaskResponse, HeartbeatRequest, HeartbeatResponse, ListWorkersResponse,
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
@@ -17,6 +18,9 @@ import { observeHeartbeat } from './metrics';
 import type { WorkerRegistry } from './registry';
 import type { StatusRecorder } from './status-recorder';
 import { connectHandler } from './worker-connection';
+
+/** The most reports one UpdateTaskStatusBatch or stream message may carry: a worker's slots at most. */
+const MAX_REPORTS_PER_BATCH = MAX_SLOTS;
 
 export interface CoordinatorServiceDeps {
   pool: Pool;
@@ -84,6 +88,10 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     request: UpdateTaskStatusBatchRequest,
     call?: Peer,
   ): Promise<UpdateTaskStatusBatchResponse> {
+    // A worker reports at most what its slots hold; more in one batch is not a worker's report.
+    if (request.updates.length > MAX_REPORTS_PER_BATCH) {
+      throw new ValidationError(`updates lists ${request.updates.length} reports; a batch holds at most ${MAX_REPORTS_PER_BATCH}`, 'updates');
+    }
     return { results: await recorder.recordAll(request.updates, legacyReporter(request.updates, call)) };
   }
 
