@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createLogger } from '../../services/common/src/logger';
 import type { Coordinator } from '../../services/coordinator/src/coordinator';
-import { createApp } from '../../services/scheduler/src/app';
+import { createApp, type AppDeps } from '../../services/scheduler/src/app';
 import type { ApiAuth } from '../../services/scheduler/src/auth';
 import { coordinatorView } from '../../services/scheduler/src/coordinator-view';
 import { EventFeed } from '../../services/scheduler/src/events/event-feed';
@@ -25,7 +25,10 @@ export interface SchedulerUnderTest {
  */
 export async function startSchedulerApp(
   db: TestDatabase,
-  options: { apiToken?: string; auth?: ApiAuth; keepAliveMs?: number; payloadMaxBytes?: number; coordinatorEnv?: Record<string, string> } = {},
+  options: {
+    apiToken?: string; auth?: ApiAuth; keepAliveMs?: number; payloadMaxBytes?: number; coordinatorEnv?: Record<string, string>;
+    app?: Pick<AppDeps, 'allowedHosts' | 'rateLimitPerMinute' | 'trustProxy' | 'sseMaxClients'>;
+  } = {},
 ): Promise<SchedulerUnderTest> {
   const logger = createLogger('test', 'silent');
   const running = await startTestCoordinator(db, options.coordinatorEnv);
@@ -33,7 +36,7 @@ export async function startSchedulerApp(
   const view = coordinatorView(address);
   const feed = new EventFeed({ pool: db.pool, database: db.config, logger });
   const scaler = new LocalScaler({ logger, env: { PATH: process.env.PATH, COORDINATOR_ADDRESS: address, BIND_HOST: '127.0.0.1', HEARTBEAT_INTERVAL: '1s', TASK_PROCESS_TIME: '50ms', LOG_LEVEL: 'warn' }, stopGraceMs: 5000 });
-  const app = createApp({ pool: db.pool, logger, feed, coordinator: view, scaler, auth: options.auth, apiToken: options.apiToken, sseKeepAliveMs: options.keepAliveMs ?? 15_000, payloadMaxBytes: options.payloadMaxBytes });
+  const app = createApp({ pool: db.pool, logger, feed, coordinator: view, scaler, auth: options.auth, apiToken: options.apiToken, ...options.app, sseKeepAliveMs: options.keepAliveMs ?? 15_000, payloadMaxBytes: options.payloadMaxBytes });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

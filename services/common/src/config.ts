@@ -76,6 +76,17 @@ export interface SchedulerConfig {
   readonly apiTokens: readonly ApiTokenConfig[];
   /** AUTH, default "token": "none" serves the API without tokens even on a non-loopback address, with a warning. */
   readonly auth: 'token' | 'none';
+  /**
+   * ALLOWED_HOSTS: the Host headers the API answers (comma-separated names, "*" for any), against DNS
+   * rebinding. Default: localhost names when BIND_HOST is loopback, any otherwise.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** HTTP_RATE_LIMIT, default 0 (off): changes a client (a token's holder, else an address) may make a minute. */
+  readonly rateLimitPerMinute: number;
+  /** TRUST_PROXY: Express's "trust proxy" (hops, or addresses), so that client addresses come from X-Forwarded-For. */
+  readonly trustProxy?: string;
+  /** SSE_MAX_CLIENTS, default 1000: event streams open at once. */
+  readonly sseMaxClients: number;
   /** SSE_KEEPALIVE, default 15 s. */
   readonly sseKeepAliveMs: number;
   /** SCALER, default "auto". */
@@ -430,6 +441,10 @@ export function loadConfig(env: Env = process.env): Config {
     apiToken: read.optional('API_TOKEN'),
     apiTokens: readApiTokens(read),
     auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
+    allowedHosts: read.optional('ALLOWED_HOSTS')?.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
+    rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
+    trustProxy: read.optional('TRUST_PROXY'),
+    sseMaxClients: read.int('SSE_MAX_CLIENTS', 1000, 1, 100_000),
     sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
     localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),

@@ -10,6 +10,7 @@ import { DEFAULT_PAYLOAD_MAX_BYTES } from '../../sdk/src/http/schemas';
 import type { CoordinatorView } from './coordinator-view';
 import type { EventFeed } from './events/event-feed';
 import { apiAuthFromToken, authenticate, type ApiAuth } from './auth';
+import { allowHosts, limitChanges, securityHeaders } from './hardening';
 import { accessLog, errorHandler, notFoundHandler, requestContext, requireJsonBody } from './http';
 import { httpMetrics, observeSseClients } from './metrics';
 import { healthRoutes } from './routes/health';
@@ -43,6 +44,21 @@ export interface AppDeps {
   idempotencyKeyTtlMs?: number;
   /** HTTP_BODY_MAX_BYTES, the largest request body (413 beyond); default 4 MiB. */
   bodyMaxBytes?: number;
+  /** Hosts answered (ALLOWED_HOSTS or defaultAllowedHosts); undefined: any. */
+  allowedHosts?: readonly string[];
+  /** HTTP_RATE_LIMIT: changes per client a minute; 0 or undefined: no limit. */
+  rateLimitPerMinute?: number;
+  /** TRUST_PROXY, as Express takes it. */
+  trustProxy?: string;
+  /** SSE_MAX_CLIENTS; default 1000. */
+  sseMaxClients?: number;
+}
+
+/** TRUST_PROXY as Express takes it: a hop count, true/false, or addresses and subnets. */
+function trustProxySetting(value: string): number | boolean | string {
+  if (/^\d+$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
 }
 
 /** The scheduler's HTTP app: the API under /api, the original routes at the root, the dashboard at /. */
@@ -51,15 +67,20 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(logger));
   app.use(httpMetrics());
   app.use(accessLog());
+  app.use(securityHeaders());
+  // Probes come addressed to the pod's IP: answered before the Host check.
   app.use(healthRoutes(pool));
+  app.use(allowHosts(deps.allowedHosts));
   if (deps.extraRoutes) app.use(deps.extraRoutes);
   const payloadMaxBytes = deps.payloadMaxBytes ?? DEFAULT_PAYLOAD_MAX_BYTES;
   // Before the body is read: a caller without a token gets its 401 without the server parsing megabytes first.
   const auth = deps.auth ?? apiAuthFromToken(deps.apiToken);
   app.use(authenticate(auth));
+  app.use(limitChanges(deps.rateLimitPerMinute ?? 0));
   // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
   app.use(requireJsonBody());
   app.use(express.json({ limit: Math.max(deps.bodyMaxBytes ?? 4 * 1024 * 1024, payloadMaxBytes + 64 * 1024) }));
@@ -72,7 +93,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator, deps.retention);
-  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients, maxClients: deps.sseMaxClients ?? 1000 }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

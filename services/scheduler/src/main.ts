@@ -3,6 +3,7 @@ import { runService } from '../../common/src/service-runner';
 import { closeHttp, listenHttp } from '../../common/src/listen-http';
 import { createApp } from './app';
 import { resolveApiAccess } from './auth';
+import { defaultAllowedHosts } from './hardening';
 import { coordinatorView } from './coordinator-view';
 import { EventFeed } from './events/event-feed';
 import { instrumentScaler, metricsRoutes } from './metrics';
@@ -37,6 +38,10 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     idempotencyKeyTtlMs: config.scheduler.idempotencyKeyTtlMs,
     retention: config.scheduler.retention,
     bodyMaxBytes: config.scheduler.bodyMaxBytes,
+    allowedHosts: config.scheduler.allowedHosts ?? defaultAllowedHosts(config.bindHost),
+    rateLimitPerMinute: config.scheduler.rateLimitPerMinute,
+    trustProxy: config.scheduler.trustProxy,
+    sseMaxClients: config.scheduler.sseMaxClients,
     extraRoutes: metricsRoutes(),
   });
   const server = await listenHttp(app, config.scheduler.port, config.bindHost, 'SCHEDULER_PORT');

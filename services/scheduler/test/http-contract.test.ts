@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { countTasks, type TestDatabase } from '../../../test/helpers/database';
 import { ApiAuth } from '../src/auth';
 import { request, startSchedulerApp, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
@@ -266,6 +267,55 @@ describe('authentication', () => {
       expect(allowed.status).toBe(201);
       expect((await request(`${guarded.url}/api/stats`)).status).toBe(401);
       expect((await request(`${guarded.url}/api/stats`, { headers: bearer('s3cret') })).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
+describe('hardening', () => {
+  test('security headers: a same-origin CSP, no framing, no sniffing', async () => {
+    const response = await fetch(`${app.url}/api/stats`);
+    expect(response.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    expect(response.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+    expect(response.headers.get('content-security-policy')).not.toMatch(/upgrade-insecure-requests/);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  test('a Host outside the allowlist is 421 (DNS rebinding), probes answer whatever the Host; changes past the rate are 429 with Retry-After; streams past the cap are 503', async () => {
+    const guarded = await startSchedulerApp(db, { app: { allowedHosts: ['localhost', '127.0.0.1'], rateLimitPerMinute: 3, sseMaxClients: 1 } });
+    const port = new URL(guarded.url).port;
+    const raw = (path: string, host: string, method = 'GET') => new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method, headers: { host, 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end(method === 'POST' ? JSON.stringify({ command: 'x', scheduled_at: '2030-01-01T00:00:00Z' }) : undefined);
+    });
+    try {
+      const rebound = await raw('/api/stats', 'attacker.example:8081');
+      expect(rebound.status).toBe(421);
+      expect(JSON.parse(rebound.body).error.code).toBe('misdirected_request');
+      expect((await raw('/healthz', '10.1.2.3:8081')).status).toBe(200);
+      expect((await raw('/api/stats', `localhost:${port}`)).status).toBe(200);
+
+      for (let i = 0; i < 3; i++) expect((await raw('/api/schedule', `127.0.0.1:${port}`, 'POST')).status).toBe(201);
+      const limited = await raw('/api/schedule', `127.0.0.1:${port}`, 'POST');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(JSON.parse(limited.body).error.code).toBe('rate_limited');
+      // Reads are not limited.
+      expect((await raw('/api/stats', `127.0.0.1:${port}`)).status).toBe(200);
+
+      const first = new AbortController();
+      const open = await fetch(`${guarded.url}/api/logs/stream`, { signal: first.signal });
+      expect(open.status).toBe(200);
+      const second = await fetch(`${guarded.url}/api/logs/stream`);
+      expect(second.status).toBe(503);
+      expect(second.headers.get('retry-after')).toBe('5');
+      first.abort();
     } finally {
       await guarded.stop();
     }

@@ -7,6 +7,8 @@ export interface SseOptions {
   /** Bytes a client may fall behind before it is dropped; it reconnects with Last-Event-ID and resumes. */
   maxBufferedBytes?: number;
   onClientsChanged?: (delta: 1 | -1) => void;
+  /** SSE_MAX_CLIENTS: streams open at once; one more is 503 with Retry-After. */
+  maxClients?: number;
 }
 
 /**
@@ -17,7 +19,15 @@ export interface SseOptions {
  */
 export function streamEvents(feed: EventFeed, options: SseOptions) {
   const maxBuffered = options.maxBufferedBytes ?? 1 << 20;
+  let clients = 0;
   return async (req: Request, res: Response): Promise<void> => {
+    if (options.maxClients !== undefined && clients >= options.maxClients) {
+      res.status(503).set('Retry-After', '5').json({ error: {
+        code: 'unavailable', message: `the event stream has ${clients} clients, its limit (SSE_MAX_CLIENTS); try again shortly`,
+      } });
+      return;
+    }
+    clients += 1;
     const header = req.get('last-event-id') ?? (typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined);
     const lastEventId = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 
@@ -39,6 +49,7 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
       gone.abort();
       clearInterval(keepAlive);
       unsubscribe?.();
+      clients -= 1;
       options.onClientsChanged?.(-1);
       res.end();
     };
