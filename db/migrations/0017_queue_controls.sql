@@ -10,8 +10,8 @@
 -- unchanged but for its indexes' predicates.
 
 ALTER TABLE tasks
-  -- Claimed through a gate, not through the three pending indexes; set by gate_new_task() and by the
-  -- functions that control or release a queue or a limit, never by hand.
+  -- Claimed through a gate, not through the three pending indexes; set by task_gate() (on insert and on a
+  -- retry) and by the functions that control or release a queue or a limit, never by hand.
   ADD COLUMN gated BOOLEAN NOT NULL DEFAULT false,
   -- The value of the task type's concurrency key in the payload; NULL for a task without one.
   ADD COLUMN concurrency_key TEXT;
