@@ -389,6 +389,41 @@ describe('ingress', () => {
   });
 });
 
+describe('network policies', () => {
+  const selector = (component: string) => ({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'taskmaster', 'app.kubernetes.io/instance': 'tm', 'app.kubernetes.io/component': component } } });
+  const rules = (objects: K8sObject[], component: string) => findObject(objects, 'NetworkPolicy', `tm-taskmaster-${component}`).spec;
+
+  it('let only the scheduler and workers reach the coordinator, only the coordinator the workers, only the services PostgreSQL', () => {
+    const objects = renderChart();
+    expect(rules(objects, 'coordinator')).toEqual({
+      podSelector: selector('coordinator').podSelector,
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [selector('scheduler'), selector('worker')], ports: [{ port: 'grpc', protocol: 'TCP' }] },
+        { from: [], ports: [{ port: 'metrics', protocol: 'TCP' }] },
+      ],
+    });
+    expect(rules(objects, 'worker').ingress[0]).toEqual({ from: [selector('coordinator')], ports: [{ port: 8090, protocol: 'TCP' }] });
+    expect(rules(objects, 'postgres').ingress).toEqual([
+      { from: [selector('scheduler'), selector('coordinator'), selector('migrate')], ports: [{ port: 5432, protocol: 'TCP' }] },
+    ]);
+    expect(rules(objects, 'scheduler').ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    // Every policy selects pods that exist: each selector matches a rendered pod template's labels.
+    const templates = podTemplates(objects).map(({ pod }) => pod.metadata.labels as Record<string, string>);
+    for (const policy of objects.filter((object) => object.kind === 'NetworkPolicy')) {
+      const wanted = policy.spec.podSelector.matchLabels as Record<string, string>;
+      expect({ policy: policy.metadata.name, matched: templates.some((labels) => Object.entries(wanted).every(([k, v]) => labels[k] === v)) })
+        .toEqual({ policy: policy.metadata.name, matched: true });
+    }
+  });
+
+  it('can be switched off, and the metrics ports limited to Prometheus\'s namespace', () => {
+    expect(renderChart({ set: { 'networkPolicy.enabled': false } }).some((object) => object.kind === 'NetworkPolicy')).toBe(false);
+    const objects = renderChart({ set: { 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name': 'monitoring' } });
+    expect(rules(objects, 'coordinator').ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+  });
+});
+
 describe('credentials', () => {
   it('take an external database URL from an existing Secret and run no PostgreSQL', () => {
     const objects = renderChart({ valuesFiles: [ci('external-postgres')] });
