@@ -2,15 +2,14 @@ import { getConcurrencyLimit, setConcurrencyLimit } from '../../common/src/db/qu
 import type { Pool } from '../../common/src/db/pool';
 import type { ConcurrencyDeclaration } from '../../common/src/grpc/contract';
 import type { Logger } from '../../common/src/logger';
-import { KEY_FIELD_PATTERN, MAX_LIMIT, NAME_PATTERN } from '../../sdk/src/task-fields';
+import { NAME_PATTERN, concurrencyProblem } from '../../sdk/src/task-fields';
 
 /** Why a declared concurrency limit cannot be saved, as "field message", or undefined. */
 export function limitDeclarationProblem(declaration: ConcurrencyDeclaration): string | undefined {
   const { name, key, max_running } = declaration;
   if (!NAME_PATTERN.test(name)) return `name "${name.slice(0, 140)}" is not a task name (${NAME_PATTERN.source})`;
-  if (!KEY_FIELD_PATTERN.test(key)) return `key "${key.slice(0, 140)}" is not a payload field (${KEY_FIELD_PATTERN.source})`;
-  if (!(max_running >= 1 && max_running <= MAX_LIMIT)) return `max_running must be a whole number from 1 to ${MAX_LIMIT}`;
-  return undefined;
+  // The proto's field is max_running; the rule's message says limit, as defineTask does.
+  return concurrencyProblem(key, max_running)?.replace(/^limit /, 'max_running ');
 }
 
 /**

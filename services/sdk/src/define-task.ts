@@ -1,6 +1,6 @@
 import type { RetryPolicy } from './http/schemas';
 import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem, type CatchUp, type Overlap } from './schedule-fields';
-import { KEY_FIELD_PATTERN, MAX_LIMIT, MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
+import { MAX_TIMEOUT_SECONDS, NAME_PATTERN as TASK_NAME_PATTERN, concurrencyProblem, isTimeoutSeconds, retryPolicyProblem } from './task-fields';
 import type { Logger } from './logger';
 import type { StandardSchemaV1 } from './standard-schema';
 
@@ -55,11 +55,7 @@ export interface TaskDefinition<P, R> {
    * coordinator when it joins, as the schedule keyed `task:<name>` (docs/schedules.md).
    */
   readonly cron?: string | TaskSchedule;
-  /**
-   * At most `limit` tasks of this type in flight at once per value of the payload field `key` (a dot path such
-   * as `customer.id`): "one at a time per customer". A worker that runs the type declares it to the coordinator
-   * when it joins (docs/queues.md); tasks whose payload lacks the field are not limited.
-   */
+  /** At most `limit` tasks in flight per value of the payload field `key`, declared by workers (docs/queues.md). */
   readonly concurrency?: TaskConcurrency;
   /** Runs one attempt. Its return value (JSON; undefined is stored as null) is the task's result; a throw fails the attempt. */
   readonly run: (payload: P, ctx: TaskContext) => Promise<R> | R;
@@ -96,10 +92,9 @@ export function defineTask<P = unknown, R = unknown>(definition: TaskDefinition<
   const scheduleProblem = definition.cron === undefined ? undefined : taskScheduleProblem(definition.cron);
   if (scheduleProblem) throw new TypeError(`cron of task "${definition.name}": ${scheduleProblem}`);
   const concurrency = definition.concurrency;
-  if (concurrency !== undefined && !(typeof concurrency === 'object' && concurrency !== null && typeof concurrency.key === 'string'
-    && KEY_FIELD_PATTERN.test(concurrency.key) && Number.isInteger(concurrency.limit) && concurrency.limit >= 1 && concurrency.limit <= MAX_LIMIT)) {
-    throw new TypeError(`concurrency of task "${definition.name}" must be { key: a payload field such as "customer.id", limit: a whole number from 1 to ${MAX_LIMIT} }`);
-  }
+  const limitProblem = concurrency === undefined ? undefined
+    : typeof concurrency !== 'object' || concurrency === null ? 'must be { key, limit }' : concurrencyProblem(concurrency.key, concurrency.limit);
+  if (limitProblem) throw new TypeError(`concurrency of task "${definition.name}": ${limitProblem}`);
   if (definition.timeoutSeconds !== undefined && !isTimeoutSeconds(definition.timeoutSeconds)) {
     throw new TypeError(`timeoutSeconds of task "${definition.name}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
   }

@@ -13,6 +13,13 @@ export const KEY_FIELD_PATTERN = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,
 /** The largest limit a queue or a concurrency key takes (migration 0017). */
 export const MAX_LIMIT = 1_000_000;
 
+/** Why a concurrency limit per key is not one the coordinator takes, or undefined (defineTask, declared limits). */
+export function concurrencyProblem(key: unknown, limit: unknown): string | undefined {
+  if (typeof key !== 'string' || !KEY_FIELD_PATTERN.test(key)) return `key must be a payload field such as "customer.id" (${KEY_FIELD_PATTERN.source})`;
+  if (!(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= MAX_LIMIT)) return `limit must be a whole number from 1 to ${MAX_LIMIT}`;
+  return undefined;
+}
+
 /** Longest command accepted; a task's command is a name and arguments, not a payload store. */
 export const MAX_COMMAND_LENGTH = 4096;
 
