@@ -96,10 +96,15 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
       const can = (...args: string[]) =>
         kubectl(['auth', 'can-i', '--as', `system:serviceaccount:${namespace}:tm-taskmaster-scheduler`, '-n', namespace, ...args]).stdout.trim();
       expect(can('patch', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('yes');
-      expect(can('update', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('yes');
+      expect(can('get', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('yes');
+      // Verbs the scaler never sends are not granted.
+      expect(can('update', 'deployments.apps/tm-taskmaster-worker', '--subresource=scale')).toBe('no');
       expect(can('patch', 'deployments.apps/tm-taskmaster-scheduler', '--subresource=scale')).toBe('no');
       expect(can('patch', 'deployments.apps/tm-taskmaster-worker')).toBe('no');
-      expect(can('list', 'deployments.apps')).toBe('yes');
+      expect(can('get', 'deployments.apps/tm-taskmaster-worker')).toBe('no');
+      expect(can('list', 'deployments.apps')).toBe('no');
+      expect(can('watch', 'pods')).toBe('no');
+      expect(can('list', 'pods')).toBe('yes');
       expect(can('delete', 'pods')).toBe('yes');
       expect(can('create', 'pods')).toBe('no');
       expect(can('get', 'secrets')).toBe('no');
@@ -110,10 +115,46 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
       expect(kubectl(['auth', 'can-i', '--as', `system:serviceaccount:${namespace}:tm-taskmaster-worker`, '-n', namespace, 'list', 'pods']).stdout.trim()).toBe('no');
     });
 
+    it("refuses the scheduler's ServiceAccount the deletion of any pod but a worker's (ValidatingAdmissionPolicy)", async () => {
+      // helm install asked the API server what it serves, so admissionPolicy "auto" rendered the policy.
+      const policy = `${namespace}-tm-taskmaster-scheduler-pod-deletion`;
+      expect(json(['get', 'validatingadmissionpolicybinding', policy]).spec.policyName).toBe(policy);
+      // No kubelet here: pods named and labelled as the release's are created directly, and stay Pending.
+      const labels = (component: string) => ({ 'app.kubernetes.io/name': 'taskmaster', 'app.kubernetes.io/instance': 'tm', 'app.kubernetes.io/component': component });
+      const pods = { 'tm-taskmaster-worker-7d9f-abcde': labels('worker'), 'tm-taskmaster-coordinator-5c8b-fghij': labels('coordinator'), 'tm-taskmaster-postgres-0': labels('postgres'), 'debug-shell': undefined };
+      for (const [name, podLabels] of Object.entries(pods)) {
+        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: podLabels }, spec: { containers: [{ name: 'main', image: 'registry.invalid/x:1' }] } };
+        ok(kubectl(['create', '-f', '-'], JSON.stringify(pod)));
+      }
+      const deleteAsScheduler = (name: string, ...flags: string[]) =>
+        kubectl(['delete', 'pod', name, '-n', namespace, '--wait=false', '--as', `system:serviceaccount:${namespace}:tm-taskmaster-scheduler`, ...flags]);
+
+      // The API server loads a new policy asynchronously; a server-side dry run goes through admission without deleting.
+      const deadline = Date.now() + 30_000;
+      while (!deleteAsScheduler('tm-taskmaster-coordinator-5c8b-fghij', '--dry-run=server').stderr.includes(policy)) {
+        if (Date.now() > deadline) throw new Error(`the policy ${policy} did not take effect within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+
+      for (const name of ['tm-taskmaster-coordinator-5c8b-fghij', 'tm-taskmaster-postgres-0', 'debug-shell']) {
+        const refused = deleteAsScheduler(name);
+        expect(refused.status).not.toBe(0);
+        expect(refused.stderr).toContain(`ValidatingAdmissionPolicy '${policy}' with binding '${policy}' denied request`);
+        expect(refused.stderr).toContain('may delete only worker pods');
+        expect(kubectl(['get', 'pod', name, '-n', namespace]).status).toBe(0);
+      }
+      ok(deleteAsScheduler('tm-taskmaster-worker-7d9f-abcde'));
+      expect(kubectl(['get', 'pod', 'tm-taskmaster-worker-7d9f-abcde', '-n', namespace]).stderr).toContain('NotFound');
+      // Only the scheduler is bound by it: an administrator still deletes any pod.
+      ok(kubectl(['delete', 'pod', 'tm-taskmaster-coordinator-5c8b-fghij', 'tm-taskmaster-postgres-0', 'debug-shell', '-n', namespace, '--wait=false']));
+    });
+
     it('leaves the password Secret behind on uninstall, for the data volume it opens', () => {
       ok(helm(['uninstall', 'tm', '-n', namespace]));
       expect(password()).toMatch(/^[A-Za-z0-9+/=]+$/);
       expect(kubectl(['get', worker, '-n', namespace]).status).not.toBe(0);
+      // The cluster-scoped policy goes with the release.
+      expect(kubectl(['get', 'validatingadmissionpolicy', `${namespace}-tm-taskmaster-scheduler-pod-deletion`]).stderr).toContain('NotFound');
     });
   });
 });

@@ -66,14 +66,23 @@ app.kubernetes.io/part-of: taskmaster
 {{- join "," $pairs }}
 {{- end }}
 
-{{/* Image of a component: its own repository/tag/pullPolicy, else <image.repository>-<target>, image.tag, appVersion. Takes (dict "context" $ "component" "worker" "target" "worker"). */}}
+{{/*
+Image of a component: its own repository/tag/pullPolicy, else <image.repository>-<target>, image.tag, appVersion.
+A digest, when the component sets one, replaces the tag: the image is then the one built, not whatever the tag
+points at today. Takes (dict "context" $ "component" "worker" "target" "worker").
+*/}}
 {{- define "taskmaster.image" -}}
 {{- $root := .context.Values }}
 {{- $own := (index $root .component).image }}
 {{- $repository := $own.repository | default (printf "%s-%s" $root.image.repository .target) }}
 {{- $tag := $own.tag | default $root.image.tag | default .context.Chart.AppVersion }}
-image: {{ printf "%s:%s" $repository $tag | quote }}
+image: {{ include "taskmaster.imageReference" (dict "repository" $repository "tag" $tag "digest" $own.digest) | quote }}
 imagePullPolicy: {{ $own.pullPolicy | default $root.image.pullPolicy }}
+{{- end }}
+
+{{/* repository@digest when a digest is set, else repository:tag. Takes (dict "repository" … "tag" … "digest" …). */}}
+{{- define "taskmaster.imageReference" -}}
+{{- if .digest }}{{ printf "%s@%s" .repository .digest }}{{ else }}{{ printf "%s:%s" .repository .tag }}{{ end }}
 {{- end }}
 
 {{/* ServiceAccount name of a component. Takes (dict "context" $ "component" "worker"). */}}
@@ -160,4 +169,19 @@ prometheus.io/path: /metrics
 {{/* "true" when the scheduler's API has a token configured (scheduler.auth), empty otherwise. */}}
 {{- define "taskmaster.scheduler.authenticated" -}}
 {{- with .Values.scheduler.auth }}{{ if or .apiToken .existingSecret .tokensSecret }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/*
+"true" when the ValidatingAdmissionPolicy limiting the scheduler's pod deletions is rendered:
+scheduler.rbac.admissionPolicy true, or "auto" on a cluster that serves admissionregistration.k8s.io/v1
+ValidatingAdmissionPolicy (Kubernetes 1.30+). Empty otherwise.
+*/}}
+{{- define "taskmaster.scheduler.admissionPolicy" -}}
+{{- $setting := toString .Values.scheduler.rbac.admissionPolicy }}
+{{- if or (eq $setting "true") (and (eq $setting "auto") (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")) }}true{{ end }}
+{{- end }}
+
+{{/* Name of that policy and its binding, cluster-scoped: the namespace keeps two releases of one name apart. */}}
+{{- define "taskmaster.scheduler.admissionPolicyName" -}}
+{{- printf "%s-%s-scheduler-pod-deletion" .Release.Namespace (include "taskmaster.fullname" .) | trunc 253 | trimSuffix "-" }}
 {{- end }}
