@@ -1,3 +1,5 @@
+import { unstorableJsonProblem } from '../../common/src/storable-json';
+
 /*
  * What a status report may carry into the database. A value PostgreSQL refuses (a NUL in text, a timestamp
  * out of its range, JSON it cannot store) would fail the whole batched statement and every report in it,
@@ -13,13 +15,8 @@ export const MAX_ERROR_LENGTH = 64 * 1024;
  * task type's (enforced where results are made); this one only keeps a runaway report out of a batch.
  */
 export const MAX_RESULT_LENGTH = 1024 * 1024;
-/** Deeper JSON is stored as a string: PostgreSQL's parser recurses, and too deep a document fails the statement. */
-const MAX_JSON_DEPTH = 1000;
-
 /** An unpaired UTF-16 surrogate: node writes it to the wire as U+FFFD anyway, so replacing it changes nothing. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-/** A \u0000 escape or an unpaired surrogate escape in JSON text (after an even number of backslashes): jsonb refuses both. */
-const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})d[c-f][0-9a-f]{2})/i;
 
 export function wellFormed(text: string): string {
   return text.replace(LONE_SURROGATE, '\ufffd');
@@ -59,25 +56,6 @@ function isStorableJson(text: string): boolean {
   } catch {
     return false;
   }
-  return finite && !(text.includes('\\u') && UNSTORABLE_ESCAPE.test(text)) && !(text.length > MAX_JSON_DEPTH && deeperThan(text, MAX_JSON_DEPTH));
-}
-
-/** Whether valid JSON text nests arrays and objects deeper than `limit` (brackets inside strings do not count). */
-function deeperThan(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > limit) return true;
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-  return false;
+  // Deeper nesting, NUL and unpaired surrogate escapes: kept as a string (storable-json.ts).
+  return finite && unstorableJsonProblem(text) === undefined;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, UnsupportedMediaTypeError,
+  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnauthenticatedError, UnavailableError, UnsupportedMediaTypeError,
   ValidationError,
 } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
@@ -79,6 +79,7 @@ function statusFor(err: TaskMasterError): number {
   if (err instanceof ValidationError) return 400;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ForbiddenError) return 403;
+  if (err instanceof UnauthenticatedError) return 401;
   if (err instanceof ConflictError) return 409;
   if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof UnavailableError) return 503;
@@ -110,6 +111,11 @@ export const errorHandler: ErrorRequestHandler = (rawErr, req: Request, res: Res
   if (parserError.type === 'entity.too.large') {
     req.log.info({ reason: 'body too large', limit: parserError.limit }, 'request refused');
     return sendError(res, 413, { code: 'payload_too_large', message: `the request body is larger than ${parserError.limit} bytes`, field: 'body' });
+  }
+  // The router could not percent-decode a path parameter (%FF, an encoded surrogate): the path is at fault.
+  if ((err as Error).name === 'URIError' && parserError.status === 400) {
+    req.log.info({ reason: 'undecodable path' }, 'request refused');
+    return sendError(res, 400, { code: 'invalid_argument', message: 'the path is not percent-encoded UTF-8', field: 'path' });
   }
   if (parserError.status && parserError.status >= 400 && parserError.status < 500) {
     return sendError(res, parserError.status, { code: 'bad_request', message: (err as Error).message });

@@ -3,6 +3,7 @@ import { ValidationError } from '../../common/src/errors';
 import { isUuid, parseWith } from '../../common/src/validation';
 import type { NewTask } from '../../common/src/db/insert-tasks';
 import { fingerprint } from '../../common/src/fingerprint';
+import { storableJson } from '../../common/src/storable-json';
 import { toNewSchedule, type NewSchedule } from '../../common/src/db/schedules';
 import {
   BatchScheduleRequest, BulkRequest, CancelRequest, ConcurrencyLimitRequest, CronScheduleRequest, IdempotencyKey, KillRequest, ListTasksQuery, MAX_BATCH,
@@ -19,10 +20,15 @@ import type { ListTasksQuery as ListTasksFilter } from './db/tasks';
 
 export { MAX_BATCH };
 
-/** The payload's size as compact JSON, which is how it is stored and sent on: at most `maxBytes`. */
-function checkPayloadSize(payload: unknown, maxBytes: number, field: string): void {
+/**
+ * The payload as it will be stored: at most `maxBytes` as compact JSON (how it is stored and sent on), and JSON
+ * a jsonb column takes (no NUL or unpaired surrogate, at most 1,000 levels deep; storable-json.ts).
+ */
+function checkPayload(payload: unknown, maxBytes: number, field: string): void {
   if (payload === undefined || payload === null) return;
-  const bytes = Buffer.byteLength(JSON.stringify(payload));
+  const { text, problem } = storableJson(payload);
+  if (problem !== undefined) throw new ValidationError(`${field} ${problem}`, field);
+  const bytes = Buffer.byteLength(text);
   if (bytes > maxBytes) {
     throw new ValidationError(`${field} takes ${bytes} bytes as JSON; the limit is ${maxBytes} (PAYLOAD_MAX_BYTES)`, field, 'payload_too_large');
   }
@@ -60,7 +66,7 @@ function keyedFingerprint(body: { idempotency_key?: string | null }): string | u
 /** POST /schedule: {command, scheduled_at, max_attempts?, priority?, idempotency_key?, payload?, queue?} */
 export function parseScheduleRequest(raw: unknown, limits: RequestLimits, headerKey?: string): NewTask {
   const body = parseWith(ScheduleRequest, withHeaderKey(raw, headerKey) ?? {});
-  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  checkPayload(body.payload, limits.payloadMaxBytes, 'payload');
   return {
     command: body.command,
     scheduledAt: parseDateTime(body.scheduled_at),
@@ -78,7 +84,7 @@ export function parseScheduleRequest(raw: unknown, limits: RequestLimits, header
 /** POST /api/schedule/batch: {command = "demo-job", count 1–1000, delay_seconds = 0, max_attempts?, payload?, queue?} */
 export function parseBatchRequest(raw: unknown, limits: RequestLimits, now = new Date()): NewTask[] {
   const body = parseWith(BatchScheduleRequest, raw ?? {});
-  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  checkPayload(body.payload, limits.payloadMaxBytes, 'payload');
   const scheduledAt = new Date(now.getTime() + (body.delay_seconds ?? 0) * 1000);
   const task: NewTask = {
     command: body.command,
@@ -111,7 +117,7 @@ function namedTask(task: z.output<typeof TaskRequest>, now: Date): NewTask {
 /** POST /api/tasks: one named task. */
 export function parseTaskRequest(raw: unknown, limits: RequestLimits, now = new Date(), headerKey?: string): NewTask {
   const body = parseWith(TaskRequest, withHeaderKey(raw, headerKey) ?? {});
-  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  checkPayload(body.payload, limits.payloadMaxBytes, 'payload');
   return namedTask(body, now);
 }
 
@@ -120,7 +126,7 @@ export function parseTaskBatchRequest(raw: unknown, limits: RequestLimits, now =
   const body = parseWith(TaskBatchRequest, raw ?? {});
   const keys = new Map<string, number>();
   return body.tasks.map((task, i) => {
-    checkPayloadSize(task.payload, limits.payloadMaxBytes, `tasks[${i}].payload`);
+    checkPayload(task.payload, limits.payloadMaxBytes, `tasks[${i}].payload`);
     // One statement cannot insert a key twice (ON CONFLICT would touch the same row twice).
     if (task.idempotency_key !== undefined) {
       const first = keys.get(task.idempotency_key);
@@ -136,7 +142,7 @@ export function parseTaskBatchRequest(raw: unknown, limits: RequestLimits, now =
 /** POST /api/schedules: a recurring schedule, checked whole (the pattern and zone by croner). */
 export function parseCronScheduleRequest(raw: unknown, limits: RequestLimits): NewSchedule {
   const body = parseWith(CronScheduleRequest, raw ?? {});
-  checkPayloadSize(body.payload, limits.payloadMaxBytes, 'payload');
+  checkPayload(body.payload, limits.payloadMaxBytes, 'payload');
   return toNewSchedule(body);
 }
 
@@ -193,10 +199,11 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(`${cursor.scheduledAt.toISOString()}|${cursor.id}`).toString('base64url');
 }
 
+/** The cursor as encodeCursor wrote it: an ISO time that reads back the same (so PostgreSQL can hold it) and an id. */
 function decodeCursor(value: string): Cursor {
-  const [iso, id] = Buffer.from(value, 'base64url').toString().split('|');
+  const [iso, id, extra] = Buffer.from(value, 'base64url').toString().split('|');
   const scheduledAt = new Date(iso ?? '');
-  if (!isUuid(id) || Number.isNaN(scheduledAt.getTime())) {
+  if (!isUuid(id) || extra !== undefined || Number.isNaN(scheduledAt.getTime()) || scheduledAt.toISOString() !== iso || scheduledAt.getUTCFullYear() < -4712) {
     throw new ValidationError('cursor is not one this API returned', 'cursor');
   }
   return { scheduledAt, id };

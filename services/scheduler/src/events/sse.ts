@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { ValidationError } from '../../../common/src/errors';
 import type { EventView } from '../api-types';
 import type { EventFeed } from './event-feed';
 
@@ -27,9 +28,8 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
       } });
       return;
     }
+    const lastEventId = parseLastEventId(req);
     clients += 1;
-    const header = req.get('last-event-id') ?? (typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined);
-    const lastEventId = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -91,4 +91,19 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
       close();
     }
   };
+}
+
+/**
+ * The event id a client resumes after (Last-Event-ID, or ?last_event_id= for clients that cannot set it), or
+ * undefined. Refused before the stream opens when it is not an id: past 15 digits a number loses precision,
+ * and the database would be asked for an id it cannot compare.
+ */
+function parseLastEventId(req: Request): number | undefined {
+  const header = req.get('last-event-id');
+  const field = header !== undefined ? 'Last-Event-ID' : 'last_event_id';
+  const given = header ?? (typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined);
+  // EventSource sends no Last-Event-ID before it has seen an id; an empty one means the same.
+  if (given === undefined || given === '') return undefined;
+  if (!/^\d{1,15}$/.test(given)) throw new ValidationError(`${field} must be an event id (a whole number of at most 15 digits)`, field);
+  return Number(given);
 }

@@ -51,7 +51,24 @@ export const Command = z.string({ error: requiredOr('a string') })
   .max(MAX_COMMAND_LENGTH, { error: `must be at most ${MAX_COMMAND_LENGTH} characters` })
   .refine((value) => !CONTROL_CHARACTERS.test(value), { error: 'must not contain control characters' });
 
-const ISO_8601 = /^\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?\s*$/i;
+const ISO_8601 = /^\s*(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))?\s*$/i;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether an ISO-8601 text names a day of the calendar and a time of the clock: Date would roll 2026-02-30
+ * over into March and 25:00 into the next day, so a date that does not exist would be taken as another.
+ */
+function isRealDateTime(text: string): boolean {
+  const match = ISO_8601.exec(text);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second = '0', , , offsetHours = '0', offsetMinutes = '0'] = match.slice(1);
+  const y = Number(year);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const days = Number(month) === 2 && leap ? 29 : DAYS_IN_MONTH[Number(month) - 1];
+  return days !== undefined && Number(day) >= 1 && Number(day) <= days && Number(hour) <= 23 && Number(minute) <= 59 && Number(second) <= 59
+    && Number(offsetHours) <= 23 && Number(offsetMinutes) <= 59;
+}
 
 /**
  * An ISO-8601 date-time ("2026-01-27T12:30:00Z"); without an offset it is taken as UTC, whatever the
@@ -65,9 +82,10 @@ export function parseDateTime(text: string): Date {
 export const DateTimeInput = z.string({ error: requiredOr('an ISO-8601 date-time such as 2026-01-27T12:30:00Z') })
   .regex(ISO_8601, { error: 'must be an ISO-8601 date-time such as 2026-01-27T12:30:00Z' })
   .refine((text) => {
+    if (!isRealDateTime(text)) return false;
     const date = parseDateTime(text);
     return !Number.isNaN(date.getTime()) && date.getUTCFullYear() <= 9999;
-  }, { error: 'is not a valid date-time' });
+  }, { error: 'is not a valid date-time: no such day or time, or after the year 9999' });
 
 const MaxAttempts = wholeNumber(1, 100);
 const Priority = wholeNumber(-1000, 1000);
@@ -250,7 +268,9 @@ export const ListTasksQuery = z.object({
   status: z.string().optional().describe('Comma-separated: pending, dispatched, running, active, succeeded (or completed), failed, cancelled.'),
   name: TaskName.optional().describe('Only tasks of this name.'),
   queue: QueueName.optional().describe('Only tasks in this queue.'),
-  q: z.string().optional().describe('A task id, or a command prefix.'),
+  // Commands hold no control characters, and PostgreSQL text no NUL: such a search is refused rather than failing the query.
+  q: z.string().refine((value) => !CONTROL_CHARACTERS.test(value), { error: 'must not contain control characters' }).optional()
+    .describe('A task id, or a command prefix.'),
   limit: z.string().regex(/^\d+$/, { error: 'must be a whole number from 1 to 500' }).optional().describe('1 to 500, default 50.'),
   order: z.enum(['asc', 'desc'], { error: 'must be asc or desc' }).optional().describe('By scheduled_at; default desc.'),
   cursor: z.string().optional().describe('next_cursor of the previous page.'),
