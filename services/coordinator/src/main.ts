@@ -23,7 +23,6 @@ runService('coordinator', async ({ config, logger, onStop }) => {
     pool,
     logger,
     host: config.bindHost,
-    grpc: config.grpc,
   });
   onStop(() => coordinator.stop());
 });

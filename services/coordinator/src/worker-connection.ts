@@ -81,12 +81,9 @@ function unavailable(message: string): Error {
 
 export interface ConnectDeps {
   logger: Logger;
-  /** Who the stream comes from (a worker certificate's name, null on a plaintext port); throws to refuse it. */
-  identify: (call: ConnectCall) => string | null;
-  /** The heartbeat handler shared with SendHeartbeat, told which stream the worker is on and who it is. */
-  heartbeat: (request: HeartbeatRequest, peer: string, transport: ConnectedWorker, identity: string | null) => Promise<HeartbeatResponse>;
-  /** Records the stream's reports, which apply only to attempts sent to its worker. */
-  reports: (request: UpdateTaskStatusBatchRequest, workerId: number) => Promise<UpdateTaskStatusBatchResponse>;
+  /** The heartbeat handler shared with SendHeartbeat, told which stream the worker is on. */
+  heartbeat: (request: HeartbeatRequest, peer: string, transport: ConnectedWorker) => Promise<HeartbeatResponse>;
+  reports: (request: UpdateTaskStatusBatchRequest) => Promise<UpdateTaskStatusBatchResponse>;
   /** The stream of worker `workerId` ended (it stays registered until it reconnects, leaves or is evicted). */
   disconnected: (workerId: number, transport: ConnectedWorker) => void;
 }
@@ -111,20 +108,11 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
       transport.disconnected();
       call.emit('error', error);
     };
-    let identity: string | null = null;
-    // Set when the caller is refused: no message of the stream is looked at, while the refusal is answered.
-    let refused = false;
-    try {
-      identity = deps.identify(call);
-    } catch (err) {
-      refused = true;
-      void answer(deps.logger, 'Connect', () => Promise.reject(err)).then((outcome) => outcome.error && fail(outcome.error));
-    }
     const reply = (message: Partial<CoordinatorMessage>) => {
       if (!failed && !call.cancelled && call.writable) call.write(message);
     };
     call.on('data', (message: WorkerMessage) => {
-      if (failed || refused) return;
+      if (failed) return;
       if (message.body === 'accepted' && message.accepted) {
         transport.accepted(message.seq, message.accepted.results);
         return;
@@ -137,7 +125,7 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
             throw new ValidationError('workerId cannot change on an open Connect stream', 'workerId');
           }
           workerId = request.workerId;
-          return deps.heartbeat(request, peer, transport, identity);
+          return deps.heartbeat(request, peer, transport);
         }).then((outcome) => (outcome.error ? fail(outcome.error) : reply({ seq: message.seq, heartbeat: outcome.response })));
         return;
       }
@@ -147,7 +135,7 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
       }
       if (message.body === 'reports' && message.reports) {
         const reports = message.reports;
-        void answer(deps.logger, 'Connect.reports', () => deps.reports(reports, workerId))
+        void answer(deps.logger, 'Connect.reports', () => deps.reports(reports))
           .then((outcome) => (outcome.error ? fail(outcome.error) : reply({ seq: message.seq, reports: outcome.response })));
         return;
       }

@@ -19,7 +19,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   onStop(() => pool.end());
   await waitForDatabase(pool, config.database, logger);
 
-  const coordinator = coordinatorView(config.scheduler.coordinatorsAddress, undefined, undefined, { tls: config.grpc.tls, token: config.scheduler.coordinatorToken });
+  const coordinator = coordinatorView(config.scheduler.coordinatorsAddress);
   onStop(() => coordinator.close());
   const feed = new EventFeed({ pool, database: config.database, logger });
   onStop(() => feed.close());

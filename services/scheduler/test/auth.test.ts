@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { loadConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
-import { isLoopback } from '../../common/src/bearer-tokens';
-import { ApiAuth, resolveApiAccess } from '../src/auth';
+import { ApiAuth, isLoopback, resolveApiAccess } from '../src/auth';
 import { startService } from '../../../test/helpers/processes';
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
