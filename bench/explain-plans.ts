@@ -51,7 +51,7 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
       const claimed = await claimDueTasks(pool, plan, COMMAND_WORKERS, 30_000, 250, false);
       const held = await pool.query("SELECT id AS task_id, attempt FROM tasks WHERE status IN ('dispatched', 'running') AND worker_id = 1 LIMIT 1000");
       await markSucceeded(pool, claimed.map((task) => ({
-        taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
+        taskId: task.id, attempt: task.attempt, heldBy: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
       await nextDueInMs(pool, false);
       await reconcileHeld(pool, 1, held.rows, 30_000, 15_000);
@@ -79,7 +79,7 @@ export async function explainPlans(log: (line: string) => void): Promise<string>
     const gatedRun = async () => {
       const claimed = await claimDueTasks(pool, plan, GATED_WORKERS, 30_000, 250, true);
       await markSucceeded(pool, claimed.map((task) => ({
-        taskId: task.id, attempt: task.attempt, legacyWorkerId: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
+        taskId: task.id, attempt: task.attempt, heldBy: null, atMs: Date.now(), detail: '"ok"', startedAtMs: Date.now(),
       })));
       await nextDueInMs(pool, true);
       await measureQueue(pool);

@@ -74,6 +74,8 @@ export interface SchedulerConfig {
    * role:name:token or role:name:sha256:<64 hex digits>, role being viewer or operator.
    */
   readonly apiTokens: readonly ApiTokenConfig[];
+  /** COORDINATOR_TOKEN: sent with ListWorkers when the coordinators require a token (plaintext gRPC with API_TOKENS set). */
+  readonly coordinatorToken?: string;
   /** AUTH, default "token": "none" serves the API without tokens even on a non-loopback address, with a warning. */
   readonly auth: 'token' | 'none';
   /**
@@ -203,6 +205,13 @@ export interface CoordinatorConfig {
   readonly schedulesJson: string | undefined;
   /** METRICS_PORT, default 9464: serves /metrics and /healthz (0 = any free port, logged). */
   readonly metricsPort: number;
+  /**
+   * GRPC_PLAINTEXT_PORT, default none: a second, plaintext port beside a TLS one, for original-contract workers
+   * (which cannot speak TLS); only worker calls are served there without credentials.
+   */
+  readonly plaintextPort?: number;
+  /** API_TOKENS and API_TOKEN, as the scheduler's: SubmitTask and ListWorkers take them in `authorization` metadata. */
+  readonly apiTokens: readonly ApiTokenConfig[];
 }
 
 /** The shipped worker's built-in `http` task type (docs/builtin-tasks.md); fields as createHttpTask takes them. */
@@ -262,9 +271,34 @@ export interface WorkerConfig {
   readonly shell: ShellTaskConfig;
 }
 
+/** PEM files for gRPC's mutual TLS, as GRPC_TLS_CA, GRPC_TLS_CERT and GRPC_TLS_KEY name them. */
+export interface GrpcTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /** GRPC_TLS_SERVER_NAME: the name clients expect in the coordinator's certificate, when the address does not carry it. */
+  readonly serverName?: string;
+  /** GRPC_TLS_RELOAD, default 60 s: how often the files are re-read (cert-manager rotates them in place). */
+  readonly reloadIntervalMs: number;
+}
+
+/** How every service speaks gRPC (docs/security.md). */
+export interface GrpcConfig {
+  /**
+   * GRPC_TLS_CA, GRPC_TLS_CERT, GRPC_TLS_KEY: all three, or none. With them the coordinator serves TLS and
+   * asks for client certificates, and the scheduler and workers dial it with theirs.
+   */
+  readonly tls?: GrpcTlsFiles;
+  /** GRPC_INSECURE, default false: plaintext gRPC on a non-loopback address, on purpose (a NetworkPolicy guards it). */
+  readonly insecure: boolean;
+  /** GRPC_MAX_MESSAGE_BYTES, default 4 MiB: the largest message a gRPC server accepts (RESOURCE_EXHAUSTED beyond). */
+  readonly maxMessageBytes: number;
+}
+
 export interface Config {
   /** BIND_HOST, default "0.0.0.0": the interface every server listens on. */
   readonly bindHost: string;
+  readonly grpc: GrpcConfig;
   /** LOG_LEVEL, default "info". */
   readonly logLevel: string;
   readonly database: DatabaseConfig;
@@ -434,12 +468,14 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const keyTtlMs = read.duration('IDEMPOTENCY_KEY_TTL', 86_400_000);
   if (keyTtlMs < 1000) read.problems.push('IDEMPOTENCY_KEY_TTL must be at least 1s');
+  const apiTokens = readApiTokens(read);
   const scheduler: SchedulerConfig = {
     port: read.port('SCHEDULER_PORT', 8081),
     coordinatorAddress,
     coordinatorsAddress: read.optional('COORDINATORS_ADDRESS') === undefined ? coordinatorAddress : read.address('COORDINATORS_ADDRESS', coordinatorAddress),
     apiToken: read.optional('API_TOKEN'),
-    apiTokens: readApiTokens(read),
+    apiTokens,
+    coordinatorToken: read.optional('COORDINATOR_TOKEN'),
     auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
     allowedHosts: read.optional('ALLOWED_HOSTS')?.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
     rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
@@ -476,6 +512,8 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyKeyTtlMs: keyTtlMs,
     schedulesJson: read.optional('SCHEDULES'),
     metricsPort: metricsPort ?? 9464,
+    plaintextPort: read.optional('GRPC_PLAINTEXT_PORT') === undefined ? undefined : read.port('GRPC_PLAINTEXT_PORT', 0),
+    apiTokens,
   };
 
   const id = read.int('WORKER_ID', 0, 0, 0xffffffff) || randomWorkerId();
@@ -554,8 +592,26 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (autoscaler.intervalMs < 100) read.problems.push(`AUTOSCALER_INTERVAL must be at least 100ms`);
 
+  const tlsFiles = { ca: read.optional('GRPC_TLS_CA'), cert: read.optional('GRPC_TLS_CERT'), key: read.optional('GRPC_TLS_KEY') };
+  const tlsGiven = Object.values(tlsFiles).filter((file) => file !== undefined).length;
+  if (tlsGiven > 0 && tlsGiven < 3) read.problems.push('GRPC_TLS_CA, GRPC_TLS_CERT and GRPC_TLS_KEY go together: set all three (mutual TLS) or none');
+  const grpc: GrpcConfig = {
+    tls: tlsGiven === 3 ? {
+      ca: tlsFiles.ca!,
+      cert: tlsFiles.cert!,
+      key: tlsFiles.key!,
+      serverName: read.optional('GRPC_TLS_SERVER_NAME'),
+      reloadIntervalMs: read.duration('GRPC_TLS_RELOAD', 60_000),
+    } : undefined,
+    insecure: read.boolean('GRPC_INSECURE', false),
+    maxMessageBytes: read.int('GRPC_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+  };
+  if (grpc.tls && grpc.tls.reloadIntervalMs < 100) read.problems.push('GRPC_TLS_RELOAD must be at least 100ms');
+  if (coordinator.plaintextPort !== undefined && !grpc.tls) read.problems.push('GRPC_PLAINTEXT_PORT is a second port beside a TLS one: set GRPC_TLS_* too, or serve plaintext on COORDINATOR_PORT with GRPC_INSECURE=true');
+
   const config: Config = {
     bindHost: read.string('BIND_HOST', '0.0.0.0'),
+    grpc,
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     database,
     scheduler,

@@ -38,6 +38,13 @@ export class ForbiddenError extends TaskMasterError {
   }
 }
 
+/** The caller did not say who it is, or not in a way that can be verified. HTTP 401, gRPC UNAUTHENTICATED. */
+export class UnauthenticatedError extends TaskMasterError {
+  constructor(message: string) {
+    super('unauthenticated', message);
+  }
+}
+
 /** A request body in a format the route does not take (not JSON). HTTP 415. */
 export class UnsupportedMediaTypeError extends TaskMasterError {
   constructor(message: string) {

@@ -68,7 +68,7 @@ export class AttemptTimeouts {
     const { applied, final } = await markFailed(pool, overdue.map((attempt) => ({
       taskId: attempt.task_id,
       attempt: attempt.attempt,
-      legacyWorkerId: null,
+      heldBy: null,
       atMs,
       detail: `timed out: still held by worker ${attempt.worker_id} ${Math.round(graceMs / 1000)} s after its ${attempt.timeout_seconds} s timeout`,
       startedAtMs: null,

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { CoordinatorConfig, DatabaseConfig } from '../../common/src/config';
+import { BearerTokens } from '../../common/src/bearer-tokens';
+import type { CoordinatorConfig, DatabaseConfig, GrpcConfig } from '../../common/src/config';
 import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { listen, type Listener } from '../../common/src/db/listener';
 import { grpcApi } from '../../common/src/grpc/contract';
+import { grpcListeners, serverCredentials } from '../../common/src/grpc/peer-security';
 import { startGrpcServer, type GrpcServer } from '../../common/src/grpc/server';
 import { AttemptTimeouts } from './attempt-timeouts';
 import { parseConfiguredSchedules, saveConfiguredSchedules } from './configured-schedules';
@@ -24,10 +26,15 @@ export interface CoordinatorDeps {
   pool: Pool;
   logger: Logger;
   host: string;
+  /** How gRPC is served: TLS or plaintext (docs/security.md). @defaultValue plaintext, which needs a loopback host */
+  grpc?: GrpcConfig;
 }
 
 export interface Coordinator {
+  /** COORDINATOR_PORT as bound: TLS when configured. */
   readonly port: number;
+  /** GRPC_PLAINTEXT_PORT as bound, beside a TLS port. */
+  readonly plaintextPort?: number;
   readonly registry: WorkerRegistry;
   stop(): Promise<void>;
 }
@@ -119,16 +126,27 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
     },
   });
 
-  let server: GrpcServer | undefined;
+  // Checked before anything listens: plaintext on a reachable address must be asked for (GRPC_INSECURE).
+  const grpc: Partial<GrpcConfig> = deps.grpc ?? {};
+  const { listeners, warning } = grpcListeners({ tls: grpc.tls, insecure: grpc.insecure ?? false, bindHost: deps.host, port: config.port, plaintextPort: config.plaintextPort });
+  if (warning) logger.warn(warning);
+  const tokens = new BearerTokens(config.apiTokens ?? []);
+  const servers: GrpcServer[] = [];
   let listener: Listener | undefined;
   try {
-    server = await startGrpcServer({
-      host: deps.host,
-      port: config.port,
-      service: grpcApi().CoordinatorService.service,
-      implementation: coordinatorService({ pool, logger, registry, recorder, heartbeat, keyTtlMs: config.idempotencyKeyTtlMs }),
-      serviceName: 'grpcapi.CoordinatorService',
-    });
+    for (const port of listeners) {
+      servers.push(await startGrpcServer({
+        host: deps.host,
+        port: port.port,
+        service: grpcApi().CoordinatorService.service,
+        implementation: coordinatorService({
+          pool, logger, registry, recorder, heartbeat, keyTtlMs: config.idempotencyKeyTtlMs, access: { secure: port.secure, tokens },
+        }),
+        serviceName: 'grpcapi.CoordinatorService',
+        credentials: serverCredentials(grpc.tls, port),
+        maxMessageBytes: grpc.maxMessageBytes,
+      }));
+    }
     listener = listen(deps.database, ['taskmaster_tasks', 'taskmaster_cancels', 'taskmaster_schedules', 'taskmaster_gates'], (channel, payload) => {
       if (channel === 'taskmaster_tasks') return dispatcher.wake();
       if (channel === 'taskmaster_gates') return dispatcher.gatesChanged();
@@ -138,7 +156,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       if (cancelled && stopAttempts(registry, [cancelled], `cancelled: ${cancelled.reason}`, logger) > 0) dispatcher.capacityChanged();
     }, logger);
   } catch (err) {
-    await server?.shutdown(0);
+    await Promise.all(servers.map((server) => server.shutdown(0)));
     throw err;
   }
   dispatcher.start();
@@ -147,12 +165,13 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
   ticker.start();
   const stopWatchingWorkers = watchWorkers(registry);
   const queueSampler = sampleQueue({ pool, logger, intervalMs: config.pollIntervalMs, workers: registry });
-  logger.info({ port: server.port }, 'coordinator listening');
+  const [main, plaintext] = servers;
+  logger.info({ port: main.port, tls: grpc.tls !== undefined, plaintext_port: plaintext?.port }, 'coordinator listening');
 
-  const grpcServer = server;
   const taskListener = listener;
   return {
-    port: grpcServer.port,
+    port: main.port,
+    plaintextPort: plaintext?.port,
     registry,
     async stop() {
       stopWatchingWorkers();
@@ -162,7 +181,7 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
       await sweeper.stop();
       await timeouts.stop();
       await ticker.stop();
-      await grpcServer.shutdown();
+      await Promise.all(servers.map((server) => server.shutdown()));
       clients.closeAll();
     },
   };

@@ -4,7 +4,7 @@ import type { Pool } from '../../common/src/db/pool';
 import { NAME_PATTERN } from '../../sdk/src/task-fields';
 import type { Logger } from '../../common/src/logger';
 import { insertEvent } from '../../common/src/db/events';
-import { ValidationError } from '../../common/src/errors';
+import { ForbiddenError, ValidationError } from '../../common/src/errors';
 import { isUuid } from '../../common/src/validation';
 import type { HeartbeatRequest, HeartbeatResponse, HeldTask } from '../../common/src/grpc/contract';
 import { handBackUnheld, type HandedBack } from './db/hand-back-tasks';
@@ -110,7 +110,7 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
         let handedBack = worker.ownership && await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs));
         if (handedBack === undefined) {
           // Another coordinator claimed it since, yet it beats here: it moved back. Claim it again.
-          worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
+          worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId, worker.identity);
           handedBack = await whileOwned(pool, worker.ownership, (db) => handBackUnheld(db, worker.id, held, holdingsGraceMs)) ?? [];
         }
         worker.needsReconcile = false;
@@ -126,14 +126,23 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     return drop;
   }
 
-  return async function handleHeartbeat(request: HeartbeatRequest, peer: string, transport?: WorkerTransport): Promise<HeartbeatResponse> {
+  /**
+   * `identity`: the worker certificate's name the call came with, null on a plaintext port. A worker id is
+   * bound to the identity it first came with (here and, through worker_owners, on every coordinator).
+   */
+  return async function handleHeartbeat(
+    request: HeartbeatRequest, peer: string, transport?: WorkerTransport, identity: string | null = null,
+  ): Promise<HeartbeatResponse> {
     validate(request, transport?.kind === 'connected');
+    const previous = registry.get(request.workerId);
+    if (previous && previous.identity !== identity) {
+      throw new ForbiddenError(`workerId ${request.workerId} belongs to another identity`, 'workerId');
+    }
     if (request.leaving) {
       // removeWorker hands its tasks back, which wakes the dispatcher (coordinator.ts).
-      await sweeper.removeWorker(request.workerId, 'left');
+      await sweeper.removeWorker(request.workerId, 'left', identity);
       return { acknowledged: true, drop: [] };
     }
-    const previous = registry.get(request.workerId);
     // A new connection (a new stream, or unary calls from a new peer) may come after the worker was with
     // another coordinator: claim it again, so that one can no longer evict it or hand its tasks back.
     const reconnected = previous !== undefined && (transport ? previous.transport !== transport : previous.peer !== peer);
@@ -141,11 +150,14 @@ export function heartbeatHandler(deps: HeartbeatDeps) {
     // worker joins or reconnects; checked here, before anything changes.
     const declaring = (previous === undefined || reconnected) && (request.schedules.length > 0 || request.concurrency_limits.length > 0);
     if (declaring) checkDeclarations(request);
-    const { worker, joined: isNew } = registry.heartbeat(request, peer);
+    // Claimed before it is registered: the claim is also where the database refuses an id bound to another identity.
+    const ownership = previous === undefined || reconnected || !previous.ownership
+      ? await claimWorker(pool, request.workerId, deps.coordinatorId, identity) : undefined;
+    const { worker, joined: isNew } = registry.heartbeat(request, peer, identity);
     // What it holds is taken in before any await: a dispatch pass in between must see its slots as they are
     // (found by the randomised fault test: a worker new here was sent tasks beyond its free slots).
     const { missing } = worker.reportsHeld ? registry.updateHoldings(worker, request.held) : { missing: [] };
-    if (isNew || reconnected || !worker.ownership) worker.ownership = await claimWorker(pool, worker.id, deps.coordinatorId);
+    if (ownership) worker.ownership = ownership;
     if (transport) {
       if (worker.transport !== transport) worker.transport?.close();
       worker.transport = transport;

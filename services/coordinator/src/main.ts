@@ -23,6 +23,7 @@ runService('coordinator', async ({ config, logger, onStop }) => {
     pool,
     logger,
     host: config.bindHost,
+    grpc: config.grpc,
   });
   onStop(() => coordinator.stop());
 });

@@ -25,6 +25,8 @@ export interface Capabilities {
 
 export interface RegisteredWorker {
   readonly id: number;
+  /** The client certificate's name its id is bound to; null on a plaintext port (caller-access.ts). */
+  readonly identity: string | null;
   address: string;
   name: string;
   slotsTotal: number;
@@ -111,12 +113,13 @@ export class WorkerRegistry {
   }
 
   /** Records a heartbeat; `joined` is true for a worker not known before. */
-  heartbeat(request: HeartbeatRequest, peer = ''): { worker: RegisteredWorker; joined: boolean } {
+  heartbeat(request: HeartbeatRequest, peer = '', identity: string | null = null): { worker: RegisteredWorker; joined: boolean } {
     const legacy = request.slots_total === 0;
     const existing = this.workers.get(request.workerId);
     const capabilities = capabilitiesOf(request, legacy);
     const worker: RegisteredWorker = existing ?? {
       id: request.workerId,
+      identity,
       address: request.address,
       name: request.name,
       slotsTotal: 0,

@@ -3,7 +3,7 @@ import type { Pool } from '../../common/src/db/pool';
 import type { Logger } from '../../common/src/logger';
 import { insertTasks } from '../../common/src/db/insert-tasks';
 import { fingerprint } from '../../common/src/fingerprint';
-import { NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
+import { ForbiddenError, NotFoundError, StaleAttemptError, ValidationError } from '../../common/src/errors';
 import { requestStream, unary } from '../../common/src/grpc/server';
 import { parseCommand } from '../../common/src/validation';
 import { CONTROL_CHARACTERS } from '../../sdk/src/task-fields';
@@ -12,6 +12,7 @@ import type {
   ClientTaskRequest, ClientTaskResponse, HeartbeatRequest, HeartbeatResponse, ListWorkersResponse,
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, UpdateTaskStatusRequest, UpdateTaskStatusResponse,
 } from '../../common/src/grpc/contract';
+import { authorizeClient, workerIdentity, type ListenerAccess } from './caller-access';
 import { existingTaskIds } from './db/record-transitions';
 import type { HandleHeartbeat } from './heartbeats';
 import { observeHeartbeat } from './metrics';
@@ -30,18 +31,22 @@ export interface CoordinatorServiceDeps {
   heartbeat: HandleHeartbeat;
   /** IDEMPOTENCY_KEY_TTL, for SubmitTask's keys. */
   keyTtlMs?: number;
+  /** What the port these handlers serve asks of callers (caller-access.ts). */
+  access: ListenerAccess;
 }
 
-/** What a handler needs of its call: who sent it ("ip:port"). */
-interface Peer {
-  getPeer(): string;
-}
+/** What a handler needs of its call: who sent it ("ip:port"), and how (its certificate, its metadata). */
+type Call = Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getPeer' | 'getAuthContext' | 'metadata'>;
 
-/** The CoordinatorService handlers (proto/taskmaster.proto); validation here, state in the modules. */
+/**
+ * The CoordinatorService handlers (proto/taskmaster.proto) for one port; validation here, who may call what
+ * in caller-access.ts, state in the modules.
+ */
 export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedServiceImplementation {
-  const { pool, logger, registry, recorder, heartbeat, keyTtlMs } = deps;
+  const { pool, logger, registry, recorder, heartbeat, keyTtlMs, access } = deps;
 
-  async function submitTask(request: ClientTaskRequest): Promise<ClientTaskResponse> {
+  async function submitTask(request: ClientTaskRequest, call: Call): Promise<ClientTaskResponse> {
+    authorizeClient(call, access, 'submit');
     const command = parseCommand(request.data, 'data');
     if (!Number.isSafeInteger(request.scheduled_at) || request.scheduled_at < 0) {
       throw new ValidationError('scheduled_at must be Unix seconds, or 0 for now', 'scheduled_at');
@@ -57,22 +62,39 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     return { message: task.inserted ? 'Task submitted' : 'Task already submitted with this idempotency_key', task_id: task.id };
   }
 
-  async function sendHeartbeat(request: HeartbeatRequest, call: grpc.ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>): Promise<HeartbeatResponse> {
+  async function sendHeartbeat(request: HeartbeatRequest, call: Call): Promise<HeartbeatResponse> {
+    const identity = workerIdentity(call, access);
     observeHeartbeat();
-    return heartbeat(request, call.getPeer());
+    return heartbeat(request, call.getPeer(), undefined, identity);
   }
 
   /**
    * The original-contract worker an attempt-0 report comes from, by the connection it came over (the peer its
    * heartbeats come from, registry.legacyWorkerAt); null when none. Reports with an attempt need none.
    */
-  function legacyReporter(updates: readonly UpdateTaskStatusRequest[], call?: Peer): number | null {
-    if (!call || !updates.some((update) => update.attempt === 0)) return null;
+  function legacyReporter(updates: readonly UpdateTaskStatusRequest[], call: Call): number | null {
+    if (!updates.some((update) => update.attempt === 0)) return null;
     return registry.legacyWorkerAt(call.getPeer()) ?? null;
   }
 
-  async function updateTaskStatus(request: UpdateTaskStatusRequest, call: Peer): Promise<UpdateTaskStatusResponse> {
-    const outcome = await recorder.record(request, legacyReporter([request], call));
+  /**
+   * The worker a certificate holder's reports come from: every one must name the same worker, registered
+   * here under that certificate's identity, and applies only to attempts sent to it. Null on a plaintext port.
+   */
+  function certifiedSender(updates: readonly UpdateTaskStatusRequest[], call: Call): number | null {
+    const identity = workerIdentity(call, access);
+    if (identity === null || updates.length === 0) return null;
+    const workerId = updates[0].worker_id;
+    const worker = registry.get(workerId);
+    if (!worker || worker.identity !== identity || updates.some((update) => update.worker_id !== workerId)) {
+      throw new ForbiddenError(`reports must name a worker of ${identity} connected to this coordinator (worker_id ${workerId})`, 'worker_id');
+    }
+    return workerId;
+  }
+
+  async function updateTaskStatus(request: UpdateTaskStatusRequest, call: Call): Promise<UpdateTaskStatusResponse> {
+    const sender = certifiedSender([request], call);
+    const outcome = await recorder.record(request, sender === null ? legacyReporter([request], call) : null, sender);
     if (outcome.problem) throw new ValidationError(outcome.problem.message, outcome.problem.field);
     if (outcome.applied) return { success: true, message: 'recorded' };
     const exists = await existingTaskIds(pool, [request.task_id]);
@@ -82,20 +104,22 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     );
   }
 
-  // Over the stream there is no call to ask for the peer: attempt-0 reports (original workers only use the
-  // unary call) then apply nowhere.
+  /** `sender`: given for reports on a worker's Connect stream, which apply only to attempts sent to that worker. */
   async function updateTaskStatuses(
     request: UpdateTaskStatusBatchRequest,
-    call?: Peer,
+    call: Call | { sender: number },
   ): Promise<UpdateTaskStatusBatchResponse> {
     // A worker reports at most what its slots hold; more in one batch is not a worker's report.
     if (request.updates.length > MAX_REPORTS_PER_BATCH) {
       throw new ValidationError(`updates lists ${request.updates.length} reports; a batch holds at most ${MAX_REPORTS_PER_BATCH}`, 'updates');
     }
-    return { results: await recorder.recordAll(request.updates, legacyReporter(request.updates, call)) };
+    if ('sender' in call) return { results: await recorder.recordAll(request.updates, null, call.sender) };
+    const sender = certifiedSender(request.updates, call);
+    return { results: await recorder.recordAll(request.updates, sender === null ? legacyReporter(request.updates, call) : null, sender) };
   }
 
-  async function listWorkers(): Promise<ListWorkersResponse> {
+  async function listWorkers(_request: unknown, call: Call): Promise<ListWorkersResponse> {
+    authorizeClient(call, access, 'list');
     return { workers: registry.list() };
   }
 
@@ -104,15 +128,16 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
     SendHeartbeat: unary(logger, 'SendHeartbeat', sendHeartbeat),
     UpdateTaskStatus: unary(logger, 'UpdateTaskStatus', updateTaskStatus),
     UpdateTaskStatuses: unary(logger, 'UpdateTaskStatuses', updateTaskStatuses),
-    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', (request: UpdateTaskStatusBatchRequest) => updateTaskStatuses(request)),
+    StreamTaskStatuses: requestStream(logger, 'StreamTaskStatuses', updateTaskStatuses),
     ListWorkers: unary(logger, 'ListWorkers', listWorkers),
     Connect: connectHandler({
       logger,
-      heartbeat: (request, peer, transport) => {
+      identify: (call) => workerIdentity(call, access),
+      heartbeat: (request, peer, transport, identity) => {
         observeHeartbeat();
-        return heartbeat(request, peer, transport);
+        return heartbeat(request, peer, transport, identity);
       },
-      reports: updateTaskStatuses,
+      reports: (request, workerId) => updateTaskStatuses(request, { sender: workerId }),
       disconnected: (workerId, transport) => {
         const worker = registry.get(workerId);
         if (worker?.transport === transport) worker.transport = undefined;

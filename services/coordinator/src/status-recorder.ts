@@ -62,17 +62,21 @@ export class StatusRecorder {
 
   /**
    * Records one report. `legacyWorkerId`: the original-contract worker whose connection sent it (service.ts
-   * resolves it from the peer); an attempt-0 report applies only to an attempt that worker holds.
+   * resolves it from the peer); an attempt-0 report applies only to an attempt that worker holds. `sender`:
+   * the worker known to have sent it (its Connect stream's, its certificate's); the report then applies only
+   * to an attempt sent to that worker.
    */
-  async record(update: UpdateTaskStatusRequest, legacyWorkerId: number | null = null): Promise<RecordedOutcome> {
-    const [outcome] = await this.enqueue([prepare(update, legacyWorkerId)]);
+  async record(update: UpdateTaskStatusRequest, legacyWorkerId: number | null = null, sender: number | null = null): Promise<RecordedOutcome> {
+    const [outcome] = await this.enqueue([prepare(update, legacyWorkerId, sender)]);
     return outcome;
   }
 
   /** Records one RPC's reports; a bad report gets success=false naming its field, the others are written. */
-  async recordAll(updates: readonly UpdateTaskStatusRequest[], legacyWorkerId: number | null = null): Promise<UpdateTaskStatusResponse[]> {
+  async recordAll(
+    updates: readonly UpdateTaskStatusRequest[], legacyWorkerId: number | null = null, sender: number | null = null,
+  ): Promise<UpdateTaskStatusResponse[]> {
     if (updates.length === 0) return [];
-    const outcomes = await this.enqueue(updates.map((update) => prepare(update, legacyWorkerId)));
+    const outcomes = await this.enqueue(updates.map((update) => prepare(update, legacyWorkerId, sender)));
     return outcomes.map((outcome) => ({
       success: outcome.applied,
       message: outcome.problem ? `${outcome.problem.field}: ${outcome.problem.message}`
@@ -136,7 +140,7 @@ export class StatusRecorder {
         const applied = appliedBy.has(id);
         const outcome: RecordedOutcome = {
           applied,
-          workerId: applied ? appliedBy.get(id) ?? null : update.worker_id || transition.legacyWorkerId,
+          workerId: applied ? appliedBy.get(id) ?? null : update.worker_id || transition.heldBy,
         };
         if (update.status === 'FAILED') outcome.final = failure.final.has(id);
         onRecorded?.(update, outcome);
@@ -185,18 +189,18 @@ function reportProblem(update: UpdateTaskStatusRequest): ReportProblem | undefin
   return undefined;
 }
 
-function prepare(update: UpdateTaskStatusRequest, legacyWorkerId: number | null): Prepared {
+function prepare(update: UpdateTaskStatusRequest, legacyWorkerId: number | null, sender: number | null): Prepared {
   const problem = reportProblem(update);
   if (problem) return { update, problem };
-  return { update, transition: toTransition(update, legacyWorkerId) };
+  return { update, transition: toTransition(update, legacyWorkerId, sender) };
 }
 
-function toTransition(update: UpdateTaskStatusRequest, legacyWorkerId: number | null): Transition {
+function toTransition(update: UpdateTaskStatusRequest, legacyWorkerId: number | null, sender: number | null): Transition {
   const seconds = update.status === 'STARTED' ? update.started_at : update.status === 'COMPLETE' ? update.completed_at : update.failed_at;
   return {
     taskId: update.task_id.toLowerCase(),
     attempt: update.attempt,
-    legacyWorkerId: update.attempt === 0 ? legacyWorkerId : null,
+    heldBy: update.attempt === 0 ? legacyWorkerId : sender,
     atMs: update.at_ms > 0 ? update.at_ms : seconds > 0 ? seconds * 1000 : Date.now(),
     detail: update.status === 'FAILED' ? wellFormed(update.error ?? '') : update.status === 'COMPLETE' ? resultAsJson(update.result ?? '') : '',
     startedAtMs: update.status !== 'STARTED' && update.started_at_ms > 0 ? update.started_at_ms : null,

@@ -56,13 +56,14 @@ export class Sweeper {
    * one's, with its tasks (db/worker-owners.ts). A worker leaving that this coordinator never saw (it
    * restarted) is claimed first: it is talking to this one.
    */
-  async removeWorker(workerId: number, reason: 'evicted' | 'left'): Promise<void> {
+  /** `identity`: of the worker's leaving heartbeat, which may only end a worker of that identity. */
+  async removeWorker(workerId: number, reason: 'evicted' | 'left', identity: string | null = null): Promise<void> {
     const { pool, registry, logger, coordinatorId } = this.options;
     const worker = registry.remove(workerId);
     // A worker that leaves ends its own Connect stream once its leaving heartbeat is answered; ending it
     // here first would look like a lost connection to the worker.
     if (reason === 'evicted' || worker?.transport?.kind === 'dialled') worker?.transport?.close();
-    const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId) : undefined);
+    const ownership = worker?.ownership ?? (reason === 'left' ? await claimWorker(pool, workerId, coordinatorId, identity) : undefined);
     const owned = ownership && await whileOwned(pool, ownership, (db) => handBackWorkerTasks(db, workerId, 1000, reason === 'left' ? 'worker left' : 'worker evicted'), { release: true });
     if (!owned) {
       logger.info({ worker_id: workerId, reason }, 'worker removed; another coordinator owns it now, so its tasks are left to that one');

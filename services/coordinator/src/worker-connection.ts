@@ -81,9 +81,12 @@ function unavailable(message: string): Error {
 
 export interface ConnectDeps {
   logger: Logger;
-  /** The heartbeat handler shared with SendHeartbeat, told which stream the worker is on. */
-  heartbeat: (request: HeartbeatRequest, peer: string, transport: ConnectedWorker) => Promise<HeartbeatResponse>;
-  reports: (request: UpdateTaskStatusBatchRequest) => Promise<UpdateTaskStatusBatchResponse>;
+  /** Who the stream comes from (a worker certificate's name, null on a plaintext port); throws to refuse it. */
+  identify: (call: ConnectCall) => string | null;
+  /** The heartbeat handler shared with SendHeartbeat, told which stream the worker is on and who it is. */
+  heartbeat: (request: HeartbeatRequest, peer: string, transport: ConnectedWorker, identity: string | null) => Promise<HeartbeatResponse>;
+  /** Records the stream's reports, which apply only to attempts sent to its worker. */
+  reports: (request: UpdateTaskStatusBatchRequest, workerId: number) => Promise<UpdateTaskStatusBatchResponse>;
   /** The stream of worker `workerId` ended (it stays registered until it reconnects, leaves or is evicted). */
   disconnected: (workerId: number, transport: ConnectedWorker) => void;
 }
@@ -108,11 +111,20 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
       transport.disconnected();
       call.emit('error', error);
     };
+    let identity: string | null = null;
+    // Set when the caller is refused: no message of the stream is looked at, while the refusal is answered.
+    let refused = false;
+    try {
+      identity = deps.identify(call);
+    } catch (err) {
+      refused = true;
+      void answer(deps.logger, 'Connect', () => Promise.reject(err)).then((outcome) => outcome.error && fail(outcome.error));
+    }
     const reply = (message: Partial<CoordinatorMessage>) => {
       if (!failed && !call.cancelled && call.writable) call.write(message);
     };
     call.on('data', (message: WorkerMessage) => {
-      if (failed) return;
+      if (failed || refused) return;
       if (message.body === 'accepted' && message.accepted) {
         transport.accepted(message.seq, message.accepted.results);
         return;
@@ -125,7 +137,7 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
             throw new ValidationError('workerId cannot change on an open Connect stream', 'workerId');
           }
           workerId = request.workerId;
-          return deps.heartbeat(request, peer, transport);
+          return deps.heartbeat(request, peer, transport, identity);
         }).then((outcome) => (outcome.error ? fail(outcome.error) : reply({ seq: message.seq, heartbeat: outcome.response })));
         return;
       }
@@ -135,7 +147,7 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
       }
       if (message.body === 'reports' && message.reports) {
         const reports = message.reports;
-        void answer(deps.logger, 'Connect.reports', () => deps.reports(reports))
+        void answer(deps.logger, 'Connect.reports', () => deps.reports(reports, workerId))
           .then((outcome) => (outcome.error ? fail(outcome.error) : reply({ seq: message.seq, reports: outcome.response })));
         return;
       }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { BearerTokens, isLoopback, type TokenHolder } from '../../common/src/bearer-tokens';
 import type { ApiRole, ApiTokenConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
 
@@ -11,21 +12,18 @@ import { ConfigError } from '../../common/src/errors';
  */
 
 /** The holder of the token a request came with. */
-export interface Caller {
-  role: ApiRole;
-  name: string;
-}
+export type Caller = TokenHolder;
 
 /** How long a stream ticket lets a stream be opened (an open stream stays open). */
 const TICKET_TTL_MS = 60_000;
 
 export class ApiAuth {
-  private readonly tokens: ReadonlyArray<{ role: ApiRole; name: string; digest: Buffer }>;
+  private readonly tokens: BearerTokens;
   private readonly ticketKey: Buffer;
 
   /** `tokens` empty: the API is open (a loopback address, or AUTH=none). */
   constructor(tokens: readonly ApiTokenConfig[]) {
-    this.tokens = tokens.map(({ role, name, sha256 }) => ({ role, name, digest: Buffer.from(sha256, 'hex') }));
+    this.tokens = new BearerTokens(tokens);
     // Derived from the tokens, so every scheduler replica with the same tokens accepts the others' tickets,
     // and changing the tokens voids every ticket.
     const digests = tokens.map((token) => `${token.role}:${token.name}:${token.sha256}`).sort();
@@ -33,19 +31,12 @@ export class ApiAuth {
   }
 
   get open(): boolean {
-    return this.tokens.length === 0;
+    return this.tokens.none;
   }
 
   /** The caller an Authorization header names, or undefined; every configured token is compared, in constant time. */
   callerOf(authorization: string | undefined): Caller | undefined {
-    const match = /^Bearer (\S+)$/.exec(authorization ?? '');
-    if (!match) return undefined;
-    const digest = createHash('sha256').update(match[1]).digest();
-    let found: { role: ApiRole; name: string } | undefined;
-    for (const token of this.tokens) {
-      if (timingSafeEqual(digest, token.digest) && !found) found = token;
-    }
-    return found && { role: found.role, name: found.name };
+    return this.tokens.holderOf(authorization);
   }
 
   /** A ticket that opens the event stream as `caller` for the next minute. */
@@ -78,11 +69,6 @@ export class ApiAuth {
 /** The access of an app given one operator token (API_TOKEN), or none: what tests and embedders pass. */
 export function apiAuthFromToken(token: string | undefined): ApiAuth {
   return new ApiAuth(token === undefined ? [] : [{ role: 'operator', name: 'api-token', sha256: createHash('sha256').update(token).digest('hex') }]);
-}
-
-/** Whether a BIND_HOST value listens on the loopback interface only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**

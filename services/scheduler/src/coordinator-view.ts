@@ -1,6 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { callUnary, createCoordinatorClient, type CoordinatorServiceClient, type WorkerInfo } from '../../common/src/grpc/contract';
+import {
+  callUnary, createCoordinatorClient, type CoordinatorCredentials, type CoordinatorServiceClient, type WorkerInfo,
+} from '../../common/src/grpc/contract';
 
 export interface CoordinatorView {
   /** The coordinator's registry, or null when it cannot be reached. */
@@ -32,7 +34,7 @@ function splitAddress(address: string): { host: string; port: string } {
  * a worker listed twice (it moved between two calls) is taken from the fresher answer. Null when no
  * coordinator answered.
  */
-export function coordinatorView(address: string, timeoutMs = 2000, resolve = resolveAll): CoordinatorView {
+export function coordinatorView(address: string, timeoutMs = 2000, resolve = resolveAll, credentials: CoordinatorCredentials = {}): CoordinatorView {
   const clients = new Map<string, CoordinatorServiceClient>();
   let resolved: { at: number; addresses: string[] } | undefined;
   const addresses = async (): Promise<string[]> => {
@@ -50,7 +52,7 @@ export function coordinatorView(address: string, timeoutMs = 2000, resolve = res
   const client = (target: string) => {
     let existing = clients.get(target);
     if (!existing) {
-      existing = createCoordinatorClient(target);
+      existing = createCoordinatorClient(target, credentials);
       clients.set(target, existing);
     }
     return existing;

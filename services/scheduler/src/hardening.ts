@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import helmet from 'helmet';
-import { isLoopback } from './auth';
+import { isLoopback } from '../../common/src/bearer-tokens';
 
 /*
  * What a browser-facing HTTP server owes its users beyond authentication (docs/api.md, "Hardening"): security

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnavailableError, UnsupportedMediaTypeError,
+  asDatabaseUnavailable, ConflictError, ForbiddenError, NotFoundError, TaskMasterError, UnauthenticatedError, UnavailableError, UnsupportedMediaTypeError,
   ValidationError,
 } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
@@ -79,6 +79,7 @@ function statusFor(err: TaskMasterError): number {
   if (err instanceof ValidationError) return 400;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ForbiddenError) return 403;
+  if (err instanceof UnauthenticatedError) return 401;
   if (err instanceof ConflictError) return 409;
   if (err instanceof UnsupportedMediaTypeError) return 415;
   if (err instanceof UnavailableError) return 503;

@@ -19,7 +19,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   onStop(() => pool.end());
   await waitForDatabase(pool, config.database, logger);
 
-  const coordinator = coordinatorView(config.scheduler.coordinatorsAddress);
+  const coordinator = coordinatorView(config.scheduler.coordinatorsAddress, undefined, undefined, { tls: config.grpc.tls, token: config.scheduler.coordinatorToken });
   onStop(() => coordinator.close());
   const feed = new EventFeed({ pool, database: config.database, logger });
   onStop(() => feed.close());

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { loadConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
-import { ApiAuth, isLoopback, resolveApiAccess } from '../src/auth';
+import { isLoopback } from '../../common/src/bearer-tokens';
+import { ApiAuth, resolveApiAccess } from '../src/auth';
 import { startService } from '../../../test/helpers/processes';
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -8,6 +8,7 @@ export type { StandardSchemaV1 } from './standard-schema';
 export { startWorker, type Worker } from './worker/start-worker';
 export { NonRetryableError } from './worker/runner';
 export type { StartWorkerOptions } from './worker/options';
+export type { TlsFiles } from './grpc/tls';
 
 // The producer side.
 export {

@@ -37,6 +37,16 @@ const completed = (taskId: string, atMs: number): StatusUpdate => ({ task_id: ta
 const batches = () => coordinator.messages.flatMap((message) => (message.reports ? [message.reports.updates] : []));
 
 describe('Reporter', () => {
+  test('large results go in batches that each fit the 4 MiB message limit; small ones still share a batch', async () => {
+    // The fake coordinator's server has gRPC's default 4 MiB receive limit, as ours has.
+    const big = 'x'.repeat(1_000_000);
+    for (const id of ['big-1', 'big-2', 'big-3', 'big-4', 'big-5']) reporter.report({ ...completed(id, 1000), result: JSON.stringify(big) });
+    for (const id of ['small-1', 'small-2']) reporter.report(completed(id, 1000));
+    expect(await reporter.flush(10_000)).toBe(true);
+    expect(acknowledged.map((update) => update.task_id)).toEqual(['big-1', 'big-2', 'big-3', 'big-4', 'big-5', 'small-1', 'small-2']);
+    expect(batches().map((batch) => batch.map((update) => update.task_id))).toEqual([['big-1'], ['big-2'], ['big-3'], ['big-4'], ['big-5', 'small-1', 'small-2']]);
+  });
+
   test('a task that finishes before its STARTED is sent sends one COMPLETE carrying the start time', async () => {
     reporter.report(started('a', 1000));
     reporter.report(completed('a', 1005));

@@ -1,4 +1,4 @@
-import type { WorkerConfig } from '../../common/src/config';
+import type { GrpcTlsFiles, WorkerConfig } from '../../common/src/config';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import { defineTask, type TaskContext } from '../../sdk/src/define-task';
@@ -13,10 +13,11 @@ import { executeCommand, type ExecutionOptions } from './executor';
  * Connect): then it serves WorkerService on `bindHost`:WORKER_PORT and advertises WORKER_ADDRESS (plus the
  * bound port when it has none) for that coordinator to dial.
  */
-export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHost = '0.0.0.0'): Promise<Worker> {
+export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHost = '0.0.0.0', tls?: GrpcTlsFiles): Promise<Worker> {
   const payloadTasks = payloadTaskTypes(config);
   return startWorker({
     coordinator: config.coordinatorAddress,
+    tls,
     tasks: builtinTasks(config, payloadTasks),
     slots: config.poolSize,
     name: config.name,

@@ -3,6 +3,7 @@ import { findProto, grpcApi as loadGrpcApi } from '../../../sdk/src/worker/proto
 import { grpcClientDuration, grpcClientRequests } from '../metrics';
 // The keepalive settings and the unary call helper have their one home in the SDK, which every client shares.
 import { CHANNEL_OPTIONS } from '../../../sdk/src/grpc/channel-options';
+import { channelSecurity, type TlsFiles } from '../../../sdk/src/grpc/tls';
 import { callUnary as sdkCallUnary, type Bidi, type Unary } from '../../../sdk/src/grpc/unary';
 
 /**
@@ -91,9 +92,31 @@ export function createWorkerClient(address: string): WorkerServiceClient {
   return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as WorkerServiceClient;
 }
 
-export function createCoordinatorClient(address: string): CoordinatorServiceClient {
+/** How a service dials the coordinator: mutual TLS with its certificate, and a bearer token for SubmitTask and ListWorkers. */
+export interface CoordinatorCredentials {
+  tls?: TlsFiles;
+  /** Sent as `authorization: Bearer <token>` metadata on every call (caller-access.ts). */
+  token?: string;
+}
+
+export function createCoordinatorClient(address: string, security: CoordinatorCredentials = {}): CoordinatorServiceClient {
   const Client = grpcApi().CoordinatorService;
-  return new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as CoordinatorServiceClient;
+  const { credentials, options } = channelSecurity(security.tls, CHANNEL_OPTIONS);
+  const withToken = security.token === undefined ? options : { ...options, interceptors: [bearerToken(security.token)] };
+  return new Client(address, credentials, withToken) as unknown as CoordinatorServiceClient;
+}
+
+/**
+ * Adds the token to every call's metadata. An interceptor rather than call credentials: grpc-js sends call
+ * credentials only over TLS, and a token is what a plaintext port asks for.
+ */
+function bearerToken(token: string): grpc.Interceptor {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      metadata.set('authorization', `Bearer ${token}`);
+      next(metadata, listener);
+    },
+  });
 }
 
 /**

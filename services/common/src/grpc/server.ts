@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import * as protoLoader from '@grpc/proto-loader';
 import {
-  ConflictError, ForbiddenError, NotFoundError, StaleAttemptError, TaskMasterError, UnavailableError, ValidationError,
+  ConflictError, ForbiddenError, NotFoundError, StaleAttemptError, TaskMasterError, UnauthenticatedError, UnavailableError, ValidationError,
 } from '../errors';
 import type { Logger } from '../logger';
 import { grpcServerDuration, grpcServerRequests } from '../metrics';
@@ -12,6 +12,7 @@ export function grpcStatusFor(err: unknown): grpc.status {
   if (err instanceof ValidationError) return grpc.status.INVALID_ARGUMENT;
   if (err instanceof NotFoundError) return grpc.status.NOT_FOUND;
   if (err instanceof ForbiddenError) return grpc.status.PERMISSION_DENIED;
+  if (err instanceof UnauthenticatedError) return grpc.status.UNAUTHENTICATED;
   if (err instanceof ConflictError || err instanceof StaleAttemptError) return grpc.status.FAILED_PRECONDITION;
   if (err instanceof UnavailableError) return grpc.status.UNAVAILABLE;
   return grpc.status.INTERNAL;
@@ -76,7 +77,7 @@ export interface StreamHandler<Req, Res> extends grpc.handleBidiStreamingCall<Re
 export function requestStream<Req, Res>(
   logger: Logger,
   method: string,
-  handler: (request: Req) => Promise<Res>,
+  handler: (request: Req, call: grpc.ServerDuplexStream<Req, Res>) => Promise<Res>,
 ): StreamHandler<Req, Res> {
   const open = new Map<grpc.ServerDuplexStream<Req, Res>, () => Promise<void>>();
   const handle = (call: grpc.ServerDuplexStream<Req, Res>) => {
@@ -94,7 +95,7 @@ export function requestStream<Req, Res>(
     call.on('data', (request: Req) => {
       answered = answered.then(async () => {
         if (closed || call.cancelled) return;
-        const outcome = await answer(logger, method, () => handler(request));
+        const outcome = await answer(logger, method, () => handler(request, call));
         if (outcome.error) {
           closed = true;
           call.emit('error', outcome.error);
@@ -114,6 +115,9 @@ export function requestStream<Req, Res>(
   });
 }
 
+/** gRPC's own default: a status batch larger than this is split by the SDK's reporter. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
 export interface GrpcServer {
   readonly server: grpc.Server;
   readonly health: HealthImplementation;
@@ -132,13 +136,20 @@ export async function startGrpcServer(options: {
   service: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
   serviceName: string;
+  /** Plaintext when not given. */
+  credentials?: grpc.ServerCredentials;
+  /** The largest message accepted; a larger one fails its call with RESOURCE_EXHAUSTED. @defaultValue 4 MiB */
+  maxMessageBytes?: number;
 }): Promise<GrpcServer> {
-  const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+  });
   server.addService(options.service, options.implementation);
   const health = new HealthImplementation({ '': 'SERVING', [options.serviceName]: 'SERVING' });
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${options.host}:${options.port}`, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)) : resolve(bound),
     );
   });

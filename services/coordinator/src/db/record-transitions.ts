@@ -4,13 +4,15 @@ import type { Pool } from '../../../common/src/db/pool';
 
 /**
  * One worker report, ready for the database. attempt 0 = an original-contract worker, which sends no
- * attempts: such a report applies only to an attempt held by `legacyWorkerId`, the original worker the
- * report's connection belongs to (service.ts resolves it; null = none, and the report applies nowhere).
+ * attempts: such a report applies only to an attempt held by `heldBy`, the original worker the report's
+ * connection belongs to (service.ts resolves it; null = none, and the report applies nowhere). A report with
+ * an attempt applies only if that attempt was sent to `heldBy`, when the sender is known (a Connect stream's
+ * worker, a worker certificate's); null = any.
  */
 export interface Transition {
   taskId: string;
   attempt: number;
-  legacyWorkerId: number | null;
+  heldBy: number | null;
   /** When it happened, in Unix ms (the worker's clock; the statements clamp it, see below). */
   atMs: number;
   /** The error (failed) or the result as JSON text (succeeded); '' when none. */
@@ -24,23 +26,25 @@ export interface Transition {
 /*
  * Status reports, written many per statement: `UPDATE ... FROM unnest(...)` costs one round trip for a whole
  * batch, where one UPDATE per report caps the pipeline near 2k tasks/s (DESIGN.md §8).
- * Fencing: a report with an attempt applies only to that attempt; an attempt-0 report (original workers)
- * only to an attempt held by the original worker whose connection sent it. Its status must allow the
+ * Fencing: a report with an attempt applies only to that attempt, and, when its sender is known, only if the
+ * attempt was sent to that worker; an attempt-0 report (original workers) only to an attempt held by the
+ * original worker whose connection sent it. Its status must allow the
  * transition, so a zombie worker's report, a duplicate, a STARTED after the finish, or a report for a task
  * that was handed to someone else changes nothing. No report changes worker_id: the claim set it, so
  * RETURNING t.worker_id is the worker the attempt was sent to. The AFTER UPDATE trigger records the events in
  * the same statement. The statements commit without waiting for the disk (ASYNC_COMMIT): the recorder waits
  * until they are durable before it acknowledges the reports (status-recorder.ts).
- * Parameters of all three: $1 task ids, $2 attempts, $3 legacy worker ids, $4 times, $5 details, $6 start
+ * Parameters of all three: $1 task ids, $2 attempts, $3 held-by worker ids, $4 times, $5 details, $6 start
  * times. Times go as Unix ms (float8), not timestamptz: formatting a Date per value was 3 % of the
  * coordinator's CPU (--cpu-prof, node-postgres' dateToString).
  */
 const fromReports = (extra: { parameter: string; column: string } | undefined) => `
   FROM async_commit,
-       (SELECT id, attempt, legacy_worker_id, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at${extra ? `, ${extra.column}` : ''}
+       (SELECT id, attempt, held_by, to_timestamp(at_ms / 1000) AS at, detail, to_timestamp(started_ms / 1000) AS started_at${extra ? `, ${extra.column}` : ''}
         FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::float8[], $5::text[], $6::float8[]${extra ? `, ${extra.parameter}` : ''})
-             AS u(id, attempt, legacy_worker_id, at_ms, detail, started_ms${extra ? `, ${extra.column}` : ''})) r
-  WHERE t.id = r.id AND CASE WHEN r.attempt = 0 THEN t.worker_id = r.legacy_worker_id ELSE t.attempt = r.attempt END`;
+             AS u(id, attempt, held_by, at_ms, detail, started_ms${extra ? `, ${extra.column}` : ''})) r
+  WHERE t.id = r.id
+    AND CASE WHEN r.attempt = 0 THEN t.worker_id = r.held_by ELSE t.attempt = r.attempt AND (r.held_by IS NULL OR t.worker_id = r.held_by) END`;
 const FROM_REPORTS = fromReports(undefined);
 
 /*
@@ -99,7 +103,7 @@ function reportValues(reports: readonly Transition[]): unknown[] {
   return [
     uuidArray(reports.map((r) => r.taskId)),
     numberArray(reports.map((r) => r.attempt)),
-    numberArray(reports.map((r) => r.legacyWorkerId)),
+    numberArray(reports.map((r) => r.heldBy)),
     numberArray(reports.map((r) => r.atMs)),
     textArray(reports.map((r) => r.detail)),
     numberArray(reports.map((r) => r.startedAtMs)),

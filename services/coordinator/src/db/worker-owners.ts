@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from '../../../common/src/db/pool';
+import { ForbiddenError } from '../../../common/src/errors';
 
 /** A coordinator's claim on one worker: valid while the database still has this generation for it. */
 export interface Ownership {
@@ -9,16 +10,20 @@ export interface Ownership {
 
 /*
  * Claims a worker for this coordinator: a new owner row, or the next generation of an existing one (the
- * worker moved here, or reconnected). $1 worker id, $2 coordinator id.
+ * worker moved here, or reconnected), only for the identity the id is bound to (migration 0019): no row
+ * comes back when another identity holds it. $1 worker id, $2 coordinator id, $3 identity (NULL: plaintext).
  */
 const CLAIM_WORKER = `
-  INSERT INTO worker_owners (worker_id, coordinator_id, generation) VALUES ($1, $2, 1)
+  INSERT INTO worker_owners (worker_id, coordinator_id, generation, identity) VALUES ($1, $2, 1, $3)
   ON CONFLICT (worker_id) DO UPDATE
   SET coordinator_id = EXCLUDED.coordinator_id, generation = worker_owners.generation + 1, claimed_at = now()
+  WHERE worker_owners.identity IS NOT DISTINCT FROM EXCLUDED.identity
   RETURNING generation`;
 
-export async function claimWorker(pool: Pool, workerId: number, coordinatorId: string): Promise<Ownership> {
-  const { rows: [row] } = await pool.query<{ generation: number }>({ name: 'claim-worker', text: CLAIM_WORKER, values: [workerId, coordinatorId] });
+/** Claims the worker, or throws PERMISSION_DENIED when its id is bound to another identity. */
+export async function claimWorker(pool: Pool, workerId: number, coordinatorId: string, identity: string | null): Promise<Ownership> {
+  const { rows: [row] } = await pool.query<{ generation: number }>({ name: 'claim-worker', text: CLAIM_WORKER, values: [workerId, coordinatorId, identity] });
+  if (!row) throw new ForbiddenError(`workerId ${workerId} belongs to another identity`, 'workerId');
   return { coordinatorId, workerId, generation: row.generation };
 }
 

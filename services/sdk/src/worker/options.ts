@@ -6,6 +6,7 @@ import { stderrLogger, type Logger } from '../logger';
 import { MAX_TIMEOUT_SECONDS, isTimeoutSeconds } from '../task-fields';
 import type { ConcurrencyDeclaration } from '../generated/grpcapi/ConcurrencyDeclaration';
 import type { ScheduleDeclaration } from '../generated/grpcapi/ScheduleDeclaration';
+import { checkTlsFiles, type TlsFiles } from '../grpc/tls';
 
 /** A task definition of any payload and result: `run` takes its payload contravariantly, so `unknown` would not do. */
 export type AnyTaskDefinition = TaskDefinition<any, any>;
@@ -16,6 +17,11 @@ export interface StartWorkerOptions {
    * coordinator is an original-contract one (it answers Connect with UNIMPLEMENTED): see `listen`.
    */
   coordinator: string;
+  /**
+   * Mutual TLS with the coordinator: PEM files of the CA, and of this worker's certificate (its subject's OU
+   * must be `worker`) and key, re-read as they change. @defaultValue plaintext
+   */
+  tls?: TlsFiles;
   /** The task types this worker runs; it is sent only tasks with these names. */
   tasks: ReadonlyArray<AnyTaskDefinition>;
   /** How many attempts run (or wait to be due) at once. @defaultValue 10 */
@@ -61,6 +67,7 @@ export interface ListenOptions {
 
 export interface ResolvedOptions {
   coordinator: string;
+  tls: TlsFiles | undefined;
   definitions: ReadonlyMap<string, AnyTaskDefinition>;
   slots: number;
   name: string;
@@ -104,8 +111,10 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
     throw new TypeError('startWorker: `listen.host` and `listen.address` must be non-empty strings');
   }
   if (definitions.size === 0 && !options.commandTask) throw new TypeError('startWorker: give at least one task definition in `tasks`');
+  if (options.tls) checkTlsFiles(options.tls, 'startWorker');
   return {
     coordinator: options.coordinator,
+    tls: options.tls,
     definitions,
     slots,
     name: options.name ?? `${hostname()}-${process.pid}`,

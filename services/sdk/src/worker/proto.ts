@@ -5,6 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { CoordinatorServiceClient } from '../generated/grpcapi/CoordinatorService';
 import type { ProtoGrpcType } from '../generated/taskmaster';
 import { CHANNEL_OPTIONS } from '../grpc/channel-options';
+import { channelSecurity, type TlsFiles } from '../grpc/tls';
 
 /**
  * proto/taskmaster.proto, found by walking up from this file: a packed SDK carries a copy in its own proto/
@@ -29,8 +30,9 @@ export function grpcApi(): ProtoGrpcType {
 
 /*
  * The shared keepalive settings: pings only under an open call, every 5 minutes. Under Connect a dead
- * coordinator is noticed sooner by the heartbeat's answer timeout (Connection).
+ * coordinator is noticed sooner by the heartbeat's answer timeout (Connection). Mutual TLS with `tls`.
  */
-export function createCoordinatorClient(address: string): CoordinatorServiceClient {
-  return new (grpcApi().grpcapi.CoordinatorService)(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+export function createCoordinatorClient(address: string, tls?: TlsFiles): CoordinatorServiceClient {
+  const { credentials, options } = channelSecurity(tls, CHANNEL_OPTIONS);
+  return new (grpcApi().grpcapi.CoordinatorService)(address, credentials, options);
 }

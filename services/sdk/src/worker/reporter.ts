@@ -5,6 +5,29 @@ import type { UpdateTaskStatusRequest } from '../generated/grpcapi/UpdateTaskSta
 import type { Logger } from '../logger';
 
 const MAX_BATCH = 1000;
+/**
+ * What one batch may carry, well under the coordinator's 4 MiB message limit: a report's size is bounded from
+ * above by its text's length times 3 (UTF-8 bytes per UTF-16 unit), so no text is scanned to measure it.
+ * A single report larger than this still goes, alone (the coordinator caps a result at 1M characters).
+ */
+export const MAX_BATCH_BYTES = 3 * 1024 * 1024;
+const REPORT_OVERHEAD_BYTES = 128;
+
+function sizeBound(update: StatusUpdate): number {
+  return REPORT_OVERHEAD_BYTES + 3 * ((update.result?.length ?? 0) + (update.error?.length ?? 0));
+}
+
+/** How many reports from the head of `queue` go in the next batch: up to MAX_BATCH of them and MAX_BATCH_BYTES, at least one. */
+export function nextBatchSize(queue: readonly StatusUpdate[]): number {
+  let bytes = 0;
+  let count = 0;
+  while (count < queue.length && count < MAX_BATCH) {
+    bytes += sizeBound(queue[count]);
+    if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+    count++;
+  }
+  return count;
+}
 
 /** A report as the worker builds it. */
 export type StatusUpdate = Required<Pick<UpdateTaskStatusRequest, 'task_id' | 'status' | 'attempt' | 'worker_id' | 'at_ms'>> &
@@ -75,7 +98,7 @@ export class Reporter {
     // One turn of the event loop first lets tasks that finish at once fold their STARTED into their finish.
     await new Promise((resolve) => setImmediate(resolve));
     for (let failures = 0; this.queue.length > 0 && !this.stopped; ) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = this.queue.splice(0, nextBatchSize(this.queue));
       this.inFlight = batch.length;
       for (const update of batch) if (this.unsentStarts.get(update.task_id) === update) this.unsentStarts.delete(update.task_id);
       try {

@@ -63,7 +63,7 @@ class WorkerRuntime implements Worker {
     const { logger } = settings;
     this.metrics = createWorkerMetrics(settings.metrics);
     this.debug = (logger as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('debug') ?? true;
-    const client = createClient(settings.coordinator);
+    const client = createClient(settings.coordinator, settings.tls);
     const requestTimeoutMs = Math.max(10_000, 2 * settings.heartbeatIntervalMs);
     const handlers: ConnectionHandlers = {
       heartbeat: () => this.heartbeat(),
