@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT, findObject, renderChart } from '../helpers/helm';
+import { loadConfig } from '../../services/common/src/config';
+import { grpcListeners } from '../../services/common/src/grpc/peer-security';
 
 interface Instruction {
   keyword: string;
@@ -191,6 +193,14 @@ describe('docker-compose.yml', () => {
     expect(worker.environment).toMatchObject({ COORDINATOR_ADDRESS: 'coordinator:8080', WORKER_PORT: '8090' });
     // Longer than WORKER_DRAIN_TIMEOUT (25 s), or Docker kills a draining worker.
     expect(worker.stop_grace_period).toBe('35s');
+  });
+
+  it('serves the coordinator plaintext on the compose network only because it says so (GRPC_INSECURE)', () => {
+    const { coordinator } = compose.services;
+    const config = loadConfig({ ...coordinator.environment, BIND_HOST: '0.0.0.0' });
+    expect(config.grpc.insecure).toBe(true);
+    expect(() => grpcListeners({ tls: undefined, insecure: config.grpc.insecure, bindHost: '0.0.0.0', port: 8080 })).not.toThrow();
+    expect(coordinator).not.toHaveProperty('ports');
   });
 
   it('uses the database settings config.ts reads', () => {
