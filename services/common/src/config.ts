@@ -149,6 +149,20 @@ export interface AutoscalerConfig {
   readonly intervalMs: number;
 }
 
+/** TaskSchedule resources reconciled into schedules by the scheduler (docs/schedules.md). */
+export interface TaskSchedulesConfig {
+  /** TASK_SCHEDULES_ENABLED, default false. */
+  readonly enabled: boolean;
+  /** TASK_SCHEDULES_NAMESPACE: whose TaskSchedules; default the scheduler's namespace (POD_NAMESPACE). The Lease lives there too. */
+  readonly namespace?: string;
+  /** TASK_SCHEDULES_LEASE_NAME, default "taskmaster-taskschedules": the Lease the replicas elect the one reconciler with. */
+  readonly leaseName: string;
+  /** TASK_SCHEDULES_RESYNC, default 60 s: how often every resource is listed again and schedules whose resource is gone are deleted. */
+  readonly resyncMs: number;
+  /** TASK_SCHEDULES_STATUS_INTERVAL, default 10 s: how often nextRunAt, lastRunAt and lastResult are refreshed from the database. */
+  readonly statusIntervalMs: number;
+}
+
 /** How long finished tasks are kept, per state (0 keeps them forever); pruned by the coordinators. */
 export interface RetentionConfig {
   /** TASK_RETENTION_SUCCEEDED, default 7 days. */
@@ -307,6 +321,7 @@ export interface Config {
   readonly worker: WorkerConfig;
   readonly kubernetes: KubernetesConfig;
   readonly autoscaler: AutoscalerConfig;
+  readonly taskSchedules: TaskSchedulesConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -566,6 +581,16 @@ export function loadConfig(env: Env = process.env): Config {
     },
   };
 
+  const taskSchedules: TaskSchedulesConfig = {
+    enabled: read.boolean('TASK_SCHEDULES_ENABLED', false),
+    namespace: read.optional('TASK_SCHEDULES_NAMESPACE'),
+    leaseName: read.string('TASK_SCHEDULES_LEASE_NAME', 'taskmaster-taskschedules'),
+    resyncMs: read.duration('TASK_SCHEDULES_RESYNC', 60_000),
+    statusIntervalMs: read.duration('TASK_SCHEDULES_STATUS_INTERVAL', 10_000),
+  };
+  if (taskSchedules.resyncMs < 1000) read.problems.push('TASK_SCHEDULES_RESYNC must be at least 1s');
+  if (taskSchedules.statusIntervalMs < 100) read.problems.push('TASK_SCHEDULES_STATUS_INTERVAL must be at least 100ms');
+
   const selectorText = read.string('WORKER_SELECTOR', 'app.kubernetes.io/name=taskmaster,app.kubernetes.io/component=worker');
   const selector = parseLabelSelector(selectorText);
   if ('problem' in selector) read.problems.push(`WORKER_SELECTOR="${selectorText}" ${selector.problem}`);
@@ -619,6 +644,7 @@ export function loadConfig(env: Env = process.env): Config {
     worker,
     kubernetes,
     autoscaler,
+    taskSchedules,
   };
 
   if (read.problems.length > 0) throw new ConfigError(read.problems);

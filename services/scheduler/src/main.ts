@@ -9,6 +9,7 @@ import { EventFeed } from './events/event-feed';
 import { instrumentScaler, metricsRoutes } from './metrics';
 import { startAutoscaler } from './scaler/create-autoscaler';
 import { createScaler } from './scaler/create-scaler';
+import { startTaskSchedules } from './taskschedules/start-task-schedules';
 
 runService('scheduler', async ({ config, logger, onStop }) => {
   // Decided before anything starts: a scheduler that would serve an open API on the network does not start.
@@ -29,6 +30,8 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   // Registered after the scaler, so it stops (and gives its lease up) before the scaler closes.
   const autoscaler = await startAutoscaler(config, { scaler, cluster: backend.cluster, pool, coordinator, logger });
   if (autoscaler) onStop(() => autoscaler.stop());
+  const taskSchedules = await startTaskSchedules(config, { pool, cluster: backend.cluster, logger });
+  if (taskSchedules) onStop(() => taskSchedules.stop());
 
   const app = createApp({
     pool, logger, feed, coordinator, scaler,

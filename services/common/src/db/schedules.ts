@@ -1,6 +1,8 @@
 import { nextRuns, type CatchUp, type Overlap } from '../../../sdk/src/schedule-fields';
 import type { z } from 'zod';
 import type { CronScheduleRequest } from '../../../sdk/src/http/schemas';
+import { ConflictError } from '../errors';
+import { managedByTaskScheduleMessage } from '../task-schedule-key';
 import type { Pool } from './pool';
 
 /** A schedule to create or, with a key, to create or update (migration 0015). Checked by the caller. */
@@ -37,7 +39,8 @@ export function toNewSchedule(body: z.output<typeof CronScheduleRequest>): NewSc
   };
 }
 
-export type ScheduleSource = 'api' | 'worker' | 'config';
+/** Who made it: the API, a worker's task type, SCHEDULES, or a TaskSchedule resource (which alone may change it). */
+export type ScheduleSource = 'api' | 'worker' | 'config' | 'kubernetes';
 
 /** A schedules row as the services read it. */
 export interface ScheduleRow {
@@ -70,8 +73,9 @@ export const SCHEDULE_COLUMNS = `id, key, name, payload, queue, priority, max_at
  * Creates a schedule or, when its key exists, updates it in place, in one statement ($1-$14 the fields, $15 the
  * first occurrence after now). An update keeps next_run_at unless the pattern or the zone changed, so
  * declaring the same schedule again (every worker that runs the task type does, at each start) neither skips
- * nor repeats an occurrence; it keeps an operator's pause too, unless the request says paused. RETURNING
- * says whether the row was new (xmax = 0).
+ * nor repeats an occurrence; it keeps an operator's pause too, unless the request says paused. A key held by a
+ * TaskSchedule's schedule is updated only by its reconciler, and a reconciler updates no other source's row:
+ * then nothing is returned. RETURNING says whether the row was new (xmax = 0).
  */
 const SAVE_SCHEDULE = `
   INSERT INTO schedules AS s (key, name, payload, queue, priority, max_attempts, timeout_seconds, cron, timezone, overlap,
@@ -84,19 +88,48 @@ const SAVE_SCHEDULE = `
     next_run_at = CASE WHEN (s.cron, s.timezone) IS DISTINCT FROM (EXCLUDED.cron, EXCLUDED.timezone) THEN EXCLUDED.next_run_at
                        ELSE s.next_run_at END,
     cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, updated_at = now()
+  WHERE (s.source = 'kubernetes') = (EXCLUDED.source = 'kubernetes')
   RETURNING ${SCHEDULE_COLUMNS}, (xmax = 0) AS created`;
 
-/** Saves a schedule (created, or updated by key); `created` is false for an update. */
+/**
+ * The columns a schedule is saved with (all but key, paused and the bookkeeping), defaults applied: the
+ * TaskSchedule reconciler compares them with the row to write only a change.
+ */
+export function scheduleColumns(schedule: NewSchedule): Pick<ScheduleRow,
+  'name' | 'payload' | 'queue' | 'priority' | 'max_attempts' | 'timeout_seconds' | 'cron' | 'timezone' | 'overlap' | 'catch_up'> {
+  return {
+    name: schedule.name,
+    payload: schedule.payload ?? null,
+    queue: schedule.queue ?? 'default',
+    priority: schedule.priority ?? 0,
+    max_attempts: schedule.maxAttempts ?? 3,
+    timeout_seconds: schedule.timeoutSeconds ?? null,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    overlap: schedule.overlap ?? 'allow',
+    catch_up: schedule.catchUp ?? 'last',
+  };
+}
+
+/**
+ * Saves a schedule (created, or updated by key); `created` is false for an update. A ConflictError when the
+ * key belongs to a schedule of the other side of the TaskSchedule line (see SAVE_SCHEDULE).
+ */
 export async function saveSchedule(pool: Pool, schedule: NewSchedule, source: ScheduleSource): Promise<ScheduleRow & { created: boolean }> {
   const [first] = nextRuns(schedule.cron, schedule.timezone, new Date(), 1);
+  const c = scheduleColumns(schedule);
   const { rows } = await pool.query<ScheduleRow & { created: boolean }>({
     name: 'save-schedule',
     text: SAVE_SCHEDULE,
     values: [
-      schedule.key ?? null, schedule.name, schedule.payload === undefined || schedule.payload === null ? null : JSON.stringify(schedule.payload),
-      schedule.queue ?? 'default', schedule.priority ?? 0, schedule.maxAttempts ?? 3, schedule.timeoutSeconds ?? null,
-      schedule.cron, schedule.timezone, schedule.overlap ?? 'allow', schedule.catchUp ?? 'last', schedule.paused ?? null, source, first ?? null,
+      schedule.key ?? null, c.name, c.payload === null ? null : JSON.stringify(c.payload), c.queue, c.priority, c.max_attempts, c.timeout_seconds,
+      c.cron, c.timezone, c.overlap, c.catch_up, schedule.paused ?? null, source, first ?? null,
     ],
   });
+  if (rows.length === 0) {
+    throw new ConflictError(source === 'kubernetes'
+      ? `schedule key ${schedule.key} is taken by a schedule no TaskSchedule made; delete that schedule or rename the resource`
+      : managedByTaskScheduleMessage(schedule.key ?? null));
+  }
   return rows[0];
 }

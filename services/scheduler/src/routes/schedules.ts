@@ -1,7 +1,8 @@
 import { Router } from 'express';
-import { saveSchedule } from '../../../common/src/db/schedules';
+import { saveSchedule, type ScheduleRow } from '../../../common/src/db/schedules';
 import type { Pool } from '../../../common/src/db/pool';
-import { NotFoundError } from '../../../common/src/errors';
+import { ConflictError, NotFoundError } from '../../../common/src/errors';
+import { managedByTaskScheduleMessage } from '../../../common/src/task-schedule-key';
 import { nextRuns } from '../../../sdk/src/schedule-fields';
 import type { CronScheduleList, CronScheduleView } from '../api-types';
 import { deleteSchedule, getSchedule, listSchedules, setPaused } from '../db/schedules';
@@ -19,6 +20,8 @@ export function cronScheduleRoutes(pool: Pool, limits: RequestLimits): Router {
     if (!row) throw new NotFoundError(`schedule ${id} does not exist`, 'id');
     return row;
   };
+  // A TaskSchedule's schedule changes only with its resource (its reconciler would undo an API change anyway).
+  const findChangeable = async (id: string) => refuseManaged(await find(id));
 
   router.post('/schedules', async (req, res) => {
     const schedule = parseCronScheduleRequest(req.body, limits);
@@ -39,7 +42,7 @@ export function cronScheduleRoutes(pool: Pool, limits: RequestLimits): Router {
   for (const action of ['pause', 'resume'] as const) {
     router.post(`/schedules/:id/${action}`, async (req, res) => {
       const id = parseTaskId(req.params.id, 'id');
-      const current = await find(id);
+      const current = await findChangeable(id);
       const [next = null] = nextRuns(current.cron, current.timezone, new Date(), 1);
       const row = await setPaused(pool, id, action === 'pause', next);
       if (!row) throw new NotFoundError(`schedule ${id} does not exist`, 'id');
@@ -50,10 +53,17 @@ export function cronScheduleRoutes(pool: Pool, limits: RequestLimits): Router {
 
   router.delete('/schedules/:id', async (req, res) => {
     const id = parseTaskId(req.params.id, 'id');
+    await findChangeable(id);
     if (!(await deleteSchedule(pool, id))) throw new NotFoundError(`schedule ${id} does not exist`, 'id');
     req.log.info({ schedule_id: id }, 'schedule deleted');
     res.status(204).end();
   });
 
   return router;
+}
+
+/** The row, unless a TaskSchedule resource owns it: then a 409 naming the resource. */
+function refuseManaged(row: ScheduleRow): ScheduleRow {
+  if (row.source === 'kubernetes') throw new ConflictError(managedByTaskScheduleMessage(row.key));
+  return row;
 }

@@ -2,7 +2,7 @@ import type { V1Lease } from '@kubernetes/client-node' with { 'resolution-mode':
 import type { Logger } from '../../../common/src/logger';
 import { apiStatus, loadKubernetesClient, makeApiClient, type KubeConfig, type KubernetesClient } from './kube-client';
 
-/** Decides which scheduler replica's autoscaler may act, so that several replicas never fight over the count. */
+/** Decides which scheduler replica may act (the autoscaler, the TaskSchedule reconciler), so that replicas never fight. */
 export interface LeaderElector {
   readonly identity: string;
   /** Acquires or renews leadership; true while this process may act. Called on every autoscaler tick. */
@@ -27,6 +27,8 @@ export interface LeaseLeaderElectorOptions {
   leaseDurationMs: number;
   logger: Logger;
   now?: () => number;
+  /** What the leader does, for the logs; default "autoscaler". */
+  purpose?: string;
 }
 
 /**
@@ -66,7 +68,7 @@ export class LeaseLeaderElector implements LeaderElector {
       leading = await this.acquireOrRenew(startedAt);
     } catch (err) {
       // The API server is unreachable or refused: keep leading only until the renew deadline passes.
-      this.options.logger.warn({ err: errorSummary(err), lease: this.options.name }, 'cannot read or renew the autoscaler lease');
+      this.options.logger.warn({ err: errorSummary(err), lease: this.options.name }, `cannot read or renew the ${this.purpose} lease`);
       leading = this.now() < this.leadingUntil;
     }
     if (leading) this.leadingUntil = Math.max(this.leadingUntil, startedAt + (this.options.leaseDurationMs * 2) / 3);
@@ -83,10 +85,10 @@ export class LeaseLeaderElector implements LeaderElector {
       const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity !== this.identity) return;
       await this.write(lease, { holderIdentity: undefined, leaseDurationSeconds: 1 });
-      this.options.logger.info({ lease: this.options.name, identity: this.identity }, 'released the autoscaler lease');
+      this.options.logger.info({ lease: this.options.name, identity: this.identity }, `released the ${this.purpose} lease`);
     } catch (err) {
       // Not fatal: the lease then expires after leaseDuration and a follower takes over.
-      this.options.logger.warn({ err: errorSummary(err), lease: this.options.name }, 'could not release the autoscaler lease');
+      this.options.logger.warn({ err: errorSummary(err), lease: this.options.name }, `could not release the ${this.purpose} lease`);
     }
   }
 
@@ -165,8 +167,12 @@ export class LeaseLeaderElector implements LeaderElector {
     if (leading === this.leading) return;
     this.leading = leading;
     const fields = { lease: this.options.name, namespace: this.options.namespace, identity: this.identity };
-    if (leading) this.options.logger.info(fields, 'became the autoscaler leader');
-    else this.options.logger.info(fields, 'not the autoscaler leader (another replica holds the lease)');
+    if (leading) this.options.logger.info(fields, `became the ${this.purpose} leader`);
+    else this.options.logger.info(fields, `not the ${this.purpose} leader (another replica holds the lease)`);
+  }
+
+  private get purpose(): string {
+    return this.options.purpose ?? 'autoscaler';
   }
 
   private now(): number {

@@ -366,8 +366,11 @@ export const CronScheduleView = z.object({
   next_runs: z.array(Time).optional(),
   last_run_at: Time.optional(),
   last_task_id: z.string().optional(),
-  /** Where it was declared: the API, a worker's task type (defineTask cron) or SCHEDULES (the chart's values). */
-  source: z.enum(['api', 'worker', 'config']),
+  /**
+   * Where it was declared: the API, a worker's task type (defineTask cron), SCHEDULES (the chart's values) or a
+   * TaskSchedule resource (key k8s:<namespace>:<name>), which alone may change it: the API answers 409.
+   */
+  source: z.enum(['api', 'worker', 'config', 'kubernetes']),
   created_at: Time,
   updated_at: Time,
 });
