@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
 import { CHART_DIR, CI_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions } from '../helpers/helm';
+import { certManagerCertificateCrd } from '../helpers/third-party-crds';
 
 const SERVICE_MONITOR_CRD = join(__dirname, 'fixtures', 'servicemonitor-crd.yaml');
 const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
@@ -27,6 +28,9 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
     cp = await startControlPlane();
     ok(kubectl(['apply', '-f', SERVICE_MONITOR_CRD]));
     ok(kubectl(['wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=60s']));
+    // cert-manager's own CRD, from its Go module: grpcTls.certManager renders Certificates.
+    ok(kubectl(['apply', '--server-side', '-f', '-'], certManagerCertificateCrd()));
+    ok(kubectl(['wait', '--for=condition=Established', 'crd/certificates.cert-manager.io', '--timeout=60s']));
   }, 180_000);
 
   afterAll(async () => {

@@ -3,6 +3,8 @@
  * ci/ scenario, and the properties the services and the cluster rely on. chart-apiserver.test.ts sends the
  * same renders to a real kube-apiserver.
  */
+import { loadConfig } from '../../services/common/src/config';
+import { grpcListeners } from '../../services/common/src/grpc/peer-security';
 import { parseConfiguredSchedules } from '../../services/coordinator/src/configured-schedules';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -420,6 +422,71 @@ describe('network policies', () => {
     expect(renderChart({ set: { 'networkPolicy.enabled': false } }).some((object) => object.kind === 'NetworkPolicy')).toBe(false);
     const objects = renderChart({ set: { 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name': 'monitoring' } });
     expect(rules(objects, 'coordinator').ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+  });
+});
+
+describe('gRPC mutual TLS', () => {
+  const deployment = (objects: K8sObject[], component: string) => findObject(objects, 'Deployment', `tm-taskmaster-${component}`);
+  const secretOf = (objects: K8sObject[], component: string): string | undefined =>
+    deployment(objects, component).spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'grpc-tls')?.secret.secretName;
+
+  it('is off by default, and then every service is told plaintext is on purpose, which the coordinator accepts on 0.0.0.0', () => {
+    const objects = renderChart();
+    const config = configOf(objects);
+    expect(config).toMatchObject({ GRPC_INSECURE: 'true', BIND_HOST: '0.0.0.0' });
+    expect(Object.keys(config).filter((key) => key.startsWith('GRPC_TLS'))).toEqual([]);
+    const loaded = loadConfig(config);
+    expect(() => grpcListeners({ tls: loaded.grpc.tls, insecure: loaded.grpc.insecure, bindHost: loaded.bindHost, port: 8080 })).not.toThrow();
+    for (const component of ['scheduler', 'coordinator', 'worker']) expect(secretOf(objects, component)).toBeUndefined();
+  });
+
+  it('mounts each component\'s certificate Secret where GRPC_TLS_* point, with cert-manager Certificates carrying the roles', () => {
+    const objects = renderChart({ valuesFiles: [ci('grpc-tls')] });
+    const config = configOf(objects);
+    expect(config).toMatchObject({
+      GRPC_TLS_CA: '/etc/taskmaster/grpc-tls/ca.crt',
+      GRPC_TLS_CERT: '/etc/taskmaster/grpc-tls/tls.crt',
+      GRPC_TLS_KEY: '/etc/taskmaster/grpc-tls/tls.key',
+      GRPC_TLS_SERVER_NAME: 'tm-taskmaster-coordinator',
+      GRPC_TLS_RELOAD: '60s',
+    });
+    expect(config).not.toHaveProperty('GRPC_INSECURE');
+    // config.ts takes them as one TLS setting, and the coordinator then serves TLS on 0.0.0.0.
+    const loaded = loadConfig(config);
+    expect(loaded.grpc.tls).toMatchObject({ ca: config.GRPC_TLS_CA, cert: config.GRPC_TLS_CERT, key: config.GRPC_TLS_KEY, serverName: 'tm-taskmaster-coordinator' });
+    for (const component of ['scheduler', 'coordinator', 'worker']) {
+      expect(secretOf(objects, component)).toBe(`tm-taskmaster-${component}-grpc-tls`);
+      expect(containerOf(deployment(objects, component)).volumeMounts).toContainEqual({ name: 'grpc-tls', mountPath: '/etc/taskmaster/grpc-tls', readOnly: true });
+      const certificate = findObject(objects, 'Certificate', `tm-taskmaster-${component}-grpc`);
+      expect(certificate.spec).toMatchObject({ secretName: `tm-taskmaster-${component}-grpc-tls`, issuerRef: { name: 'taskmaster-ca', kind: 'Issuer' } });
+      expect(certificate.spec.subject?.organizationalUnits).toEqual(component === 'coordinator' ? undefined : [component]);
+    }
+    // The name the clients check is one the coordinator's certificate carries.
+    expect(findObject(objects, 'Certificate', 'tm-taskmaster-coordinator-grpc').spec.dnsNames).toContain(config.GRPC_TLS_SERVER_NAME);
+    // The kubelet's gRPC probe speaks no TLS: the coordinator is probed over HTTP then.
+    const coordinator = containerOf(deployment(objects, 'coordinator'));
+    expect(coordinator.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'metrics' } });
+    expect(coordinator.readinessProbe).toBeUndefined();
+  });
+
+  it('serves original workers a plaintext port that only pods labelled for it may reach', () => {
+    const objects = renderChart({ valuesFiles: [ci('grpc-tls')] });
+    const coordinator = containerOf(deployment(objects, 'coordinator'));
+    expect(coordinator.ports).toContainEqual({ name: 'grpc-plaintext', containerPort: 8079, protocol: 'TCP' });
+    expect(coordinator.env).toContainEqual({ name: 'GRPC_PLAINTEXT_PORT', value: '8079' });
+    expect(findObject(objects, 'Service', 'tm-taskmaster-coordinator').spec.ports).toContainEqual({ name: 'grpc-plaintext', port: 8079, targetPort: 'grpc-plaintext', protocol: 'TCP', appProtocol: 'grpc' });
+    const ingress = findObject(objects, 'NetworkPolicy', 'tm-taskmaster-coordinator').spec.ingress;
+    expect(ingress).toContainEqual({ from: [{ podSelector: { matchLabels: { 'taskmaster.dev/plaintext-grpc': 'true' } } }], ports: [{ port: 'grpc-plaintext', protocol: 'TCP' }] });
+  });
+
+  it('takes existing Secrets, and refuses a Certificate without an issuer or a plaintext port without TLS', () => {
+    const objects = renderChart({ set: { 'grpcTls.enabled': true, 'grpcTls.secretNames.worker': 'my-worker-cert' } });
+    expect(secretOf(objects, 'worker')).toBe('my-worker-cert');
+    expect(objects.some((object) => object.kind === 'Certificate')).toBe(false);
+    const noIssuer = runTool('helm', ['template', 'tm', CHART_DIR, '--set', 'grpcTls.enabled=true', '--set', 'grpcTls.certManager.enabled=true']);
+    expect(noIssuer.stderr).toContain('grpcTls.certManager.enabled needs grpcTls.certManager.issuerRef.name');
+    const plaintextOnly = runTool('helm', ['template', 'tm', CHART_DIR, '--set', 'grpcTls.plaintextPort=8079']);
+    expect(plaintextOnly.stderr).toContain('grpcTls.plaintextPort is a plaintext port beside a TLS one');
   });
 });
 

@@ -185,3 +185,13 @@ ValidatingAdmissionPolicy (Kubernetes 1.30+). Empty otherwise.
 {{- define "taskmaster.scheduler.admissionPolicyName" -}}
 {{- printf "%s-%s-scheduler-pod-deletion" .Release.Namespace (include "taskmaster.fullname" .) | trunc 253 | trimSuffix "-" }}
 {{- end }}
+
+{{/* The Secret holding a component's gRPC certificate (tls.crt, tls.key, ca.crt). Takes (dict "context" $ "component" "worker"). */}}
+{{- define "taskmaster.grpcTls.secretName" -}}
+{{- index .context.Values.grpcTls.secretNames .component | default (printf "%s-grpc-tls" (include "taskmaster.componentFullname" .)) }}
+{{- end }}
+
+{{/* Where each service finds its gRPC certificate files (the Secret's directory: updated in place when it is renewed). */}}
+{{- define "taskmaster.grpcTls.dir" -}}
+/etc/taskmaster/grpc-tls
+{{- end }}

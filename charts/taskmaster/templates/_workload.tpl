@@ -112,10 +112,21 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if $ctx.Values.grpcTls.enabled }}
+            - name: grpc-tls
+              mountPath: {{ include "taskmaster.grpcTls.dir" $ctx }}
+              readOnly: true
+            {{- end }}
       volumes:
         # The root filesystem is read-only; diagnostics (node --report-directory, heap snapshots) need scratch space.
         - name: tmp
           emptyDir: {}
+        {{- if $ctx.Values.grpcTls.enabled }}
+        # The whole Secret, not subPath files: a renewed certificate then appears in place, and is re-read.
+        - name: grpc-tls
+          secret:
+            secretName: {{ include "taskmaster.grpcTls.secretName" $scope }}
+        {{- end }}
 {{- end }}
 
 {{/*
