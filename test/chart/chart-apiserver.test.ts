@@ -161,4 +161,33 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
       expect(kubectl(['get', 'validatingadmissionpolicy', `${namespace}-tm-taskmaster-scheduler-pod-deletion`]).stderr).toContain('NotFound');
     });
   });
+
+  describe('TaskSchedules', () => {
+    const namespace = 'taskschedules';
+    const values = join(CHART_DIR, 'ci', 'taskschedules-values.yaml');
+
+    beforeAll(() => {
+      ok(kubectl(['create', 'namespace', namespace]));
+    });
+
+    it('installs the CRD from crds/, and lets the scheduler read TaskSchedules and write only their status', () => {
+      ok(helm(['install', 'ts', CHART_DIR, '-n', namespace, '-f', values]));
+      expect(json(['get', 'crd', 'taskschedules.taskmaster.dev']).spec.versions.map((version: { name: string }) => version.name)).toEqual(['v1alpha1']);
+      const can = (...args: string[]) =>
+        kubectl(['auth', 'can-i', '--as', `system:serviceaccount:${namespace}:ts-taskmaster-scheduler`, '-n', namespace, ...args]).stdout.trim();
+      expect(can('watch', 'taskschedules.taskmaster.dev')).toBe('yes');
+      expect(can('patch', 'taskschedules.taskmaster.dev', '--subresource=status')).toBe('yes');
+      // No finalizer: the resources themselves are never written.
+      expect(can('update', 'taskschedules.taskmaster.dev')).toBe('no');
+      expect(can('delete', 'taskschedules.taskmaster.dev')).toBe('no');
+      expect(can('update', 'leases.coordination.k8s.io/ts-taskmaster-taskschedules')).toBe('yes');
+      expect(can('list', 'taskschedules.taskmaster.dev', '-n', 'default')).toBe('no');
+    });
+
+    it('takes the example manifest, and leaves the CRD and the resources in place on uninstall', () => {
+      ok(kubectl(['apply', '-n', namespace, '-f', join(REPO_ROOT, 'k8s', 'examples', 'taskschedule.yaml')]));
+      ok(helm(['uninstall', 'ts', '-n', namespace]));
+      expect(json(['get', 'taskschedule', 'nightly-report', '-n', namespace]).spec).toMatchObject({ task: 'build-report', cron: '0 2 * * *', suspend: false });
+    });
+  });
 });

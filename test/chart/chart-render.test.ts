@@ -604,3 +604,54 @@ describe('values.schema.json', () => {
     expect(config).toMatchObject({ PAYLOAD_MAX_BYTES: '1048576', HTTP_BODY_MAX_BYTES: '16777216' });
   });
 });
+
+describe('TaskSchedules', () => {
+  const roleName = 'tm-taskmaster-scheduler-taskschedules';
+
+  it('are off by default: no Role for them, and the scheduler told so', () => {
+    const objects = renderChart();
+    expect(objects.filter((object) => object.metadata.name === roleName)).toEqual([]);
+    expect(configOf(objects).TASK_SCHEDULES_ENABLED).toBe('false');
+    expect(configOf(objects)).not.toHaveProperty('TASK_SCHEDULES_LEASE_NAME');
+  });
+
+  it('grant the reconciler reading TaskSchedules, writing their status and its Lease, and configure it', () => {
+    const objects = renderChart({ valuesFiles: [ci('taskschedules')] });
+    const role = findObject(objects, 'Role', roleName);
+    expect(role.metadata.namespace).toBe('taskmaster');
+    expect(role.rules).toEqual([
+      { apiGroups: ['taskmaster.dev'], resources: ['taskschedules'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['taskmaster.dev'], resources: ['taskschedules/status'], verbs: ['update', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['tm-taskmaster-taskschedules'], verbs: ['get', 'update'] },
+    ]);
+    const binding = findObject(objects, 'RoleBinding', roleName);
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tm-taskmaster-scheduler', namespace: 'taskmaster' }]);
+    expect(configOf(objects)).toMatchObject({
+      TASK_SCHEDULES_ENABLED: 'true',
+      TASK_SCHEDULES_NAMESPACE: 'taskmaster',
+      TASK_SCHEDULES_LEASE_NAME: 'tm-taskmaster-taskschedules',
+      TASK_SCHEDULES_RESYNC: '30s',
+      TASK_SCHEDULES_STATUS_INTERVAL: '5s',
+    });
+    // The scaler's Role is untouched by it.
+    expect(findObject(objects, 'Role', 'tm-taskmaster-scheduler').rules.flatMap((rule: { resources: string[] }) => rule.resources)).not.toContain('taskschedules');
+  });
+
+  it('watch another namespace when asked: Role and Lease there, bound to the scheduler of the release namespace', () => {
+    const objects = renderChart({ valuesFiles: [ci('taskschedules')], set: { 'scheduler.taskSchedules.namespace': 'jobs' } });
+    expect(findObject(objects, 'Role', roleName).metadata.namespace).toBe('jobs');
+    expect(findObject(objects, 'RoleBinding', roleName)).toMatchObject({
+      metadata: { namespace: 'jobs' }, subjects: [{ kind: 'ServiceAccount', name: 'tm-taskmaster-scheduler', namespace: 'taskmaster' }],
+    });
+    expect(configOf(objects).TASK_SCHEDULES_NAMESPACE).toBe('jobs');
+  });
+
+  it('leave RBAC to the operator with scheduler.rbac.create false, and refuse bad values', () => {
+    expect(renderChart({ valuesFiles: [ci('taskschedules')], set: { 'scheduler.rbac.create': false } }).filter((object) => object.metadata.name === roleName)).toEqual([]);
+    const refused = (set: Record<string, string>) => runTool('helm', ['template', 'tm', CHART_DIR, ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`])]);
+    expect(refused({ 'scheduler.taskSchedules.namespace': 'Not_A_Namespace' }).stderr).toContain('scheduler.taskSchedules.namespace: Does not match pattern');
+    expect(refused({ 'scheduler.taskSchedules.resync': 'often' }).stderr).toContain('scheduler.taskSchedules.resync: Does not match pattern');
+  });
+});
