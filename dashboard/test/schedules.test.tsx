@@ -32,6 +32,17 @@ describe('schedules', () => {
     expect(await within(screen.getByRole('row', { name: 'Schedule send-report' })).findByRole('button', { name: 'Resume schedule send-report' })).toBeInTheDocument();
   });
 
+  it('shows a TaskSchedule\'s schedule as managed by Kubernetes, without pause or delete', async () => {
+    const api = new FakeApi().on('GET /api/schedules', () => ({
+      schedules: [schedule({ key: 'k8s:ops:nightly', name: 'build-report', source: 'kubernetes' })],
+    }));
+    renderApp('/schedules', api);
+    const row = await screen.findByRole('row', { name: 'Schedule k8s:ops:nightly' });
+    expect(within(row).getByText('TaskSchedule')).toBeInTheDocument();
+    expect(within(row).getByText(/Edit its TaskSchedule/)).toBeInTheDocument();
+    expect(within(row).queryByRole('button')).toBeNull();
+  });
+
   it('creates a schedule, and shows the server\'s complaint about the pattern beside its field', async () => {
     const api = new FakeApi()
       .on('GET /api/schedules', () => ({ schedules: [] }))

@@ -14,6 +14,9 @@ import { usePoll } from '../../hooks/use-poll';
 
 const SCHEDULES_INTERVAL_MS = 5000;
 
+/** Where a schedule was declared, in the words of the place to change it. */
+const SOURCE_LABELS: Record<CronScheduleView['source'], string> = { api: 'API', worker: 'task type', config: 'chart values', kubernetes: 'TaskSchedule' };
+
 /** Recurring schedules: each one's pattern, next and last run, pause/resume and delete, and a form to make one. */
 export function SchedulesView() {
   const schedules = usePoll((signal) => api.schedules(signal), { intervalMs: SCHEDULES_INTERVAL_MS, minGapMs: 500 });
@@ -68,14 +71,19 @@ function ScheduleRow({ schedule, onChanged }: { schedule: CronScheduleView; onCh
       <td>{schedule.paused || !schedule.next_run_at ? '–' : <><RelativeTime iso={schedule.next_run_at} /><div className="muted small">{formatDateTime(schedule.next_run_at)}</div></>}</td>
       <td>{schedule.last_task_id && schedule.last_run_at
         ? <Link to={`/tasks/${schedule.last_task_id}`}><RelativeTime iso={schedule.last_run_at} /></Link> : '–'}</td>
-      <td>{schedule.source === 'worker' ? 'task type' : schedule.source === 'config' ? 'chart values' : 'API'}</td>
+      <td>{SOURCE_LABELS[schedule.source]}</td>
       <td>{schedule.paused ? 'Paused' : 'Active'}</td>
       <td className="row-actions">
-        {schedule.paused
-          ? <button type="button" className="button button-small" disabled={resume.busy} aria-label={`Resume schedule ${label}`} onClick={() => act(resume, 'resumed')}>Resume</button>
-          : <button type="button" className="button button-small" disabled={pause.busy} aria-label={`Pause schedule ${label}`} onClick={() => act(pause, 'paused')}>Pause</button>}
-        <button type="button" className="button button-small button-quiet" disabled={remove.busy} aria-label={`Delete schedule ${label}`}
-          onClick={() => act(remove, 'deleted')}>Delete</button>
+        {schedule.source === 'kubernetes'
+          // The API refuses (409) to change a TaskSchedule's schedule: its resource is where it changes.
+          ? <span className="muted small">Edit its TaskSchedule (<code>spec.suspend</code> pauses it)</span>
+          : <>
+            {schedule.paused
+              ? <button type="button" className="button button-small" disabled={resume.busy} aria-label={`Resume schedule ${label}`} onClick={() => act(resume, 'resumed')}>Resume</button>
+              : <button type="button" className="button button-small" disabled={pause.busy} aria-label={`Pause schedule ${label}`} onClick={() => act(pause, 'paused')}>Pause</button>}
+            <button type="button" className="button button-small button-quiet" disabled={remove.busy} aria-label={`Delete schedule ${label}`}
+              onClick={() => act(remove, 'deleted')}>Delete</button>
+          </>}
       </td>
     </tr>
   );
