@@ -5,6 +5,7 @@ import pg from 'pg';
 import { migrate } from '../services/common/src/db/migrate';
 import { SCHEMA } from '../services/common/src/db/pool';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../services/local/src/embedded-postgres';
+import { createTestCa, type TestCa } from '../test/helpers/certificates';
 import { freePort } from '../test/helpers/ports';
 import { readCpuMs, type CpuMs } from './cpu-usage';
 import type { BenchOptions } from './options';
@@ -35,6 +36,7 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
   let db: pg.Pool | undefined;
   const services: ServiceProcess[] = [];
   let rss: RssSampler | undefined;
+  let ca: TestCa | undefined;
   const stop = async () => {
     rss?.stop();
     // Workers first so they hand nothing back to a coordinator that is gone.
@@ -42,6 +44,7 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
     await Promise.all(services.filter((s) => s.kind !== 'worker').map((s) => s.stop()));
     await db?.end();
     await postgres?.stop();
+    ca?.remove();
   };
 
   try {
@@ -91,9 +94,11 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
       mkdirSync(dir, { recursive: true });
       nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
     }
+    // With --tls each service gets its own certificate from a CA made for this run, as in a cluster.
+    const tlsEnv = options.tls ? certificatesFor((made) => (ca = made)) : undefined;
     // Only the newest lines are kept: a long run must cost the bench no memory.
     const start = (kind: ServiceProcess['kind'], name: string, extra: Record<string, string> = {}) => {
-      const service = startService(kind, { ...env, ...extra }, name, { nodeFlags, keepLines: 30 });
+      const service = startService(kind, { ...env, ...tlsEnv?.[kind], ...extra }, name, { nodeFlags, keepLines: 30 });
       services.push(service);
       return service;
     };
@@ -116,4 +121,16 @@ export async function startBenchCluster(options: BenchOptions, log: (line: strin
     await stop().catch(() => undefined);
     throw err;
   }
+}
+
+/** GRPC_TLS_* per service: a CA for this run, the coordinator's certificate for loopback, the others' with their roles. */
+function certificatesFor(made: (ca: TestCa) => void): Record<ServiceProcess['kind'], Record<string, string>> {
+  const ca = createTestCa('TaskMaster bench CA');
+  made(ca);
+  const envOf = (files: { cert: string; key: string }) => ({ GRPC_TLS_CA: ca.caFile, GRPC_TLS_CERT: files.cert, GRPC_TLS_KEY: files.key });
+  return {
+    coordinator: envOf(ca.issue('coordinator', { dns: ['localhost'], ips: ['127.0.0.1'] })),
+    scheduler: envOf(ca.issue('scheduler', { ous: ['scheduler'] })),
+    worker: envOf(ca.issue('worker', { ous: ['worker'] })),
+  };
 }

@@ -43,10 +43,12 @@ export interface BenchOptions {
   explain: boolean;
   /** Only measure disk flushes and gRPC calls apart from the system (probes.ts), no benchmark. */
   probes: boolean;
+  /** gRPC between the services over mutual TLS, with certificates made for the run (docs/security.md). */
+  tls: boolean;
 }
 
 const USAGE = 'usage: npm run bench -- [--workers=N] [--slots=N] [--scale=full|small] [--burst-command=CMD] [--env NAME=VALUE]... '
-  + '[--pg NAME=VALUE]... [--profile[=DIR]] [--statements] [--explain] [--probes]';
+  + '[--pg NAME=VALUE]... [--profile[=DIR]] [--statements] [--explain] [--probes] [--tls]';
 
 /**
  * Default slots per worker. A no-op task holds its slot only from dispatch to its report, so slots are what
@@ -72,7 +74,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       flags.set(name, inline ?? '');
     }
   }
-  const known = ['workers', 'slots', 'scale', 'burst-command', 'profile', 'statements', 'explain', 'probes', 'help'];
+  const known = ['workers', 'slots', 'scale', 'burst-command', 'profile', 'statements', 'explain', 'probes', 'tls', 'help'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   if (flags.has('help')) throw new Error(USAGE);
 
@@ -106,5 +108,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     statements: flags.has('statements'),
     explain: flags.has('explain'),
     probes: flags.has('probes'),
+    tls: flags.has('tls'),
   };
 }

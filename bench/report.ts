@@ -9,6 +9,8 @@ import type { ServiceKind } from '../test/helpers/processes';
 export interface BenchSummary {
   workers: number;
   worker_slots: number;
+  /** --tls: gRPC between the services over mutual TLS. */
+  grpc_tls: boolean;
   scale: BenchOptions['scale'];
   burst_command: string;
   burst_tasks_per_s: number;
@@ -48,6 +50,7 @@ export function summarize(options: BenchOptions, phases: PhaseResult[], idle: nu
   return {
     workers: options.workers,
     worker_slots: options.workerSlots,
+    grpc_tls: options.tls,
     scale: options.scale,
     burst_command: options.burstCommand,
     burst_tasks_per_s: burst.tasksPerS!,
