@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { parseLabelSelector, type Labels } from './label-selector';
+import { roleNameProblem } from './db/role-name';
 
 /**
  * The one place that reads the environment. `loadConfig()` reads every variable once, gathers every problem
@@ -41,6 +42,17 @@ export interface DatabaseConfig {
   readonly queryTimeoutMs: number;
   /** DB_KEEPALIVE_IDLE, default 10 s: TCP keepalive probes start after this much silence on a connection. */
   readonly keepAliveIdleMs: number;
+  /**
+   * DATABASE_SSLMODE: disable, require, verify-ca or verify-full, as libpq means them; verify-full when only
+   * DATABASE_SSL_CA is set. Unset: TLS as DATABASE_URL's own sslmode and sslrootcert say, else none.
+   */
+  readonly sslMode?: DatabaseSslMode;
+  /** DATABASE_SSL_CA: path of the PEM file of the CA(s) the database's certificate must chain to. */
+  readonly sslCaFile?: string;
+  /** MIGRATE_GRANT_ROLE: the role `migrate` gives the services' rights to (SELECT, INSERT, UPDATE, DELETE; no DDL). */
+  readonly migrateGrantRole?: string;
+  /** MIGRATE_GRANT_ROLE_PASSWORD: with it, `migrate` also creates that role if missing and sets its password. */
+  readonly migrateGrantRolePassword?: string;
 }
 
 export type ScalerKind = 'auto' | 'local' | 'kubernetes' | 'compose';
@@ -462,6 +474,7 @@ export function loadConfig(env: Env = process.env): Config {
     statementTimeoutMs: read.duration('DB_STATEMENT_TIMEOUT', 30_000),
     queryTimeoutMs: read.duration('DB_QUERY_TIMEOUT', 35_000),
     keepAliveIdleMs: read.duration('DB_KEEPALIVE_IDLE', 10_000),
+    ...readDatabaseSecurity(read),
   };
 
   // The server should cancel a slow statement before the client gives up on its connection.
@@ -656,4 +669,23 @@ function deepFreeze<T extends object>(value: T): T {
     if (child && typeof child === 'object') deepFreeze(child);
   }
   return Object.freeze(value);
+}
+
+export type DatabaseSslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly DatabaseSslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
+
+/** DATABASE_SSLMODE, DATABASE_SSL_CA and MIGRATE_GRANT_ROLE (docs/configuration.md, "Database"). */
+function readDatabaseSecurity(read: EnvReader): Pick<DatabaseConfig, 'sslMode' | 'sslCaFile' | 'migrateGrantRole' | 'migrateGrantRolePassword'> {
+  const sslCaFile = read.optional('DATABASE_SSL_CA');
+  const given = read.optional('DATABASE_SSLMODE') === undefined ? undefined : read.oneOf('DATABASE_SSLMODE', 'verify-full', SSL_MODES);
+  const sslMode = given ?? (sslCaFile === undefined ? undefined : 'verify-full');
+  if (sslMode === 'disable' && sslCaFile !== undefined) read.problems.push('DATABASE_SSL_CA is set but DATABASE_SSLMODE=disable turns TLS off');
+  // libpq refuses verify-ca without a root certificate too: against the public CAs it would accept any server's.
+  if (sslMode === 'verify-ca' && sslCaFile === undefined) read.problems.push('DATABASE_SSLMODE=verify-ca needs DATABASE_SSL_CA');
+  const migrateGrantRole = read.optional('MIGRATE_GRANT_ROLE');
+  const problem = migrateGrantRole === undefined ? undefined : roleNameProblem(migrateGrantRole);
+  if (problem) read.problems.push(`MIGRATE_GRANT_ROLE="${migrateGrantRole!.slice(0, 70)}" ${problem}`);
+  const migrateGrantRolePassword = read.optional('MIGRATE_GRANT_ROLE_PASSWORD');
+  if (migrateGrantRolePassword !== undefined && migrateGrantRole === undefined) read.problems.push('MIGRATE_GRANT_ROLE_PASSWORD needs MIGRATE_GRANT_ROLE');
+  return { sslMode, sslCaFile, migrateGrantRole, migrateGrantRolePassword };
 }

@@ -10,8 +10,10 @@ async function main(): Promise<void> {
   const pool = createPool(config.database, logger, 'taskmaster-migrate');
   try {
     await waitForDatabase(pool, config.database, logger);
-    const applied = await migrate(pool);
+    const { migrateGrantRole: role, migrateGrantRolePassword: password } = config.database;
+    const applied = await migrate(pool, undefined, role === undefined ? {} : { grantTo: { name: role, password } });
     logger.info({ applied }, applied.length ? 'migrations applied' : 'database already up to date');
+    if (role !== undefined) logger.info({ role }, 'granted the services their rights');
   } finally {
     await pool.end();
   }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA, withoutQueryTimeout, type Pool } from './pool';
 import { repoRoot } from '../paths';
+import { grantServiceRole, type ServiceRole } from './grant-service-role';
 
 export interface Migration {
   readonly version: string;
@@ -45,13 +46,19 @@ const MOVE_LEDGER_FROM_PUBLIC = `
   END
   $$`;
 
+export interface MigrateOptions {
+  /** MIGRATE_GRANT_ROLE (and its password): the services' role, given their rights on every object once migrated (grant-service-role.ts). */
+  grantTo?: ServiceRole;
+}
+
 /**
  * Applies the migrations not yet recorded in taskmaster.schema_migrations, all in one transaction under a
  * transaction advisory lock, creating every object in the schema taskmaster. Guarantees: concurrent callers (several pods starting, the chart's Job) apply each file
  * exactly once, the second waiting for the first; a failing file rolls back every file of this run, so the
- * schema is never half-migrated. Returns the versions applied now.
+ * schema is never half-migrated. With `grantTo`, the grants are part of the same transaction: the services'
+ * role never sees a table it has no rights on. Returns the versions applied now.
  */
-export async function migrate(pool: Pool, migrations = readMigrations()): Promise<string[]> {
+export async function migrate(pool: Pool, migrations = readMigrations(), options: MigrateOptions = {}): Promise<string[]> {
   const client = withoutQueryTimeout(await pool.connect());
   try {
     await client.query('BEGIN');
@@ -78,6 +85,7 @@ export async function migrate(pool: Pool, migrations = readMigrations()): Promis
       }
       await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
     }
+    if (options.grantTo !== undefined) await grantServiceRole(client, options.grantTo);
     await client.query('COMMIT');
     return pending.map((migration) => migration.version);
   } catch (err) {

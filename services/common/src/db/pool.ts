@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DatabaseConfig } from '../config';
 import type { Logger } from '../logger';
+import { databaseTls, describeConnectError } from './tls';
 
 // COUNT(*) and BIGSERIAL ids arrive as int8; as JavaScript numbers they stay exact below 2^53, far beyond
 // any count or id this table will see, and saves every caller a Number().
@@ -39,14 +40,17 @@ function withSearchPath(connectionString: string): string {
 /**
  * The settings node-postgres needs for one connection, from DATABASE_URL or the POSTGRES_* variables. TCP
  * keepalive on every connection (the pools' and the LISTEN client's), so a peer that vanished without a FIN
- * (a node lost, a NAT entry dropped) is noticed by the kernel instead of never.
+ * (a node lost, a NAT entry dropped) is noticed by the kernel instead of never. TLS from DATABASE_SSLMODE and
+ * DATABASE_SSL_CA (tls.ts); a DATABASE_URL's own sslmode wins, as node-postgres merges the URL last.
  */
 export function connectionSettings(config: DatabaseConfig): pg.ClientConfig {
+  const ssl = databaseTls(config);
   const common = {
     connectionTimeoutMillis: config.connectTimeoutMs,
     options: SEARCH_PATH_OPTIONS,
     keepAlive: true,
     keepAliveInitialDelayMillis: config.keepAliveIdleMs,
+    ...(ssl === undefined ? {} : { ssl }),
   };
   if (config.connectionString) return { ...common, connectionString: withSearchPath(config.connectionString) };
   return {
@@ -156,7 +160,7 @@ export async function waitForDatabase(pool: Pool, config: DatabaseConfig, logger
       await pool.query('SELECT 1');
       return;
     } catch (err) {
-      const message = (err as Error).message;
+      const message = describeConnectError(err, config);
       if (Date.now() >= deadline) {
         throw new Error(`database unreachable at ${describeDatabase(config)}: ${message}`);
       }
