@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
 import { CHART_DIR, CI_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions } from '../helpers/helm';
-import { certManagerCertificateCrd } from '../helpers/third-party-crds';
+import { certManagerCrds } from '../helpers/third-party-crds';
 
 const SERVICE_MONITOR_CRD = join(__dirname, 'fixtures', 'servicemonitor-crd.yaml');
 const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
@@ -28,9 +28,12 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
     cp = await startControlPlane();
     ok(kubectl(['apply', '-f', SERVICE_MONITOR_CRD]));
     ok(kubectl(['wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=60s']));
-    // cert-manager's own CRD, from its Go module: grpcTls.certManager renders Certificates.
-    ok(kubectl(['apply', '--server-side', '-f', '-'], certManagerCertificateCrd()));
-    ok(kubectl(['wait', '--for=condition=Established', 'crd/certificates.cert-manager.io', '--timeout=60s']));
+    // cert-manager's own CRDs, from its Go module: grpcTls.certManager renders Certificates, and
+    // k8s/grpc-tls-issuer.yaml makes the CA issuer they name.
+    ok(kubectl(['apply', '--server-side', '-f', '-'], certManagerCrds()));
+    for (const crd of ['certificates', 'issuers', 'clusterissuers']) {
+      ok(kubectl(['wait', '--for=condition=Established', `crd/${crd}.cert-manager.io`, '--timeout=60s']));
+    }
   }, 180_000);
 
   afterAll(async () => {
@@ -53,6 +56,18 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
     const applied = result.stdout.trim().split('\n');
     expect(applied.length).toBe((manifest.match(/^kind: /gm) ?? []).length);
     for (const line of applied) expect(line).toMatch(/\(server dry run\)$/);
+  });
+
+  it('accepts k8s/grpc-tls-issuer.yaml, the self-signed CA issuer the docs give for kind (server-side dry run, strict validation)', () => {
+    const namespace = `issuer-${Math.random().toString(36).slice(2, 8)}`;
+    ok(kubectl(['create', 'namespace', namespace]));
+    const result = kubectl(['apply', '--dry-run=server', '--validate=strict', '--namespace', namespace, '-f', join(REPO_ROOT, 'k8s', 'grpc-tls-issuer.yaml')]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n').map((line) => line.replace(/ \(server dry run\)$/, ''))).toEqual([
+      'clusterissuer.cert-manager.io/taskmaster-selfsigned created',
+      'certificate.cert-manager.io/taskmaster-ca created',
+      'issuer.cert-manager.io/taskmaster-ca created',
+    ]);
   });
 
   describe('install and upgrades', () => {

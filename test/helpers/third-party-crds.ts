@@ -25,10 +25,13 @@ export function goModuleDir(module: string, version: string): string {
 export const CERT_MANAGER = { module: 'github.com/cert-manager/cert-manager', version: 'v1.16.2' } as const;
 
 /**
- * cert-manager's Certificate CRD from its module's deploy/crds. The file is also a template of cert-manager's
- * chart: its `{{ ... }}` label lines are dropped (labels only; the schema is untouched).
+ * cert-manager's Certificate, Issuer and ClusterIssuer CRDs from its module's deploy/crds, as one multi-document
+ * YAML. The files are also templates of cert-manager's chart: their `{{ ... }}` label lines are dropped (labels
+ * only; the schemas are untouched).
  */
-export function certManagerCertificateCrd(): string {
-  const file = join(goModuleDir(CERT_MANAGER.module, CERT_MANAGER.version), 'deploy', 'crds', 'crd-certificates.yaml');
-  return readFileSync(file, 'utf8').split('\n').filter((line) => !/^\s+[\w./-]+: '?\{\{/.test(line) && !/^\s+#.*\{\{/.test(line)).join('\n');
+export function certManagerCrds(): string {
+  const dir = join(goModuleDir(CERT_MANAGER.module, CERT_MANAGER.version), 'deploy', 'crds');
+  return ['crd-certificates.yaml', 'crd-issuers.yaml', 'crd-clusterissuers.yaml']
+    .map((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter((line) => !/^\s+[\w./-]+: '?\{\{/.test(line) && !/^\s+#.*\{\{/.test(line)).join('\n'))
+    .join('\n---\n');
 }
