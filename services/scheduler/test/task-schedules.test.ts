@@ -6,6 +6,7 @@
  * warning when the control plane binaries are missing (`bash scripts/build-testbin.sh`).
  */
 import { join } from 'node:path';
+import { loadConfig } from '../../common/src/config';
 import { saveSchedule } from '../../common/src/db/schedules';
 import { createLogger } from '../../common/src/logger';
 import { defineTask } from '../../sdk/src/define-task';
@@ -21,6 +22,7 @@ import type { TaskSchedule } from '../src/taskschedules/task-schedule';
 import { KubernetesTaskScheduleApi } from '../src/taskschedules/task-schedule-client';
 import { TaskScheduleController } from '../src/taskschedules/task-schedule-controller';
 import { TaskScheduleReconciler } from '../src/taskschedules/task-schedule-reconciler';
+import { startTaskSchedules } from '../src/taskschedules/start-task-schedules';
 
 const NAMESPACE = 'schedules';
 const SERVICE_ACCOUNT = 'tm-taskmaster-scheduler';
@@ -244,5 +246,21 @@ describeIfControlPlane('TaskSchedule resources on a real kube-apiserver', () => 
     apply('after-takeover', { task: 'ts-tick', cron: '0 2 * * *' });
     await waitFor(async () => (await row('after-takeover'))?.cron === '0 2 * * *', 10_000, 'a resource reconciled by the new leader');
     await waitFor(() => ready('after-takeover')?.status === 'True', 10_000, 'its Ready=True');
+  });
+
+  test('the scheduler starts it from its configuration (TASK_SCHEDULES_*, KUBECONFIG), and not at all when it is off', async () => {
+    expect(await startTaskSchedules(loadConfig({}), { pool: db.pool, logger })).toBeUndefined();
+    const admin = (args: string[], input?: string) => ok(runTool('kubectl', ['--kubeconfig', cp.kubeconfigPath, ...args], { input }));
+    admin(['create', 'namespace', 'wired']);
+    const config = loadConfig({
+      TASK_SCHEDULES_ENABLED: 'true', TASK_SCHEDULES_NAMESPACE: 'wired', TASK_SCHEDULES_STATUS_INTERVAL: '300ms', KUBECONFIG: cp.kubeconfigPath, POD_NAME: 'scheduler-wired',
+    });
+    const controller = (await startTaskSchedules(config, { pool: db.pool, logger }))!;
+    controllers.push(controller);
+    expect(controller.isLeading).toBe(true);
+    admin(['apply', '-n', 'wired', '-f', '-'], JSON.stringify({ apiVersion: 'taskmaster.dev/v1alpha1', kind: 'TaskSchedule', metadata: { name: 'hourly' }, spec: { task: 'ts-tick', cron: '0 * * * *' } }));
+    await waitFor(async () => (await db.pool.query("SELECT cron FROM schedules WHERE key = 'k8s:wired:hourly'")).rows[0]?.cron === '0 * * * *', 10_000, 'the schedule of wired/hourly');
+    const lease = JSON.parse(admin(['get', 'lease', 'taskmaster-taskschedules', '-n', 'wired', '-o', 'json']).stdout);
+    expect(lease.spec.holderIdentity).toBe('scheduler-wired');
   });
 });
