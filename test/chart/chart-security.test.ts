@@ -1,8 +1,11 @@
 /**
  * The chart's security settings (issue 13), rendered by the real helm: the admission policy that limits the
- * scheduler's pod deletions. chart-apiserver.test.ts shows the policy at work on a real kube-apiserver.
+ * scheduler's pod deletions, images pinned by digest, TLS to the database and the services' own database role.
+ * chart-apiserver.test.ts shows the policy at work on a real kube-apiserver; services/common/test shows the
+ * settings rendered here (DATABASE_SSLMODE, DATABASE_SSL_CA, MIGRATE_GRANT_ROLE) working against PostgreSQL.
  */
-import { findObject, renderChart, type K8sObject, type RenderOptions } from '../helpers/helm';
+import { join } from 'node:path';
+import { CHART_DIR, findObject, renderChart, type K8sObject, type RenderOptions } from '../helpers/helm';
 
 const VAP_SERVED = 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 const POLICY = 'taskmaster-tm-taskmaster-scheduler-pod-deletion';
@@ -101,5 +104,108 @@ describe('images pinned by digest', () => {
 
   it.each(['sha256:abc', 'latest', `sha512:${'a'.repeat(64)}`, `SHA256:${'A'.repeat(64)}`])('refuses the digest %s at install', (bad) => {
     expect(() => renderChart({ set: { 'coordinator.image.digest': bad } })).toThrow(/coordinator\.image\.digest/);
+  });
+});
+
+describe('the database: TLS and a role of the services’ own', () => {
+  type Env = Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+  const containerNamed = (objects: K8sObject[], kind: string, name: string, container: string) =>
+    findObject(objects, kind, name).spec.template.spec.containers.find((c: { name: string }) => c.name === container);
+  const envMap = (env: Env) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef]));
+  const config = (objects: K8sObject[]) => findObject(objects, 'ConfigMap', 'tm-taskmaster').data as Record<string, string>;
+  const SECURITY = join(CHART_DIR, 'ci', 'security-values.yaml');
+
+  describe('ci/security-values.yaml: an external database over verify-full, services as taskmaster_app', () => {
+    let objects: K8sObject[];
+    beforeAll(() => {
+      objects = renderChart({ valuesFiles: [SECURITY] });
+    });
+
+    it('tells every service to verify the certificate against the mounted CA, and log in as the services’ role', () => {
+      expect(config(objects)).toMatchObject({
+        DATABASE_SSLMODE: 'verify-full', DATABASE_SSL_CA: '/etc/taskmaster/database-tls/ca.crt', POSTGRES_USER: 'taskmaster_app', POSTGRES_HOST: 'db.example.internal',
+      });
+      expect(config(objects)).not.toHaveProperty('MIGRATE_GRANT_ROLE');
+      for (const name of ['scheduler', 'coordinator']) {
+        const deployment = findObject(objects, 'Deployment', `tm-taskmaster-${name}`);
+        const container = containerNamed(objects, 'Deployment', `tm-taskmaster-${name}`, name);
+        expect(envMap(container.env).POSTGRES_PASSWORD).toEqual({ name: 'taskmaster-database-app', key: 'password' });
+        expect(container.volumeMounts).toContainEqual({ name: 'database-tls', mountPath: '/etc/taskmaster/database-tls', readOnly: true });
+        expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'database-tls', secret: { secretName: 'taskmaster-database-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+      }
+    });
+
+    it('migrates as the owner, over the same TLS, granting the services’ role', () => {
+      const migrate = containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate');
+      expect(envMap(migrate.env)).toMatchObject({
+        POSTGRES_USER: 'taskmaster', POSTGRES_PASSWORD: { name: 'taskmaster-database-owner', key: 'password' }, MIGRATE_GRANT_ROLE: 'taskmaster_app',
+        DATABASE_SSLMODE: 'verify-full', DATABASE_SSL_CA: '/etc/taskmaster/database-tls/ca.crt',
+      });
+      // An external database's role is its administrator's to create: no password goes to the migration.
+      expect(envMap(migrate.env)).not.toHaveProperty('MIGRATE_GRANT_ROLE_PASSWORD');
+      expect(migrate.volumeMounts).toEqual([{ name: 'database-tls', mountPath: '/etc/taskmaster/database-tls', readOnly: true }]);
+      expect(findObject(objects, 'Job', 'tm-taskmaster-migrate').spec.template.spec.volumes).toEqual([
+        { name: 'database-tls', secret: { secretName: 'taskmaster-database-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      ]);
+    });
+
+    it('gives the workers, which never reach the database, none of it', () => {
+      const worker = findObject(objects, 'Deployment', 'tm-taskmaster-worker');
+      expect(JSON.stringify(worker)).not.toMatch(/database-tls|POSTGRES_PASSWORD|taskmaster-database/);
+    });
+  });
+
+  it('takes the services’ own URL when the owner’s credentials are a URL', () => {
+    const objects = renderChart({ set: {
+      'postgresql.enabled': false, 'externalDatabase.existingSecret': 'db', 'externalDatabase.existingSecretUrlKey': 'owner-url',
+      'externalDatabase.serviceRole.username': 'app', 'externalDatabase.serviceRole.existingSecretUrlKey': 'app-url',
+    } });
+    expect(envMap(containerNamed(objects, 'Deployment', 'tm-taskmaster-coordinator', 'coordinator').env).DATABASE_URL).toEqual({ name: 'db', key: 'app-url' });
+    expect(envMap(containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate').env)).toMatchObject({ DATABASE_URL: { name: 'db', key: 'owner-url' }, MIGRATE_GRANT_ROLE: 'app' });
+    expect(config(objects)).not.toHaveProperty('POSTGRES_USER');
+  });
+
+  describe('the bundled PostgreSQL with postgresql.auth.serviceUsername', () => {
+    let objects: K8sObject[];
+    beforeAll(() => {
+      objects = renderChart({ set: { 'postgresql.auth.serviceUsername': 'taskmaster_app' } });
+    });
+
+    it('generates the services’ password beside the owner’s, and the services log in with it', () => {
+      const secret = findObject(objects, 'Secret', 'tm-taskmaster-postgres');
+      expect(Object.keys(secret.data).sort()).toEqual(['postgres-password', 'service-password']);
+      expect(secret.data['service-password']).not.toBe(secret.data['postgres-password']);
+      expect(config(objects).POSTGRES_USER).toBe('taskmaster_app');
+      const scheduler = containerNamed(objects, 'Deployment', 'tm-taskmaster-scheduler', 'scheduler');
+      expect(envMap(scheduler.env).POSTGRES_PASSWORD).toEqual({ name: 'tm-taskmaster-postgres', key: 'service-password' });
+    });
+
+    it('has the migration create the role with that password, logging in as the owner; the server keeps its owner', () => {
+      const migrate = envMap(containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate').env);
+      expect(migrate).toMatchObject({
+        POSTGRES_USER: 'taskmaster', POSTGRES_PASSWORD: { name: 'tm-taskmaster-postgres', key: 'postgres-password' },
+        MIGRATE_GRANT_ROLE: 'taskmaster_app', MIGRATE_GRANT_ROLE_PASSWORD: { name: 'tm-taskmaster-postgres', key: 'service-password' },
+      });
+      const server = envMap(containerNamed(objects, 'StatefulSet', 'tm-taskmaster-postgres', 'postgres').env);
+      expect(server).toMatchObject({ POSTGRES_USER: 'taskmaster', POSTGRES_PASSWORD: { name: 'tm-taskmaster-postgres', key: 'postgres-password' } });
+    });
+  });
+
+  it('changes nothing by default: one role, no TLS settings', () => {
+    const objects = renderChart();
+    expect(Object.keys(config(objects)).filter((key) => /^(DATABASE_SSL|MIGRATE_)/.test(key))).toEqual([]);
+    expect(Object.keys(findObject(objects, 'Secret', 'tm-taskmaster-postgres').data)).toEqual(['postgres-password']);
+    const migrate = envMap(containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate').env);
+    expect(Object.keys(migrate).filter((key) => key.startsWith('MIGRATE_'))).toEqual([]);
+  });
+
+  it.each<[string, Record<string, string | boolean>, RegExp]>([
+    ['verify-ca without a CA', { 'externalDatabase.tls.sslMode': 'verify-ca' }, /externalDatabase\.tls\.caSecret/],
+    ['a CA with TLS disabled', { 'externalDatabase.tls.sslMode': 'disable', 'externalDatabase.tls.caSecret': 'ca' }, /externalDatabase\.tls\.caSecret/],
+    ['an unknown sslMode', { 'externalDatabase.tls.sslMode': 'prefer' }, /externalDatabase\.tls\.sslMode/],
+    ['a role name with a space', { 'externalDatabase.serviceRole.username': 'app role' }, /externalDatabase\.serviceRole\.username/],
+    ['a services’ role without its URL when the owner has one', { 'externalDatabase.existingSecretUrlKey': 'url', 'externalDatabase.serviceRole.username': 'app' }, /externalDatabase\.serviceRole\.existingSecretUrlKey/],
+  ])('refuses %s at install', (_case, set, message) => {
+    expect(() => renderChart({ set: { 'postgresql.enabled': false, 'externalDatabase.existingSecret': 'db', 'externalDatabase.host': 'db', ...set } })).toThrow(message);
   });
 });

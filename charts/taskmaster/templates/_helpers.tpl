@@ -105,29 +105,62 @@ imagePullPolicy: {{ $own.pullPolicy | default $root.image.pullPolicy }}
 {{- end }}
 
 {{/*
-Where the database is, as a YAML map of env names to values (the ConfigMap holds them; the migration Job sets
-them itself, because a pre-upgrade hook runs before the ConfigMap is updated). Empty when an existing Secret
-provides a whole DATABASE_URL. values.schema.json makes sure an external database has a Secret and a host or URL.
+Where the database is, as a YAML map of env names to values: for the services (the ConfigMap holds them) or,
+with "migration" true, for the migration Job (which sets them itself, because a pre-upgrade hook runs before the
+ConfigMap is updated). The two differ when the services have a role of their own (taskmaster.serviceRole): the
+services log in as it; the migration logs in as the owner and grants it (MIGRATE_GRANT_ROLE). No POSTGRES_*
+when an existing Secret provides a whole DATABASE_URL. values.schema.json makes sure an external database has
+a Secret and a host or URL. Takes (dict "context" $ "migration" bool).
 */}}
-{{- define "taskmaster.databaseSettings" -}}
-{{- if .Values.postgresql.enabled }}
-POSTGRES_HOST: {{ include "taskmaster.postgres.fullname" . | quote }}
-POSTGRES_PORT: {{ .Values.postgresql.service.port | quote }}
-POSTGRES_DB: {{ .Values.postgresql.auth.database | quote }}
-POSTGRES_USER: {{ .Values.postgresql.auth.username | quote }}
-{{- else if not .Values.externalDatabase.existingSecretUrlKey }}
-{{- with .Values.externalDatabase }}
+{{- define "taskmaster.databaseSettingsFor" -}}
+{{- $values := .context.Values }}
+{{- $serviceRole := include "taskmaster.serviceRole" .context }}
+{{- $owner := "" }}
+{{- if $values.postgresql.enabled }}
+{{- $owner = $values.postgresql.auth.username }}
+POSTGRES_HOST: {{ include "taskmaster.postgres.fullname" .context | quote }}
+POSTGRES_PORT: {{ $values.postgresql.service.port | quote }}
+POSTGRES_DB: {{ $values.postgresql.auth.database | quote }}
+{{- else if not $values.externalDatabase.existingSecretUrlKey }}
+{{- with $values.externalDatabase }}
+{{- $owner = .username }}
 POSTGRES_HOST: {{ .host | quote }}
 POSTGRES_PORT: {{ .port | quote }}
 POSTGRES_DB: {{ .database | quote }}
-POSTGRES_USER: {{ .username | quote }}
+{{- end }}
+{{- end }}
+{{- if $owner }}
+POSTGRES_USER: {{ ternary $serviceRole $owner (and (not .migration) (ne $serviceRole "")) | quote }}
+{{- end }}
+{{- if and .migration $serviceRole }}
+MIGRATE_GRANT_ROLE: {{ $serviceRole | quote }}
+{{- end }}
+{{- if not $values.postgresql.enabled }}
+{{- with $values.externalDatabase.tls }}
+{{- if .sslMode }}
+DATABASE_SSLMODE: {{ .sslMode | quote }}
+{{- end }}
+{{- if .caSecret }}
+DATABASE_SSL_CA: {{ printf "%s/ca.crt" (include "taskmaster.databaseTls.dir" $) | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
 
+{{/* The services' database settings (the ConfigMap). */}}
+{{- define "taskmaster.databaseSettings" -}}
+{{- include "taskmaster.databaseSettingsFor" (dict "context" . "migration" false) }}
+{{- end }}
+
+{{/* The migration Job's database settings. */}}
+{{- define "taskmaster.migrationDatabaseSettings" -}}
+{{- include "taskmaster.databaseSettingsFor" (dict "context" . "migration" true) }}
+{{- end }}
+
 {{/*
-The credential half of the database settings, as container env (the rest is in the ConfigMap): a password
-from the chart's generated Secret or from an existing one, or a whole DATABASE_URL from an existing Secret.
+The owner's credentials, as container env (the rest is in the ConfigMap): a password from the chart's generated
+Secret or from an existing one, or a whole DATABASE_URL from an existing Secret. The PostgreSQL StatefulSet and
+the migration Job use them, and the services too unless they have a role of their own.
 */}}
 {{- define "taskmaster.databaseEnv" -}}
 {{- if .Values.postgresql.enabled }}
@@ -143,6 +176,77 @@ from the chart's generated Secret or from an existing one, or a whole DATABASE_U
     secretKeyRef:
       name: {{ $db.existingSecret }}
       key: {{ $db.existingSecretUrlKey | default $db.existingSecretPasswordKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+The name of the services' own database role: postgresql.auth.serviceUsername or externalDatabase.serviceRole.username;
+empty when the services log in as the owner.
+*/}}
+{{- define "taskmaster.serviceRole" -}}
+{{- if .Values.postgresql.enabled }}{{ .Values.postgresql.auth.serviceUsername }}{{ else }}{{ .Values.externalDatabase.serviceRole.username }}{{ end }}
+{{- end }}
+
+{{/* The scheduler's and coordinator's database credentials: their own role's when they have one, else the owner's. */}}
+{{- define "taskmaster.serviceDatabaseEnv" -}}
+{{- if not (include "taskmaster.serviceRole" .) }}
+{{- include "taskmaster.databaseEnv" . }}
+{{- else if .Values.postgresql.enabled }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "taskmaster.postgres.secretName" . }}
+      key: {{ .Values.postgresql.auth.serviceSecretKey }}
+{{- else }}
+{{- $db := .Values.externalDatabase }}
+{{- $url := ne $db.existingSecretUrlKey "" }}
+- name: {{ ternary "DATABASE_URL" "POSTGRES_PASSWORD" $url }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $db.serviceRole.existingSecret | default $db.existingSecret }}
+      key: {{ ternary $db.serviceRole.existingSecretUrlKey $db.serviceRole.existingSecretPasswordKey $url }}
+{{- end }}
+{{- end }}
+
+{{/*
+The migration Job's credentials: the owner's, and for the bundled PostgreSQL the services' role's password, so
+that `migrate` creates that role and keeps its password in step with the Secret (MIGRATE_GRANT_ROLE_PASSWORD).
+An external database's services role is created by its administrator.
+*/}}
+{{- define "taskmaster.migrationDatabaseEnv" -}}
+{{- include "taskmaster.databaseEnv" . }}
+{{- if and .Values.postgresql.enabled .Values.postgresql.auth.serviceUsername }}
+- name: MIGRATE_GRANT_ROLE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "taskmaster.postgres.secretName" . }}
+      key: {{ .Values.postgresql.auth.serviceSecretKey }}
+{{- end }}
+{{- end }}
+
+{{/* Where the external database's CA certificate is mounted (DATABASE_SSL_CA is ca.crt there). */}}
+{{- define "taskmaster.databaseTls.dir" -}}
+/etc/taskmaster/database-tls
+{{- end }}
+
+{{/* The volume mount of that CA, for the scheduler, the coordinator and the migration; empty without one. */}}
+{{- define "taskmaster.databaseTls.volumeMounts" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.tls.caSecret }}
+- name: database-tls
+  mountPath: {{ include "taskmaster.databaseTls.dir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The volume of that CA: the one key of caSecret, as ca.crt. Read once at start: a new CA needs a restart. */}}
+{{- define "taskmaster.databaseTls.volumes" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.tls.caSecret }}
+- name: database-tls
+  secret:
+    secretName: {{ .Values.externalDatabase.tls.caSecret }}
+    items:
+      - key: {{ .Values.externalDatabase.tls.caSecretKey }}
+        path: ca.crt
 {{- end }}
 {{- end }}
 

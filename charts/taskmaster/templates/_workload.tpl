@@ -44,7 +44,7 @@ securityContext:
 {{/*
 A Deployment. Takes (dict "context" $ "component" "worker" "ports" (dict "grpc" 8090 "metrics" 9464)
 "replicasManaged" bool "automountToken" bool "readsSecret" bool "metricsPort" int
-"terminationGracePeriodSeconds" int-or-nil).
+"terminationGracePeriodSeconds" int-or-nil "databaseClient" bool: mounts the database's CA, if any).
 replicasManaged leaves `replicas` out, so that `helm upgrade` never resets what an autoscaler set.
 */}}
 {{- define "taskmaster.deployment" -}}
@@ -112,6 +112,11 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if .databaseClient }}
+            {{- with include "taskmaster.databaseTls.volumeMounts" $ctx }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- end }}
             {{- if $ctx.Values.grpcTls.enabled }}
             - name: grpc-tls
               mountPath: {{ include "taskmaster.grpcTls.dir" $ctx }}
@@ -121,6 +126,11 @@ spec:
         # The root filesystem is read-only; diagnostics (node --report-directory, heap snapshots) need scratch space.
         - name: tmp
           emptyDir: {}
+        {{- if .databaseClient }}
+        {{- with include "taskmaster.databaseTls.volumes" $ctx }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- end }}
         {{- if $ctx.Values.grpcTls.enabled }}
         # The whole Secret, not subPath files: a renewed certificate then appears in place, and is re-read.
         - name: grpc-tls
