@@ -16,11 +16,10 @@ export interface TaskScheduleControllerOptions {
   resyncMs: number;
   /** TASK_SCHEDULES_STATUS_INTERVAL: every watched resource's status refreshed from the database. */
   statusIntervalMs: number;
+  /** How long a failed watch waits before it lists and watches again; default 5 s. */
+  watchRetryMs?: number;
   logger: Logger;
 }
-
-/** How long a failed watch waits before it lists and watches again. */
-const WATCH_RETRY_MS = 5000;
 
 /**
  * The TaskSchedule operator loop. While this replica holds the Lease it watches the namespace's resources
@@ -34,6 +33,8 @@ export class TaskScheduleController {
   private statusTimer: NodeJS.Timeout | undefined;
   private watchRetry: NodeJS.Timeout | undefined;
   private watching: TaskScheduleWatch | undefined;
+  /** Counts watches started; a failure reported by an older one is ignored. */
+  private watchAttempt = 0;
   private leading = false;
   private stopped = false;
   private queue: Promise<void> = Promise.resolve();
@@ -97,6 +98,7 @@ export class TaskScheduleController {
 
   private async follow(): Promise<void> {
     this.leading = false;
+    this.watchAttempt++;
     clearInterval(this.resyncTimer);
     clearInterval(this.statusTimer);
     clearTimeout(this.watchRetry);
@@ -107,25 +109,35 @@ export class TaskScheduleController {
 
   private async startWatch(): Promise<void> {
     if (!this.leading || this.watching) return;
+    const attempt = ++this.watchAttempt;
+    // The informer reports a failed first list while it is still starting, before this watch is kept.
+    let failed = false;
+    const onFailure = (err: unknown) => {
+      failed = true;
+      if (attempt === this.watchAttempt) this.watchFailed(err);
+    };
     try {
-      this.watching = await this.options.api.watch({
+      const watching = await this.options.api.watch({
         changed: (resource) => this.enqueue('reconcile', () => this.options.reconciler.reconcile(resource)),
         deleted: (resource) => this.enqueue('delete', () => this.options.reconciler.remove(resource)),
-        failed: (err) => this.watchFailed(err),
+        failed: onFailure,
       });
+      if (failed || attempt !== this.watchAttempt) await watching.stop();
+      else this.watching = watching;
     } catch (err) {
-      this.watchFailed(err);
+      onFailure(err);
     }
   }
 
   /** client-node's informer stops on an error; it is started again after a pause while this replica leads. */
   private watchFailed(err: unknown): void {
-    this.options.logger.warn({ err: errorSummary(err) }, `the TaskSchedule watch failed; watching again in ${WATCH_RETRY_MS / 1000} s`);
+    const retryMs = this.options.watchRetryMs ?? 5000;
+    this.options.logger.warn({ err: errorSummary(err) }, `the TaskSchedule watch failed; watching again in ${retryMs / 1000} s`);
     const watching = this.watching;
     this.watching = undefined;
     void watching?.stop();
     clearTimeout(this.watchRetry);
-    this.watchRetry = setTimeout(() => void this.startWatch(), WATCH_RETRY_MS);
+    this.watchRetry = setTimeout(() => void this.startWatch(), retryMs);
     this.watchRetry.unref();
   }
 
