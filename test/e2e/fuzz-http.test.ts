@@ -185,6 +185,11 @@ test('regressions the fuzzing found', async () => {
     // NUL and unpaired surrogates in a payload are JSON, but jsonb refuses them: the insert failed, a 500.
     { method: 'POST', path: '/api/tasks', raw: '{"name":"fuzz-regression","payload":{"a":"\\u0000"}}', status: [400], field: 'payload' },
     { method: 'POST', path: '/api/schedules', raw: '{"name":"fuzz-regression","cron":"0 9 * * *","payload":"\\ud800"}', status: [400], field: 'payload' },
+    // A cron pattern croner takes but of more than 200 characters broke the schedules table's check: a 500.
+    { method: 'POST', path: '/api/schedules', body: { name: 'fuzz-regression', cron: `0 9 * * ${Array.from({ length: 100 }, () => '1').join(',')}` }, status: [400], field: 'cron' },
+    // A status filter named after a property of every object found Object.prototype's: a 500.
+    { method: 'GET', path: '/api/tasks?status=valueOf', status: [400], field: 'status' },
+    { method: 'GET', path: '/api/tasks?status=pending,constructor', status: [400], field: 'status' },
     // A free-text search with NUL failed the query (PostgreSQL text holds no NUL): a 500.
     { method: 'GET', path: '/api/tasks?q=%00', status: [400], field: 'q' },
     // A cursor whose time PostgreSQL cannot hold failed the query: a 500.

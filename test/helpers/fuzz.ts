@@ -63,7 +63,7 @@ export const hostileString = fc.oneof(
   controlString,
   unicodeString,
   fc.string({ unit: 'binary-ascii', maxLength: 40 }),
-  fc.constantFrom("'; DROP TABLE tasks; --", '%', '_', '\\', '..', '../../etc/passwd', '$(reboot)', '{"a":1}', 'null', 'NaN', '-0', ' ', '\u0000'),
+  fc.constantFrom("'; DROP TABLE tasks; --", '%', '_', '\\', '..', '../../etc/passwd', '$(reboot)', '{"a":1}', 'null', 'NaN', '-0', ' ', '\u0000', '__proto__', 'constructor', 'valueOf', 'toString'),
 );
 
 /** Numbers no field takes whole: fractions, negatives, past every range, beyond float64's exact integers. */
@@ -106,6 +106,8 @@ export const invalidCron = fc.oneof(
     '', '* * * *', '* * * * * * *', '61 * * * *', '* 24 * * *', '* * 32 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *', '5-1/0 * * * *',
     '1-2-3 * * * *', 'a b c d e', '@never', '@', '* * * * *\n* * * * *', '0 0 1,,2 * *', '1e400 * * * *', '-1 * * * *',
   ),
+  // Valid to croner, but longer than the 200 characters a schedule stores.
+  fc.integer({ min: 100, max: 400 }).map((n) => `0 9 * * ${Array.from({ length: n }, () => '1').join(',')}`),
   hostileString.filter((text) => text.trim().split(/\s+/).length < 5),
 );
 

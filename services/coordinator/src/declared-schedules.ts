@@ -4,6 +4,7 @@ import type { ScheduleDeclaration } from '../../common/src/grpc/contract';
 import type { Logger } from '../../common/src/logger';
 import { CATCH_UP, OVERLAP, cronProblem, timezoneProblem, type CatchUp, type Overlap } from '../../sdk/src/schedule-fields';
 import { NAME_PATTERN } from '../../sdk/src/task-fields';
+import { unstorableJsonProblem } from '../../common/src/storable-json';
 
 /** The schedules a worker's heartbeat declares, at most: a task type declares one. */
 export const MAX_DECLARED = 1000;
@@ -25,6 +26,9 @@ export function declarationProblem(declaration: ScheduleDeclaration): string | u
     } catch {
       return 'payload must be JSON text';
     }
+    // JSON that jsonb refuses (a NUL or unpaired surrogate escape, deeper than 1,000 levels) would fail the insert.
+    const unstorable = unstorableJsonProblem(payload);
+    if (unstorable) return `payload ${unstorable}`;
   }
   return undefined;
 }

@@ -125,6 +125,11 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
     };
     call.on('data', (message: WorkerMessage) => {
       if (failed || refused) return;
+      // Nothing but a heartbeat may come first: an `accepted` answers tasks, and none are sent before one.
+      if (workerId === 0 && message.body !== 'heartbeat') {
+        fail({ code: grpc.status.INVALID_ARGUMENT, details: 'heartbeat: the first message on Connect must be a heartbeat' });
+        return;
+      }
       if (message.body === 'accepted' && message.accepted) {
         transport.accepted(message.seq, message.accepted.results);
         return;
@@ -139,10 +144,6 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
           workerId = request.workerId;
           return deps.heartbeat(request, peer, transport, identity);
         }).then((outcome) => (outcome.error ? fail(outcome.error) : reply({ seq: message.seq, heartbeat: outcome.response })));
-        return;
-      }
-      if (workerId === 0) {
-        fail({ code: grpc.status.INVALID_ARGUMENT, details: 'heartbeat: the first message on Connect must be a heartbeat' });
         return;
       }
       if (message.body === 'reports' && message.reports) {

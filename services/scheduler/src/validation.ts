@@ -217,7 +217,8 @@ export function parseListQuery(query: Record<string, unknown>): ListTasksFilter 
   const parsed = parseWith(ListTasksQuery, query, 'query');
   const statuses: string[] = [];
   for (const name of parsed.status ? parsed.status.split(',') : []) {
-    const mapped = STATUS_FILTERS[name.trim()];
+    // Own keys only: "valueOf" or "constructor" would otherwise find Object.prototype's (a 500).
+    const mapped = Object.hasOwn(STATUS_FILTERS, name.trim()) ? STATUS_FILTERS[name.trim()] : undefined;
     if (!mapped) throw new ValidationError(`status must be one or more of ${Object.keys(STATUS_FILTERS).join(', ')}`, 'status');
     statuses.push(...mapped);
   }

@@ -21,8 +21,12 @@ export function timezoneProblem(timezone: string): string | undefined {
   }
 }
 
+/** The longest pattern stored (migration 0015 checks it too); a longer one is a list no schedule needs. */
+export const MAX_CRON_LENGTH = 200;
+
 /** Why the pattern is not a cron pattern, or undefined. */
 export function cronProblem(cron: string): string | undefined {
+  if (cron.length > MAX_CRON_LENGTH) return `must be at most ${MAX_CRON_LENGTH} characters`;
   const fields = cron.trim().split(/\s+/);
   if (!cron.trim().startsWith('@') && (fields.length < 5 || fields.length > 6)) {
     return `must have 5 fields (minute hour day month weekday) or 6 (seconds first); got ${fields.length}`;

@@ -1,7 +1,7 @@
 import { tasksCreated } from '../metrics';
 import { numberArray, textArray, timestampArray } from './array-literal';
 import { ASYNC_COMMIT, waitUntilDurable } from './durability';
-import { ConflictError } from '../errors';
+import { ConflictError, ValidationError } from '../errors';
 import type { RetryPolicy } from '../../../sdk/src/http/schemas';
 import type { Pool } from './pool';
 
@@ -104,6 +104,10 @@ function conflictOf(err: unknown): unknown {
 
 export async function insertTasks(pool: Pool, tasks: readonly NewTask[], options: { keyTtlMs?: number } = {}): Promise<InsertedTask[]> {
   if (tasks.length === 0) return [];
+  // A time past Date's range (gRPC SubmitTask's scheduled_at near 2^53 seconds) would fail the statement: the caller's fault.
+  if (tasks.some((task) => Number.isNaN(task.scheduledAt.getTime()))) {
+    throw new ValidationError('scheduled_at is beyond the times a task may be scheduled at', 'scheduled_at');
+  }
   const keys: string[] = [];
   for (const task of tasks) if (task.idempotencyKey !== undefined) keys.push(task.idempotencyKey);
   if (keys.length > 0) {
