@@ -519,6 +519,22 @@ describe('credentials', () => {
     expect(refused.stderr).toContain('ingress.enabled needs an API token');
   });
 
+  it('protect the scheduler\'s /metrics on request, with the token Prometheus scrapes with', () => {
+    expect(envOf(findObject(renderChart(), 'Deployment', 'tm-taskmaster-scheduler')).map((env) => env.name)).not.toContain('METRICS_AUTH');
+    const authorization = { type: 'Bearer', credentials: { name: 'prometheus-token', key: 'token' } };
+    const objects = renderChart({
+      apiVersions: ['monitoring.coreos.com/v1'],
+      set: {
+        'scheduler.auth.tokensSecret': 'taskmaster-tokens', 'scheduler.auth.protectMetrics': true, 'scheduler.serviceMonitor.enabled': true,
+        'scheduler.serviceMonitor.authorization.type': 'Bearer', 'scheduler.serviceMonitor.authorization.credentials.name': 'prometheus-token',
+        'scheduler.serviceMonitor.authorization.credentials.key': 'token',
+      },
+    });
+    expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'))).toContainEqual({ name: 'METRICS_AUTH', value: 'token' });
+    expect(loadConfig({ METRICS_AUTH: 'token' }).scheduler.metricsAuth).toBe('token');
+    expect(findObject(objects, 'ServiceMonitor', 'tm-taskmaster-scheduler').spec.endpoints[0].authorization).toEqual(authorization);
+  });
+
   it('put an API token in the chart Secret, read by the scheduler only', () => {
     const objects = renderChart({ set: { 'scheduler.auth.apiToken': 's3cret' } });
     expect(Buffer.from(findObject(objects, 'Secret', 'tm-taskmaster').data['api-token'], 'base64').toString()).toBe('s3cret');

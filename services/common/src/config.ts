@@ -90,6 +90,8 @@ export interface SchedulerConfig {
   readonly coordinatorToken?: string;
   /** AUTH, default "token": "none" serves the API without tokens even on a non-loopback address, with a warning. */
   readonly auth: 'token' | 'none';
+  /** METRICS_AUTH, default "none": "token" makes /metrics need a viewer's token too (once any token is configured). */
+  readonly metricsAuth: 'token' | 'none';
   /**
    * ALLOWED_HOSTS: the Host headers the API answers (comma-separated names, "*" for any), against DNS
    * rebinding. Default: localhost names when BIND_HOST is loopback, any otherwise.
@@ -505,6 +507,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiTokens,
     coordinatorToken: read.optional('COORDINATOR_TOKEN'),
     auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
+    metricsAuth: read.oneOf('METRICS_AUTH', 'none', ['token', 'none'] as const),
     allowedHosts: read.optional('ALLOWED_HOSTS')?.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
     rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
     trustProxy: read.optional('TRUST_PROXY'),

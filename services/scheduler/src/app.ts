@@ -36,6 +36,8 @@ export interface AppDeps {
   dashboardDir?: string;
   /** Extra routes mounted before the API (metrics). */
   extraRoutes?: express.Router;
+  /** METRICS_AUTH=token: the extra routes (/metrics) need a viewer's token too, once tokens are configured. */
+  protectMetrics?: boolean;
   /** PAYLOAD_MAX_BYTES; default 256 KiB. */
   payloadMaxBytes?: number;
   /** What the coordinators prune (shown in /api/stats). */
@@ -75,11 +77,12 @@ export function createApp(deps: AppDeps): Express {
   // Probes come addressed to the pod's IP: answered before the Host check.
   app.use(healthRoutes(pool));
   app.use(allowHosts(deps.allowedHosts));
-  if (deps.extraRoutes) app.use(deps.extraRoutes);
+  if (deps.extraRoutes && !deps.protectMetrics) app.use(deps.extraRoutes);
   const payloadMaxBytes = deps.payloadMaxBytes ?? DEFAULT_PAYLOAD_MAX_BYTES;
   // Before the body is read: a caller without a token gets its 401 without the server parsing megabytes first.
   const auth = deps.auth ?? apiAuthFromToken(deps.apiToken);
-  app.use(authenticate(auth));
+  app.use(authenticate(auth, { protectMetrics: deps.protectMetrics }));
+  if (deps.extraRoutes && deps.protectMetrics) app.use(deps.extraRoutes);
   app.use(limitChanges(deps.rateLimitPerMinute ?? 0));
   // Big enough for a task with the largest payload (config.ts checks); a larger body is a 413 from errorHandler.
   app.use(requireJsonBody());

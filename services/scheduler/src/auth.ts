@@ -95,15 +95,18 @@ export function resolveApiAccess(options: { tokens: readonly ApiTokenConfig[]; a
 
 /** Routes that stay open whatever the tokens: probes. Everything under /api and the original routes needs a token. */
 const NEEDS_TOKEN = /^\/(api(\/|$)|schedule(\/|$)|status(\/|$))/;
+/** With METRICS_AUTH=token, /metrics too: a viewer's token (Prometheus's bearer token) reads it. */
+const NEEDS_TOKEN_WITH_METRICS = /^\/(api(\/|$)|schedule(\/|$)|status(\/|$)|metrics$)/;
 
 /**
  * Authenticates every API request: 401 without a valid token (or stream ticket, on the event stream), 403 for
  * a viewer's token on anything but a read. The dashboard's files and the probes stay open; /metrics is served
  * on this port too and is left open for Prometheus (docs/operations.md).
  */
-export function authenticate(auth: ApiAuth): RequestHandler {
+export function authenticate(auth: ApiAuth, options: { protectMetrics?: boolean } = {}): RequestHandler {
+  const needsToken = options.protectMetrics ? NEEDS_TOKEN_WITH_METRICS : NEEDS_TOKEN;
   return (req, res, next) => {
-    if (auth.open || !NEEDS_TOKEN.test(req.path)) return next();
+    if (auth.open || !needsToken.test(req.path)) return next();
     // A stream ticket is what a reader asks for to open the stream: a read, though a POST.
     const read = req.method === 'GET' || req.method === 'HEAD' || req.path === '/api/logs/ticket';
     const ticket = req.path === '/api/logs/stream' && typeof req.query.ticket === 'string' ? req.query.ticket : undefined;

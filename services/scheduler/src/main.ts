@@ -46,6 +46,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     trustProxy: config.scheduler.trustProxy,
     sseMaxClients: config.scheduler.sseMaxClients,
     extraRoutes: metricsRoutes(),
+    protectMetrics: config.scheduler.metricsAuth === 'token',
   });
   const server = await listenHttp(app, config.scheduler.port, config.bindHost, 'SCHEDULER_PORT');
   onStop(() => closeHttp(server));

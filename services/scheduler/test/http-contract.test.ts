@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { countTasks, type TestDatabase } from '../../../test/helpers/database';
 import { ApiAuth } from '../src/auth';
 import { request, startSchedulerApp, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { metricsRoutes } from '../src/metrics';
 
 let db: TestDatabase;
 let app: SchedulerUnderTest;
@@ -254,6 +255,23 @@ describe('authentication', () => {
       expect((await request(`${guarded.url}/api/stats?ticket=${encodeURIComponent(ticket.body.ticket)}`)).status).toBe(401);
     } finally {
       await guarded.stop();
+    }
+  });
+
+  test('/metrics is open unless METRICS_AUTH=token, and then a viewer\'s token reads it', async () => {
+    const auth = new ApiAuth([{ role: 'viewer', name: 'prometheus', sha256: sha(VIEWER) }]);
+    for (const protectMetrics of [false, true]) {
+      const guarded = await startSchedulerApp(db, { auth, app: { extraRoutes: metricsRoutes(), protectMetrics } });
+      try {
+        const anonymous = await fetch(`${guarded.url}/metrics`);
+        expect({ protectMetrics, status: anonymous.status }).toEqual({ protectMetrics, status: protectMetrics ? 401 : 200 });
+        const scraped = await fetch(`${guarded.url}/metrics`, { headers: bearer(VIEWER) });
+        expect(scraped.status).toBe(200);
+        expect(await scraped.text()).toContain('taskmaster_http_requests_total');
+        expect((await request(`${guarded.url}/healthz`)).status).toBe(200);
+      } finally {
+        await guarded.stop();
+      }
     }
   });
 
