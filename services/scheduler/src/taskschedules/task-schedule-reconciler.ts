@@ -101,9 +101,9 @@ export class TaskScheduleReconciler {
     const { pool, logger } = this.options;
     const { schedule } = outcome;
     if (current?.source === 'kubernetes' && sameSchedule(current, schedule) && current.paused === schedule.paused) return current;
-    // The pause is saved as it was and then changed as the API's pause and resume change it, so that resuming
-    // starts from the next occurrence instead of catching up the suspension.
-    const saved = await saveSchedule(pool, { ...schedule, paused: current ? current.paused : schedule.paused }, 'kubernetes');
+    // Suspending is saved with the rest, in one statement. Resuming is saved paused and then resumed as the API's
+    // resume does, so that it starts from the next occurrence instead of catching up the suspension.
+    const saved = await saveSchedule(pool, { ...schedule, paused: schedule.paused || Boolean(current?.paused) }, 'kubernetes');
     if (saved.paused !== schedule.paused) {
       const [next = null] = nextRuns(saved.cron, saved.timezone, this.now(), 1);
       await setPaused(pool, saved.id, schedule.paused, next);
