@@ -3,7 +3,9 @@
  * rights on rows only. Shown on the shared test PostgreSQL with an owner that is not a superuser, as on a
  * managed database; roles are cluster-wide there, so every name here is unique to the run and dropped after.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { DatabaseConfig } from '../src/config';
 import { loadConfig } from '../src/config';
@@ -131,6 +133,22 @@ describe('migrate with MIGRATE_GRANT_ROLE', () => {
     expect(await migrate(owner, undefined, { grantTo: { name: EXISTING } })).toEqual([]);
     await expect(existing.query('SELECT count(*) FROM tasks')).resolves.toBeDefined();
     await expect(existing.query('DROP TABLE tasks')).rejects.toMatchObject({ code: '42501' });
+  });
+
+  it('is what the migration Job runs: migrate-main reads MIGRATE_GRANT_ROLE and MIGRATE_GRANT_ROLE_PASSWORD', () => {
+    // The compiled entry point (npm test builds first), configured by environment variables only, as in the chart.
+    const run = (env: Record<string, string>) => spawnSync(process.execPath, [join(__dirname, '..', '..', '..', 'dist', 'services', 'common', 'src', 'db', 'migrate-main.js')], {
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseAs(OWNER, `owner-${suffix}`).connectionString, LOG_LEVEL: 'info', ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const granted = run({ MIGRATE_GRANT_ROLE: SERVICES, MIGRATE_GRANT_ROLE_PASSWORD: PASSWORD });
+    expect(granted.stderr).toBe('');
+    expect(granted.status).toBe(0);
+    expect(granted.stdout).toContain('granted the services their rights');
+    const missing = run({ MIGRATE_GRANT_ROLE: `tm_absent_${suffix}` });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`MIGRATE_GRANT_ROLE: role "tm_absent_${suffix}" does not exist`);
   });
 
   it.each([
