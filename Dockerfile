@@ -67,7 +67,10 @@ CMD ["node", "dist/services/common/src/db/migrate-main.js"]
 
 # The scheduler with the docker CLI and its compose plugin, for the compose scaler (SCALER=compose):
 # `docker compose up --scale worker=N` and `docker stop` through the mounted /var/run/docker.sock.
+# It runs as uid 10001 like the others; docker-compose.yml adds the socket's group (group_add: DOCKER_GID). The
+# user has no home, so the CLI keeps its configuration in a directory of its own.
 FROM docker:28-cli AS docker-cli
 FROM scheduler AS scheduler-compose
 COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
 COPY --from=docker-cli /usr/local/libexec/docker/cli-plugins/docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose
+ENV DOCKER_CONFIG=/tmp/.docker

@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { REPO_ROOT, findObject, renderChart } from '../helpers/helm';
 import { loadConfig } from '../../services/common/src/config';
 import { grpcListeners } from '../../services/common/src/grpc/peer-security';
+import { resolveApiAccess } from '../../services/scheduler/src/auth';
 
 interface Instruction {
   keyword: string;
@@ -172,10 +173,11 @@ describe('docker-compose.yml', () => {
 
   it('lets the scheduler scale workers through the Docker socket with this file', () => {
     const { scheduler } = compose.services;
-    // The API is served open (AUTH=none) here, so it is published on the host's loopback only.
+    // Published on the host's loopback only, and never open: an operator token is required.
     expect(scheduler.ports).toEqual(['127.0.0.1:8081:8081']);
+    expect(scheduler.environment).not.toHaveProperty('AUTH');
     expect(scheduler.environment).toMatchObject({
-      AUTH: 'none',
+      API_TOKENS: expect.stringMatching(/^operator:compose:\$\{TASKMASTER_API_TOKEN:\?[^}$]+\}$/),
       SCALER: 'compose',
       DOCKER_COMPOSE_FILE: '/app/docker-compose.yml',
       COMPOSE_PROJECT_NAME: compose.name,
@@ -183,6 +185,24 @@ describe('docker-compose.yml', () => {
     });
     expect(scheduler.volumes).toEqual(['/var/run/docker.sock:/var/run/docker.sock', './docker-compose.yml:/app/docker-compose.yml:ro']);
     expect(scheduler.build.target).toBe('scheduler-compose');
+  });
+
+  it('runs the scheduler as the image\'s unprivileged user with the Docker socket\'s group, which the host must name', () => {
+    const { scheduler } = compose.services;
+    expect(scheduler.user).toBe('10001:10001');
+    expect(scheduler.group_add).toEqual([expect.stringMatching(/^\$\{DOCKER_GID:\?[^}$]+\}$/)]);
+    // Its own `docker compose` calls read this file too, so it gets the values the host interpolated.
+    expect(scheduler.environment).toMatchObject({ DOCKER_GID: '${DOCKER_GID}', TASKMASTER_API_TOKEN: '${TASKMASTER_API_TOKEN}' });
+    // With the host's values substituted (as compose interpolates them), the scheduler starts with one operator token.
+    const substitute = (value: string) => value.replace(/\$\{(\w+)(:\?[^}]*)?\}/g, (_match, name: string) => ({ DOCKER_GID: '998', TASKMASTER_API_TOKEN: 'a-compose-token-0123456789' })[name] ?? '');
+    const env = Object.fromEntries(Object.entries(scheduler.environment as Record<string, string>).map(([key, value]) => [key, substitute(String(value))]));
+    const config = loadConfig(env);
+    expect(config.scheduler.apiTokens.map(({ role, name }) => ({ role, name }))).toEqual([{ role: 'operator', name: 'compose' }]);
+    expect(resolveApiAccess({ tokens: config.scheduler.apiTokens, auth: config.scheduler.auth, bindHost: '0.0.0.0' }).warning).toBeUndefined();
+    // No other service mounts the socket.
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name !== 'scheduler') expect({ name, volumes: (service.volumes ?? []).filter((v: string) => v.includes('docker.sock')) }).toEqual({ name, volumes: [] });
+    }
   });
 
   it('keeps the worker scalable and dialable by its own address', () => {

@@ -1,8 +1,9 @@
 /**
- * The compose scaler's exact docker commands. No Docker engine runs on our machines, so a recording `docker`
- * executable is put first on PATH: it appends its argv to a file and prints canned `docker ps` and
- * `docker inspect` output. This is the only fake in the scaler tests; the Kubernetes backend is tested
- * against a real API server (kubernetes-scaler.test.ts).
+ * The compose scaler's exact docker commands. No Docker engine runs on our machines (none can be started
+ * here), so this is a fake: a recording `docker` executable put first on PATH appends its argv to a file and
+ * answers `docker ps`, `docker inspect` and `docker stop` from a state file of containers (ids, names, labels),
+ * as the engine would. This is the only fake in the scaler tests; the Kubernetes backend is tested against a
+ * real API server (kubernetes-scaler.test.ts).
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,23 +14,44 @@ import { ComposeScaler } from '../src/scaler/compose';
 
 const FORMAT = '{{.Names}}\t{{.State}}\t{{.Status}}';
 const WORKER = { 'com.docker.compose.project': 'taskmaster', 'com.docker.compose.service': 'worker' };
+/** Full container ids, as the engine makes them (64 hex digits). */
+const id = (n: number) => n.toString(16).padStart(64, 'a');
 
-// Prints the canned answer for `ps` and `inspect` from files beside it; "compose" and "stop" just succeed.
+/*
+ * state.json: {names: {name: id}, containers: {id: labels}, renameOnInspect?: {name: id}, removeOnInspect?: [name]}. `inspect` resolves a
+ * name (or an id) and prints what its --format asks for ({{.Id}} and {{json .Config.Labels}}); with
+ * renameOnInspect, the name is given to another container right after it was inspected, as `docker rm` and a
+ * new `docker run --name` between the scaler's two commands would; with removeOnInspect, the container is
+ * removed right after. `stop` takes a name or an id; a removed one
+ * is the engine's "No such container".
+ */
 const RECORDING_DOCKER = `#!${process.execPath}
 const fs = require('fs');
 const path = require('path');
 const args = process.argv.slice(2);
+const stateFile = path.join(__dirname, 'state.json');
+const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
 fs.appendFileSync(path.join(__dirname, 'calls.jsonl'), JSON.stringify(args) + '\\n');
+const resolve = (ref) => state.names[ref] ?? (ref in state.containers ? ref : undefined);
+const missing = (ref) => {
+  process.stderr.write('Error response from daemon: No such container: ' + ref + '\\n');
+  process.exit(1);
+};
 if (args[0] === 'ps') process.stdout.write(fs.readFileSync(path.join(__dirname, 'ps.txt'), 'utf8'));
 if (args[0] === 'inspect') {
-  const containers = JSON.parse(fs.readFileSync(path.join(__dirname, 'containers.json'), 'utf8'));
-  const name = args[args.length - 1];
-  if (!(name in containers)) {
-    process.stderr.write('Error: No such container: ' + name + '\\n');
-    process.exit(1);
+  const ref = args[args.length - 1];
+  const found = resolve(ref);
+  if (found === undefined) missing(ref);
+  const format = args[args.indexOf('--format') + 1];
+  process.stdout.write(format.replace('{{.Id}}', found).replace('{{json .Config.Labels}}', JSON.stringify(state.containers[found])) + '\\n');
+  if (state.renameOnInspect && ref in state.renameOnInspect) state.names[ref] = state.renameOnInspect[ref];
+  if (state.removeOnInspect && state.removeOnInspect.includes(ref)) {
+    delete state.names[ref];
+    delete state.containers[found];
   }
-  process.stdout.write(JSON.stringify(containers[name]) + '\\n');
+  fs.writeFileSync(stateFile, JSON.stringify(state));
 }
+if (args[0] === 'stop' && resolve(args[1]) === undefined) missing(args[1]);
 `;
 
 describe('ComposeScaler (recording docker executable on PATH)', () => {
@@ -37,6 +59,11 @@ describe('ComposeScaler (recording docker executable on PATH)', () => {
   const logger = createLogger('test', 'silent');
   // The recording docker first on PATH, in the environment docker commands run with.
   const withFakeDocker = () => ({ ...process.env, PATH: `${dir}${delimiter}${process.env.PATH ?? ''}` });
+
+  const writeState = (state: {
+    names: Record<string, string>; containers: Record<string, unknown>; renameOnInspect?: Record<string, string>; removeOnInspect?: string[];
+  }) =>
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(state));
 
   const calls = (): string[][] => {
     const file = join(dir, 'calls.jsonl');
@@ -54,15 +81,10 @@ describe('ComposeScaler (recording docker executable on PATH)', () => {
         'taskmaster-worker-2\trunning\tUp 2 seconds (health: starting)\n' +
         'taskmaster-worker-3\texited\tExited (0) 2 minutes ago\n',
     );
-    writeFileSync(
-      join(dir, 'containers.json'),
-      JSON.stringify({
-        'taskmaster-worker-1': WORKER,
-        'taskmaster-coordinator-1': { ...WORKER, 'com.docker.compose.service': 'coordinator' },
-        'other-worker-1': { ...WORKER, 'com.docker.compose.project': 'other' },
-        'plain-container': null,
-      }),
-    );
+    writeState({
+      names: { 'taskmaster-worker-1': id(1), 'taskmaster-coordinator-1': id(2), 'other-worker-1': id(3), 'plain-container': id(4) },
+      containers: { [id(1)]: WORKER, [id(2)]: { ...WORKER, 'com.docker.compose.service': 'coordinator' }, [id(3)]: { ...WORKER, 'com.docker.compose.project': 'other' }, [id(4)]: null },
+    });
   });
 
   afterEach(() => {
@@ -95,18 +117,46 @@ describe('ComposeScaler (recording docker executable on PATH)', () => {
     expect(await scaler.desired()).toBeNull(); // compose keeps no count until this process sets one
   });
 
-  test('kill inspects the container, then stops it only when it belongs to the worker service', async () => {
+  const inspect = (name: string) => ['inspect', '--type', 'container', '--format', '{{.Id}} {{json .Config.Labels}}', name];
+
+  test('kill inspects the container, then stops it by the id it inspected, only when it belongs to the worker service', async () => {
     const scaler = new ComposeScaler({ composeFile: 'docker-compose.yml', project: 'taskmaster', env: withFakeDocker(), logger });
     await scaler.kill('taskmaster-worker-1');
-    const inspect = (name: string) => ['inspect', '--type', 'container', '--format', '{{json .Config.Labels}}', name];
-    expect(calls()).toEqual([inspect('taskmaster-worker-1'), ['stop', 'taskmaster-worker-1']]);
+    expect(calls()).toEqual([inspect('taskmaster-worker-1'), ['stop', id(1)]]);
 
     await expect(scaler.kill('taskmaster-coordinator-1')).rejects.toThrow(ForbiddenError);
     await expect(scaler.kill('taskmaster-coordinator-1')).rejects.toThrow(/does not belong to the compose service "worker" of project "taskmaster"/);
     await expect(scaler.kill('other-worker-1')).rejects.toThrow(ForbiddenError);
     await expect(scaler.kill('plain-container')).rejects.toThrow(ForbiddenError);
     await expect(scaler.kill('no-such-container')).rejects.toThrow(NotFoundError);
-    expect(calls().filter((args) => args[0] === 'stop')).toHaveLength(1);
+    expect(calls().filter((args) => args[0] === 'stop')).toEqual([['stop', id(1)]]);
+  });
+
+  test('a name given to another container after the inspection does not redirect the stop', async () => {
+    // Between the scaler's inspect and its stop, the worker's name passes to the coordinator's container.
+    writeState({
+      names: { 'taskmaster-worker-1': id(1), 'taskmaster-coordinator-1': id(2) },
+      containers: { [id(1)]: WORKER, [id(2)]: { ...WORKER, 'com.docker.compose.service': 'coordinator' } },
+      renameOnInspect: { 'taskmaster-worker-1': id(2) },
+    });
+    const scaler = new ComposeScaler({ composeFile: 'docker-compose.yml', project: 'taskmaster', env: withFakeDocker(), logger });
+    await scaler.kill('taskmaster-worker-1');
+    // Stopped: the worker that was checked, by its id; the name, which now names the coordinator, is not used.
+    expect(calls()).toEqual([inspect('taskmaster-worker-1'), ['stop', id(1)]]);
+  });
+
+  test('a container removed between the inspection and the stop is a 404, and nothing else is stopped', async () => {
+    writeState({ names: { 'taskmaster-worker-1': id(1) }, containers: { [id(1)]: WORKER }, removeOnInspect: ['taskmaster-worker-1'] });
+    const scaler = new ComposeScaler({ composeFile: 'docker-compose.yml', env: withFakeDocker(), logger });
+    await expect(scaler.kill('taskmaster-worker-1')).rejects.toThrow(NotFoundError);
+    expect(calls()).toEqual([inspect('taskmaster-worker-1'), ['stop', id(1)]]);
+  });
+
+  test('an inspection that answers no container id is a 503, and nothing is stopped', async () => {
+    writeState({ names: { 'taskmaster-worker-1': 'not-an-id' }, containers: { 'not-an-id': WORKER } });
+    const scaler = new ComposeScaler({ composeFile: 'docker-compose.yml', env: withFakeDocker(), logger });
+    await expect(scaler.kill('taskmaster-worker-1')).rejects.toThrow(UnavailableError);
+    expect(calls().filter((args) => args[0] === 'stop')).toEqual([]);
   });
 
   test('arguments reach docker as they are, never through a shell', async () => {

@@ -8,6 +8,21 @@ const SERVICE_LABEL = 'com.docker.compose.service';
 const PROJECT_LABEL = 'com.docker.compose.project';
 /** The compose service of the workers (docker-compose.yml). */
 const SERVICE = 'worker';
+/** What `docker inspect` prints of a container: its full id, then its labels as JSON. */
+const INSPECT_FORMAT = '{{.Id}} {{json .Config.Labels}}';
+
+function isNoSuchContainer(err: unknown): boolean {
+  return err instanceof UnavailableError && /no such (object|container)/i.test(err.message);
+}
+
+/** The id and labels INSPECT_FORMAT printed; an answer without a full container id is the backend's failure. */
+function parseInspect(output: string): { id: string; labels: Record<string, string> | null } {
+  const text = output.trim();
+  const space = text.indexOf(' ');
+  const id = space === -1 ? text : text.slice(0, space);
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new UnavailableError(`docker inspect answered no container id: ${text.slice(0, 200)}`);
+  return { id, labels: JSON.parse(text.slice(space + 1)) as Record<string, string> | null };
+}
 
 export interface ComposeScalerOptions {
   /** DOCKER_COMPOSE_FILE. */
@@ -40,16 +55,20 @@ export class ComposeScaler implements Scaler {
     return { requested: count, previous };
   }
 
+  /**
+   * Stops one worker container. The container is looked up once, and the id that lookup answered is the one
+   * checked and stopped: stopping by name would act on whichever container holds the name by then, which need
+   * not be the one whose labels were checked.
+   */
   async kill(name: string): Promise<void> {
-    let labels: Record<string, string> | null;
+    let inspected: string;
     try {
-      labels = JSON.parse(await this.docker(['inspect', '--type', 'container', '--format', '{{json .Config.Labels}}', name])) as Record<string, string> | null;
+      inspected = await this.docker(['inspect', '--type', 'container', '--format', INSPECT_FORMAT, name]);
     } catch (err) {
-      if (err instanceof UnavailableError && /no such (object|container)/i.test(err.message)) {
-        throw new NotFoundError(`no container named "${name}"`, 'name');
-      }
+      if (isNoSuchContainer(err)) throw new NotFoundError(`no container named "${name}"`, 'name');
       throw err;
     }
+    const { id, labels } = parseInspect(inspected);
     const project = this.options.project;
     if (labels?.[SERVICE_LABEL] !== SERVICE || (project !== undefined && labels?.[PROJECT_LABEL] !== project)) {
       throw new ForbiddenError(
@@ -57,8 +76,14 @@ export class ComposeScaler implements Scaler {
         'name',
       );
     }
-    await this.docker(['stop', name], 60_000);
-    this.options.logger.info({ container: name }, 'stopped worker container');
+    try {
+      await this.docker(['stop', id], 60_000);
+    } catch (err) {
+      // Removed since it was inspected: what was checked is gone, and nothing else is stopped in its place.
+      if (isNoSuchContainer(err)) throw new NotFoundError(`container "${name}" (${id.slice(0, 12)}) no longer exists`, 'name');
+      throw err;
+    }
+    this.options.logger.info({ container: name, id }, 'stopped worker container');
   }
 
   async list(): Promise<RuntimeWorker[]> {
