@@ -535,6 +535,21 @@ describe('credentials', () => {
     expect(findObject(objects, 'ServiceMonitor', 'tm-taskmaster-scheduler').spec.endpoints[0].authorization).toEqual(authorization);
   });
 
+  it('accept JWTs from an OIDC issuer, which counts as authentication for an Ingress', () => {
+    const set = { 'scheduler.auth.oidc.issuer': 'https://id.example.com/realms/tm', 'scheduler.auth.oidc.audience': 'taskmaster', 'scheduler.auth.oidc.rolesClaim': 'realm_access.roles' };
+    const objects = renderChart({ set: { ...set, 'ingress.enabled': true, 'ingress.hosts[0].host': 'tm.example.com', 'ingress.hosts[0].paths[0].path': '/', 'ingress.hosts[0].paths[0].pathType': 'Prefix' } });
+    const env = envOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'));
+    const values = Object.fromEntries(env.filter((entry) => entry.name.startsWith('OIDC_')).map((entry) => [entry.name, entry.value ?? '']));
+    expect(values).toEqual({
+      OIDC_ISSUER: 'https://id.example.com/realms/tm', OIDC_AUDIENCE: 'taskmaster', OIDC_ROLES_CLAIM: 'realm_access.roles',
+      OIDC_VIEWER_ROLES: 'taskmaster-viewer', OIDC_OPERATOR_ROLES: 'taskmaster-operator', OIDC_NAME_CLAIM: 'preferred_username',
+    });
+    expect(loadConfig(values).scheduler.oidc).toMatchObject({ issuer: values.OIDC_ISSUER, rolesClaim: 'realm_access.roles', operatorRoles: ['taskmaster-operator'] });
+    expect(env.map((entry) => entry.name)).not.toContain('AUTH');
+    const noAudience = runTool('helm', ['template', 'tm', CHART_DIR, '--set', 'scheduler.auth.oidc.issuer=https://id.example.com']);
+    expect(noAudience.stderr).toContain('scheduler.auth.oidc.issuer needs scheduler.auth.oidc.audience');
+  });
+
   it('put an API token in the chart Secret, read by the scheduler only', () => {
     const objects = renderChart({ set: { 'scheduler.auth.apiToken': 's3cret' } });
     expect(Buffer.from(findObject(objects, 'Secret', 'tm-taskmaster').data['api-token'], 'base64').toString()).toBe('s3cret');

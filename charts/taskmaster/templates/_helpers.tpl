@@ -272,7 +272,7 @@ prometheus.io/path: /metrics
 
 {{/* "true" when the scheduler's API has a token configured (scheduler.auth), empty otherwise. */}}
 {{- define "taskmaster.scheduler.authenticated" -}}
-{{- with .Values.scheduler.auth }}{{ if or .apiToken .existingSecret .tokensSecret }}true{{ end }}{{ end }}
+{{- with .Values.scheduler.auth }}{{ if or .apiToken .existingSecret .tokensSecret .oidc.issuer }}true{{ end }}{{ end }}
 {{- end }}
 
 {{/*

@@ -69,6 +69,22 @@ export interface ApiTokenConfig {
   sha256: string;
 }
 
+/** Bearer tokens that are JWTs from an OpenID Connect issuer (OIDC_*; docs/api.md, "Authentication"). */
+export interface OidcConfig {
+  /** OIDC_ISSUER: the issuer URL, exactly as its tokens' `iss` and its discovery document name it. */
+  readonly issuer: string;
+  /** OIDC_AUDIENCE: the `aud` a token must be for. */
+  readonly audience: string;
+  /** OIDC_ROLES_CLAIM, default "roles": the claim (a dot path, such as realm_access.roles) holding the caller's roles. */
+  readonly rolesClaim: string;
+  /** OIDC_VIEWER_ROLES, default "taskmaster-viewer": claim values that make a viewer. */
+  readonly viewerRoles: readonly string[];
+  /** OIDC_OPERATOR_ROLES, default "taskmaster-operator": claim values that make an operator. */
+  readonly operatorRoles: readonly string[];
+  /** OIDC_NAME_CLAIM, default "preferred_username" (else `sub`): who the caller is in events and logs. */
+  readonly nameClaim: string;
+}
+
 export interface SchedulerConfig {
   /** SCHEDULER_PORT, default 8081 (":8081" and "8081" both work). */
   readonly port: number;
@@ -90,6 +106,8 @@ export interface SchedulerConfig {
   readonly coordinatorToken?: string;
   /** AUTH, default "token": "none" serves the API without tokens even on a non-loopback address, with a warning. */
   readonly auth: 'token' | 'none';
+  /** OIDC_ISSUER and OIDC_AUDIENCE (with OIDC_*): JWTs from that issuer are accepted beside the static tokens. */
+  readonly oidc?: OidcConfig;
   /** METRICS_AUTH, default "none": "token" makes /metrics need a viewer's token too (once any token is configured). */
   readonly metricsAuth: 'token' | 'none';
   /**
@@ -452,6 +470,26 @@ function readApiTokens(read: EnvReader): ApiTokenConfig[] {
   return tokens;
 }
 
+function readOidc(read: EnvReader): OidcConfig | undefined {
+  const issuer = read.optional('OIDC_ISSUER');
+  const audience = read.optional('OIDC_AUDIENCE');
+  if (issuer === undefined && audience === undefined) return undefined;
+  if (issuer === undefined || audience === undefined) {
+    read.problems.push('OIDC_ISSUER and OIDC_AUDIENCE go together: a token is accepted only from that issuer and for that audience');
+    return undefined;
+  }
+  if (!/^https?:\/\/[^\s]+$/.test(issuer)) read.problems.push(`OIDC_ISSUER="${issuer}" must be the issuer's http(s) URL`);
+  const list = (name: string, fallback: string) => read.string(name, fallback).split(',').map((entry) => entry.trim()).filter(Boolean);
+  return {
+    issuer,
+    audience,
+    rolesClaim: read.string('OIDC_ROLES_CLAIM', 'roles'),
+    viewerRoles: list('OIDC_VIEWER_ROLES', 'taskmaster-viewer'),
+    operatorRoles: list('OIDC_OPERATOR_ROLES', 'taskmaster-operator'),
+    nameClaim: read.string('OIDC_NAME_CLAIM', 'preferred_username'),
+  };
+}
+
 function randomWorkerId(): number {
   return 1 + Math.floor(Math.random() * 0x7ffffffe);
 }
@@ -508,6 +546,7 @@ export function loadConfig(env: Env = process.env): Config {
     coordinatorToken: read.optional('COORDINATOR_TOKEN'),
     auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
     metricsAuth: read.oneOf('METRICS_AUTH', 'none', ['token', 'none'] as const),
+    oidc: readOidc(read),
     allowedHosts: read.optional('ALLOWED_HOSTS')?.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
     rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
     trustProxy: read.optional('TRUST_PROXY'),

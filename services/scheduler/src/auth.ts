@@ -1,14 +1,16 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { BearerTokens, isLoopback, type TokenHolder } from '../../common/src/bearer-tokens';
 import type { ApiRole, ApiTokenConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
+import { OidcVerifier, type OidcOutcome } from './oidc';
 
 /**
  * Who may call the scheduler's API (docs/api.md, "Authentication"). Every /api route and the original routes
  * need a bearer token once any is configured: a viewer's for reads and the event stream, an operator's for
- * everything else. Tokens are kept as SHA-256 digests and compared in constant time. The event stream also
- * takes a short-lived ticket in its URL, since a browser's EventSource cannot send a header.
+ * everything else. Tokens are kept as SHA-256 digests and compared in constant time; with OIDC_ISSUER, JWTs
+ * from that issuer are accepted too (oidc.ts). The event stream also takes a short-lived ticket in its URL,
+ * since a browser's EventSource cannot send a header.
  */
 
 /** The holder of the token a request came with. */
@@ -21,22 +23,35 @@ export class ApiAuth {
   private readonly tokens: BearerTokens;
   private readonly ticketKey: Buffer;
 
-  /** `tokens` empty: the API is open (a loopback address, or AUTH=none). */
-  constructor(tokens: readonly ApiTokenConfig[]) {
+  /** `tokens` empty and no `oidc`: the API is open (a loopback address, or AUTH=none). */
+  constructor(tokens: readonly ApiTokenConfig[], private readonly oidc?: OidcVerifier) {
     this.tokens = new BearerTokens(tokens);
     // Derived from the tokens, so every scheduler replica with the same tokens accepts the others' tickets,
-    // and changing the tokens voids every ticket.
+    // and changing the tokens voids every ticket. With OIDC alone there is no shared secret to derive from:
+    // a random key, so a ticket opens the stream on the replica that issued it.
     const digests = tokens.map((token) => `${token.role}:${token.name}:${token.sha256}`).sort();
-    this.ticketKey = createHash('sha256').update(`taskmaster stream tickets\n${digests.join('\n')}`).digest();
+    this.ticketKey = tokens.length === 0 && oidc
+      ? randomBytes(32)
+      : createHash('sha256').update(`taskmaster stream tickets\n${digests.join('\n')}`).digest();
   }
 
   get open(): boolean {
-    return this.tokens.none;
+    return this.tokens.none && !this.oidc;
   }
 
   /** The caller an Authorization header names, or undefined; every configured token is compared, in constant time. */
   callerOf(authorization: string | undefined): Caller | undefined {
     return this.tokens.holderOf(authorization);
+  }
+
+  /**
+   * The caller of a bearer token that is no configured token but a JWT, checked against the OIDC issuer;
+   * undefined without OIDC or for anything else.
+   */
+  async oidcCallerOf(authorization: string | undefined): Promise<OidcOutcome | undefined> {
+    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    if (!this.oidc || token === undefined || !OidcVerifier.looksLikeJwt(token)) return undefined;
+    return this.oidc.verify(token);
   }
 
   /** A ticket that opens the event stream as `caller` for the next minute. */
@@ -76,21 +91,23 @@ export function apiAuthFromToken(token: string | undefined): ApiAuth {
  * another address only with AUTH=none, which the caller logs at warn at every start. Anything else refuses
  * to start: an API anyone on the network can use to cancel, retry and scale must be asked for explicitly.
  */
-export function resolveApiAccess(options: { tokens: readonly ApiTokenConfig[]; auth: 'token' | 'none'; bindHost: string }): { auth: ApiAuth; warning?: string } {
-  const { tokens, auth, bindHost } = options;
+export function resolveApiAccess(options: {
+  tokens: readonly ApiTokenConfig[]; auth: 'token' | 'none'; bindHost: string; oidc?: OidcVerifier;
+}): { auth: ApiAuth; warning?: string } {
+  const { tokens, auth, bindHost, oidc } = options;
   if (auth === 'none') {
     return {
       auth: new ApiAuth([]),
       warning: `AUTH=none: the API on ${bindHost} is open to anyone who can reach it (reads, cancel, retry, scale, kill)${tokens.length > 0 ? '; the configured tokens are ignored' : ''}`,
     };
   }
-  if (tokens.length === 0 && !isLoopback(bindHost)) {
+  if (tokens.length === 0 && !oidc && !isLoopback(bindHost)) {
     throw new ConfigError([
       `BIND_HOST=${bindHost} is not a loopback address and no API token is configured: set API_TOKEN or API_TOKENS `
       + '(role:name:token, role viewer or operator), bind to 127.0.0.1, or set AUTH=none to serve the API open on purpose',
     ]);
   }
-  return { auth: new ApiAuth(tokens) };
+  return { auth: new ApiAuth(tokens, oidc) };
 }
 
 /** Routes that stay open whatever the tokens: probes. Everything under /api and the original routes needs a token. */
@@ -100,32 +117,40 @@ const NEEDS_TOKEN_WITH_METRICS = /^\/(api(\/|$)|schedule(\/|$)|status(\/|$)|metr
 
 /**
  * Authenticates every API request: 401 without a valid token (or stream ticket, on the event stream), 403 for
- * a viewer's token on anything but a read. The dashboard's files and the probes stay open; /metrics is served
- * on this port too and is left open for Prometheus (docs/operations.md).
+ * a viewer's token on anything but a read. The dashboard's files and the probes stay open; so does /metrics,
+ * served on this port too, unless `protectMetrics` (METRICS_AUTH=token).
  */
 export function authenticate(auth: ApiAuth, options: { protectMetrics?: boolean } = {}): RequestHandler {
   const needsToken = options.protectMetrics ? NEEDS_TOKEN_WITH_METRICS : NEEDS_TOKEN;
   return (req, res, next) => {
     if (auth.open || !needsToken.test(req.path)) return next();
-    // A stream ticket is what a reader asks for to open the stream: a read, though a POST.
-    const read = req.method === 'GET' || req.method === 'HEAD' || req.path === '/api/logs/ticket';
+    const admit = (caller: Caller): void => {
+      // A stream ticket is what a reader asks for to open the stream: a read, though a POST.
+      const read = req.method === 'GET' || req.method === 'HEAD' || req.path === '/api/logs/ticket';
+      if (!read && caller.role !== 'operator') {
+        res.status(403).json({ error: { code: 'forbidden', message: `the token of ${caller.name} is a viewer's: changes need an operator token` } });
+        return;
+      }
+      req.caller = caller;
+      req.log = req.log.child({ caller: caller.name });
+      next();
+    };
+    const authorization = req.get('authorization');
     const ticket = req.path === '/api/logs/stream' && typeof req.query.ticket === 'string' ? req.query.ticket : undefined;
-    const caller = auth.callerOf(req.get('authorization')) ?? (ticket === undefined ? undefined : auth.callerOfTicket(ticket));
-    if (!caller) {
+    const known = auth.callerOf(authorization) ?? (ticket === undefined ? undefined : auth.callerOfTicket(ticket));
+    if (known) return admit(known);
+    auth.oidcCallerOf(authorization).then((outcome) => {
+      if (outcome && 'caller' in outcome) return admit(outcome.caller);
+      if (outcome?.refused === 'forbidden') {
+        res.status(403).json({ error: { code: 'forbidden', message: outcome.message } });
+        return;
+      }
       res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: {
         code: 'unauthorized',
-        message: ticket === undefined
+        message: outcome?.message ?? (ticket === undefined
           ? 'this API needs "Authorization: Bearer <token>" (a viewer token for reads, an operator token for changes)'
-          : 'the stream ticket is not valid or has expired: ask POST /api/logs/ticket for another',
+          : 'the stream ticket is not valid or has expired: ask POST /api/logs/ticket for another'),
       } });
-      return;
-    }
-    if (!read && caller.role !== 'operator') {
-      res.status(403).json({ error: { code: 'forbidden', message: `the token of ${caller.name} is a viewer's: changes need an operator token` } });
-      return;
-    }
-    req.caller = caller;
-    req.log = req.log.child({ caller: caller.name });
-    next();
+    }, next);
   };
 }

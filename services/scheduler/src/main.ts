@@ -3,6 +3,7 @@ import { runService } from '../../common/src/service-runner';
 import { closeHttp, listenHttp } from '../../common/src/listen-http';
 import { createApp } from './app';
 import { resolveApiAccess } from './auth';
+import { OidcVerifier } from './oidc';
 import { defaultAllowedHosts } from './hardening';
 import { coordinatorView } from './coordinator-view';
 import { EventFeed } from './events/event-feed';
@@ -13,7 +14,8 @@ import { startTaskSchedules } from './taskschedules/start-task-schedules';
 
 runService('scheduler', async ({ config, logger, onStop }) => {
   // Decided before anything starts: a scheduler that would serve an open API on the network does not start.
-  const access = resolveApiAccess({ tokens: config.scheduler.apiTokens, auth: config.scheduler.auth, bindHost: config.bindHost });
+  const oidc = config.scheduler.oidc && new OidcVerifier(config.scheduler.oidc, logger);
+  const access = resolveApiAccess({ tokens: config.scheduler.apiTokens, auth: config.scheduler.auth, bindHost: config.bindHost, oidc });
   if (access.warning) logger.warn(access.warning);
   else if (access.auth.open) logger.info(`the API is open: bound to ${config.bindHost} (loopback) with no API token configured`);
   const pool = createPool(config.database, logger, 'taskmaster-scheduler');
