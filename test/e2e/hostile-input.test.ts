@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { callUnary, createCoordinatorClient } from '../../services/common/src/grpc/contract';
+import { callUnary, createCoordinatorClient, type UpdateTaskStatusBatchRequest } from '../../services/common/src/grpc/contract';
+import { startTestCoordinator } from '../helpers/coordinator';
+import type { TestDatabase } from '../helpers/database';
 import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/scheduler-app';
 
 /*
@@ -9,7 +11,8 @@ import { request, useSchedulerApp, type SchedulerUnderTest } from '../helpers/sc
  */
 
 let app: SchedulerUnderTest;
-useSchedulerApp({}, (running) => ({ app } = running));
+let db: TestDatabase;
+useSchedulerApp({}, (running) => ({ app, db } = running));
 
 test('a non-JSON body on a JSON route is 415 with a JSON error; an empty body is still fine where the body is optional', async () => {
   const response = await fetch(`${app.url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=x' });
@@ -52,9 +55,18 @@ test('a peer announcing more slots than a worker may have, or a report batch bey
       .catch((err: grpc.ServiceError) => err);
     expect(greedy).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'slots_total must be at most 100000' });
     const report = { task_id: '00000000-0000-4000-8000-000000000000', status: 'COMPLETED', attempt: 1, worker_id: 4_000_000_010 };
-    const flood = await callUnary(client, client.UpdateTaskStatuses, { updates: Array.from({ length: 100_001 }, () => report) }, 20_000)
-      .catch((err: grpc.ServiceError) => err);
-    expect(flood).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^updates lists 100001 reports; a batch holds at most 100000/) });
+    const flood = { updates: Array.from({ length: 100_001 }, () => report) } as unknown as UpdateTaskStatusBatchRequest;
+    // 100,001 reports take more than the 4 MiB a message may: refused before it is even decoded.
+    const refused = await callUnary(client, client.UpdateTaskStatuses, flood, 20_000).catch((err: grpc.ServiceError) => err);
+    expect(refused).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    // With a larger message limit the count itself is refused.
+    const roomy = await startTestCoordinator(db, { GRPC_MAX_MESSAGE_BYTES: String(16 * 1024 * 1024) });
+    try {
+      const counted = await callUnary(roomy.client, roomy.client.UpdateTaskStatuses, flood, 20_000).catch((err: grpc.ServiceError) => err);
+      expect(counted).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^updates lists 100001 reports; a batch holds at most 100000/) });
+    } finally {
+      await roomy.stop();
+    }
     // Nothing of it registered; an honest worker still joins.
     const honest = await callUnary(client, client.SendHeartbeat, { workerId: 4_000_000_011, address: '127.0.0.1:1', slots_total: 10 }, 5000);
     expect(honest).toMatchObject({ acknowledged: true });

@@ -19,8 +19,9 @@ export interface TestCoordinator {
  * boundary between the coordinator and themselves.
  */
 export async function startTestCoordinator(db: TestDatabase, env: Record<string, string> = {}): Promise<TestCoordinator> {
-  const config = { ...loadConfig(env).coordinator, port: await freePort() };
-  const coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1' });
+  const loaded = loadConfig(env);
+  const config = { ...loaded.coordinator, port: await freePort() };
+  const coordinator = await startCoordinator({ config, database: db.config, pool: db.pool, logger: createLogger('test', 'silent'), host: '127.0.0.1', grpc: loaded.grpc });
   const address = `127.0.0.1:${coordinator.port}`;
   const client = createCoordinatorClient(address);
   return {

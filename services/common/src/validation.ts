@@ -1,11 +1,9 @@
-import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH } from '../../sdk/src/task-fields';
+import { CONTROL_CHARACTERS, MAX_COMMAND_LENGTH, UUID_PATTERN } from '../../sdk/src/task-fields';
 import type { z } from 'zod';
 import { ValidationError } from './errors';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
+  return typeof value === 'string' && UUID_PATTERN.test(value);
 }
 
 /** A task's command, for every ingress (HTTP and gRPC): a non-empty string of printable text. */

@@ -48,8 +48,9 @@ export function coordinatorService(deps: CoordinatorServiceDeps): grpc.UntypedSe
   async function submitTask(request: ClientTaskRequest, call: Call): Promise<ClientTaskResponse> {
     authorizeClient(call, access, 'submit');
     const command = parseCommand(request.data, 'data');
-    if (!Number.isSafeInteger(request.scheduled_at) || request.scheduled_at < 0) {
-      throw new ValidationError('scheduled_at must be Unix seconds, or 0 for now', 'scheduled_at');
+    // 253402300799 is 9999-12-31T23:59:59Z, the latest time the API takes too.
+    if (!Number.isSafeInteger(request.scheduled_at) || request.scheduled_at < 0 || request.scheduled_at > 253_402_300_799) {
+      throw new ValidationError('scheduled_at must be Unix seconds up to the end of year 9999, or 0 for now', 'scheduled_at');
     }
     const scheduledAt = request.scheduled_at > 0 ? new Date(request.scheduled_at * 1000) : new Date();
     const key = request.idempotency_key;

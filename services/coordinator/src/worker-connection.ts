@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/src/logger';
-import { answer, type StreamHandler } from '../../common/src/grpc/server';
+import { answer, checkDecoded, type StreamHandler } from '../../common/src/grpc/server';
 import type {
   CoordinatorMessage, HeartbeatRequest, HeartbeatResponse, HeldTask, TaskRequest, TaskResponse,
   UpdateTaskStatusBatchRequest, UpdateTaskStatusBatchResponse, WorkerMessage,
@@ -125,6 +125,12 @@ export function connectHandler(deps: ConnectDeps): StreamHandler<WorkerMessage, 
     };
     call.on('data', (message: WorkerMessage) => {
       if (failed || refused) return;
+      try {
+        checkDecoded(message, 'Connect');
+      } catch (err) {
+        void answer(deps.logger, 'Connect', () => Promise.reject(err)).then((outcome) => outcome.error && fail(outcome.error));
+        return;
+      }
       // Nothing but a heartbeat may come first: an `accepted` answers tasks, and none are sent before one.
       if (workerId === 0 && message.body !== 'heartbeat') {
         fail({ code: grpc.status.INVALID_ARGUMENT, details: 'heartbeat: the first message on Connect must be a heartbeat' });

@@ -45,5 +45,8 @@ export function isTimeoutSeconds(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_TIMEOUT_SECONDS;
 }
 
+/** A task id as the database makes them: a UUID, in either case. Anything else names no task. */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Characters no command, reason or idempotency key may hold: C0 controls (NUL, newlines, escapes) and DEL. */
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;

@@ -49,6 +49,34 @@ export async function answer<Res>(
   }
 }
 
+/**
+ * A request grpc-js could not decode (bytes that are no protobuf message of the method's type). grpc-js would
+ * answer it INTERNAL before any handler ran; kept as this marker instead, it is answered INVALID_ARGUMENT like
+ * any other bad input, and counted in the metrics as such.
+ */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** Throws the INVALID_ARGUMENT an undecodable request gets; does nothing for a decoded one. */
+export function checkDecoded(request: unknown, method: string): void {
+  if (request instanceof UndecodableRequest) throw new ValidationError(`the request is not a valid ${method} message: ${request.reason}`);
+}
+
+/** The service with each method's request decoder returning an UndecodableRequest instead of throwing. */
+function tolerantDecoders(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(service).map(([name, method]) => [name, {
+    ...method,
+    requestDeserialize: (bytes: Buffer) => {
+      try {
+        return method.requestDeserialize(bytes);
+      } catch (err) {
+        return new UndecodableRequest((err as Error).message);
+      }
+    },
+  }]));
+}
+
 /** Wraps an async handler as a grpc-js unary handler (answer() above). */
 export function unary<Req, Res>(
   logger: Logger,
@@ -56,7 +84,10 @@ export function unary<Req, Res>(
   handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    void answer(logger, method, () => handler(call.request, call)).then((outcome) =>
+    void answer(logger, method, async () => {
+      checkDecoded(call.request, method);
+      return handler(call.request, call);
+    }).then((outcome) =>
       outcome.error ? callback(outcome.error) : callback(null, outcome.response));
   };
 }
@@ -95,7 +126,10 @@ export function requestStream<Req, Res>(
     call.on('data', (request: Req) => {
       answered = answered.then(async () => {
         if (closed || call.cancelled) return;
-        const outcome = await answer(logger, method, () => handler(request, call));
+        const outcome = await answer(logger, method, async () => {
+          checkDecoded(request, method);
+          return handler(request, call);
+        });
         if (outcome.error) {
           closed = true;
           call.emit('error', outcome.error);
@@ -145,7 +179,7 @@ export async function startGrpcServer(options: {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
   });
-  server.addService(options.service, options.implementation);
+  server.addService(tolerantDecoders(options.service), options.implementation);
   const health = new HealthImplementation({ '': 'SERVING', [options.serviceName]: 'SERVING' });
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {

@@ -7,6 +7,9 @@
  */
 const HOLD_GRID_MS = 3;
 
+/** The longest delay setTimeout keeps (2^31-1 ms); a longer one fires at once. A longer hold re-arms until due. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Calls `start` with each item once `delayMs` has passed since `hold` was called. The delay counts on the
  * monotonic clock from now: a bare setTimeout counts from the event loop's cached time, which can be ms older
@@ -50,7 +53,7 @@ export class DueTimer<T> {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       wake();
-    }, delayMs);
+    }, Math.min(delayMs, MAX_TIMER_MS));
     this.timers.add(timer);
   }
 }

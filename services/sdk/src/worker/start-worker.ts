@@ -5,10 +5,11 @@ import type { HeldTask__Output } from '../generated/grpcapi/HeldTask';
 import type { TaskRequest__Output } from '../generated/grpcapi/TaskRequest';
 import type { TaskResponse } from '../generated/grpcapi/TaskResponse';
 import { childLogger, type Logger } from '../logger';
+import { UUID_PATTERN } from '../task-fields';
 import { Connection, type ConnectionHandlers } from './connection';
 import { DialledLink } from './dialled-link';
 import { createCoordinatorClient as createClient } from './proto';
-import { DueTimer } from './hold-until-due';
+import { DueTimer, MAX_TIMER_MS } from './hold-until-due';
 import { Holdings, type Holding } from './holdings';
 import { createWorkerMetrics } from './metrics';
 import { resolveOptions, type ResolvedOptions, type StartWorkerOptions } from './options';
@@ -144,7 +145,8 @@ class WorkerRuntime implements Worker {
     const refuse = (message: string): TaskResponse => ({ task_id: task.task_id, success: false, message });
     const current = this.holdings.attemptOf(task.task_id);
     if (current === task.attempt) return { task_id: task.task_id, success: true, message: 'already running' };
-    if (task.task_id === '') return refuse('task_id is empty');
+    // Held ids go into every heartbeat, where the coordinator refuses a non-UUID: one would cut the worker off.
+    if (!UUID_PATTERN.test(task.task_id)) return refuse('task_id must be a UUID');
     if (this.draining) return refuse('worker is draining');
     if (task.name === '' ? !this.settings.commandTask : !this.settings.definitions.has(task.name)) {
       return refuse(task.name === '' ? 'this worker runs no command tasks' : `this worker does not handle "${task.name}"`);
@@ -171,7 +173,8 @@ class WorkerRuntime implements Worker {
     if (this.debug) this.settings.logger.debug({ task_id: task.task_id, attempt: task.attempt, worker_id: workerId, name: task.name }, 'task started');
     const runnable = this.runnableFor(task);
     const timeoutMs = task.timeout_ms || (runnable.timeoutSeconds ?? 0) * 1000 || this.settings.defaultTimeoutMs;
-    if (timeoutMs > 0) holding.timeout = setTimeout(() => this.timeOut(holding, timeoutMs, startedAt), timeoutMs);
+    // A timer holds at most 2^31-1 ms (24.8 days; a longer one fires at once): beyond it, that long.
+    if (timeoutMs > 0) holding.timeout = setTimeout(() => this.timeOut(holding, timeoutMs, startedAt), Math.min(timeoutMs, MAX_TIMER_MS));
     const outcome = runAttempt(runnable, task.payload, new AttemptContext(holding, this.settings, () => this.draining));
     if (outcome instanceof Promise) void outcome.then((settled) => this.finish(holding, settled, startedAt));
     else this.finish(holding, outcome, startedAt);
