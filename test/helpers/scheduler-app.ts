@@ -27,7 +27,7 @@ export async function startSchedulerApp(
   db: TestDatabase,
   options: {
     apiToken?: string; auth?: ApiAuth; keepAliveMs?: number; payloadMaxBytes?: number; coordinatorEnv?: Record<string, string>;
-    app?: Pick<AppDeps, 'allowedHosts' | 'rateLimitPerMinute' | 'trustProxy' | 'sseMaxClients' | 'extraRoutes' | 'protectMetrics'>;
+    app?: Pick<AppDeps, 'allowedHosts' | 'rateLimitPerMinute' | 'trustProxy' | 'sseMaxClients' | 'sseMaxResume' | 'extraRoutes' | 'protectMetrics'>;
   } = {},
 ): Promise<SchedulerUnderTest> {
   const logger = createLogger('test', 'silent');

@@ -1,6 +1,7 @@
 /** A minimal Server-Sent Events reader over fetch, for tests: collects events and comment lines. */
 export interface SseConnection {
-  events: Array<{ id?: string; data: any }>;
+  /** `event` is the event's type when it has one (`event: truncated`); plain events have none. */
+  events: Array<{ id?: string; event?: string; data: any }>;
   comments: string[];
   /** Connections made so far (1 until a reconnecting client had to reconnect). */
   connections: number;
@@ -57,14 +58,16 @@ export async function openSse(url: string, headers: Record<string, string> = {},
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           let id: string | undefined;
+          let event: string | undefined;
           const data: string[] = [];
           for (const line of block.split('\n')) {
             if (line.startsWith(':')) conn.comments.push(line.slice(1).trim());
             else if (line.startsWith('id: ')) id = line.slice(4);
+            else if (line.startsWith('event: ')) event = line.slice(7);
             else if (line.startsWith('data: ')) data.push(line.slice(6));
             else if (line.startsWith('retry: ') && options.retryMs === undefined) retryMs = Number(line.slice(7));
           }
-          if (data.length > 0) conn.events.push({ id, data: JSON.parse(data.join('\n')) });
+          if (data.length > 0) conn.events.push({ id, ...(event === undefined ? {} : { event }), data: JSON.parse(data.join('\n')) });
         }
       }
     } catch {

@@ -121,6 +121,8 @@ export interface SchedulerConfig {
   readonly trustProxy?: string;
   /** SSE_MAX_CLIENTS, default 1000: event streams open at once. */
   readonly sseMaxClients: number;
+  /** SSE_MAX_RESUME, default 100,000: the most events one resuming stream catches up on. */
+  readonly sseMaxResume: number;
   /** SSE_KEEPALIVE, default 15 s. */
   readonly sseKeepAliveMs: number;
   /** SCALER, default "auto". */
@@ -551,6 +553,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
     trustProxy: read.optional('TRUST_PROXY'),
     sseMaxClients: read.int('SSE_MAX_CLIENTS', 1000, 1, 100_000),
+    sseMaxResume: read.int('SSE_MAX_RESUME', 100_000, 100, 10_000_000),
     sseKeepAliveMs: read.duration('SSE_KEEPALIVE', 15_000),
     scaler: read.oneOf('SCALER', 'auto', SCALERS),
     localWorkers: read.int('LOCAL_WORKERS', 0, 0, 50),

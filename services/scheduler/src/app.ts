@@ -54,6 +54,8 @@ export interface AppDeps {
   trustProxy?: string;
   /** SSE_MAX_CLIENTS; default 1000. */
   sseMaxClients?: number;
+  /** SSE_MAX_RESUME; default 100,000. */
+  sseMaxResume?: number;
 }
 
 /** TRUST_PROXY as Express takes it: a hop count, true/false, or addresses and subnets. */

@@ -47,6 +47,7 @@ runService('scheduler', async ({ config, logger, onStop }) => {
     rateLimitPerMinute: config.scheduler.rateLimitPerMinute,
     trustProxy: config.scheduler.trustProxy,
     sseMaxClients: config.scheduler.sseMaxClients,
+    sseMaxResume: config.scheduler.sseMaxResume,
     extraRoutes: metricsRoutes(),
     protectMetrics: config.scheduler.metricsAuth === 'token',
   });

@@ -1,5 +1,5 @@
 import type { TestDatabase } from '../../../test/helpers/database';
-import { useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
+import { startSchedulerApp, useSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import { openSse } from '../../../test/helpers/sse';
 
 /*
@@ -73,5 +73,30 @@ test('a client 25,000 events behind gets all of them in order, then live events,
     expect(stream.connections).toBe(1);
   } finally {
     stream.close();
+  }
+});
+
+test('further behind than SSE_MAX_RESUME, the stream says so first, then resumes that many events before the newest', async () => {
+  const capped = await startSchedulerApp(db, { keepAliveMs: 1000, app: { sseMaxResume: 1000 } });
+  try {
+    const resumeFrom = await headId();
+    await db.pool.query(`INSERT INTO events (type, message) SELECT 'scale', 'far behind ' || g FROM generate_series(1, 5000) g`);
+    const head = await headId();
+    const stream = await openSse(`${capped.url}/api/logs/stream`, { 'Last-Event-ID': String(resumeFrom) });
+    try {
+      await stream.until((c) => c.events.at(-1)?.data.id === head, 30_000);
+      const [notice, ...events] = stream.events;
+      expect(notice).toEqual({ event: 'truncated', data: {
+        missed_after: resumeFrom,
+        resumes_after: head - 1000,
+        message: `more than 1000 events behind: resuming after event ${head - 1000}; GET /api/logs?after=${resumeFrom} has the ones in between`,
+      } });
+      expect(events.map((e) => e.data.id)).toEqual(await idsAfter(head - 1000));
+      expect(events).toHaveLength(1000);
+    } finally {
+      stream.close();
+    }
+  } finally {
+    await capped.stop();
   }
 });

@@ -19,6 +19,12 @@ export interface SubscribeOptions {
   after?: number;
   /** Stops a catch-up in progress (the client went away). */
   signal?: AbortSignal;
+  /**
+   * The most events a resume catches up on: further behind, it resumes that many ids before the newest, and
+   * `onSkipped(after, resumedAfter)` is told first (ids may have gaps, so at most that many are sent).
+   */
+  maxCatchUp?: number;
+  onSkipped?: (after: number, resumedAfter: number) => void;
 }
 
 export interface EventFeedOptions {
@@ -100,6 +106,9 @@ export class EventFeed {
         const upTo = this.cursor;
         await sink((await readRecentEvents(pool, this.backlogSize, upTo)).map(eventView));
         position = upTo;
+      } else if (options.maxCatchUp !== undefined && this.cursor - options.after > options.maxCatchUp) {
+        position = this.cursor - options.maxCatchUp;
+        options.onSkipped?.(options.after, position);
       } else {
         position = options.after;
       }

@@ -10,12 +10,14 @@ export interface SseOptions {
   onClientsChanged?: (delta: 1 | -1) => void;
   /** SSE_MAX_CLIENTS: streams open at once; one more is 503 with Retry-After. */
   maxClients?: number;
+  /** SSE_MAX_RESUME: the most events one resume catches up on (further behind: a `truncated` event first). */
+  maxResumeEvents?: number;
 }
 
 /**
  * GET /api/logs/stream: Server-Sent Events. Each event carries its id, so a reconnecting EventSource sends
- * Last-Event-ID and resumes exactly where it stopped, however far behind (EventFeed pages through the table,
- * waiting for each page to drain). A comment line every keepAliveMs keeps proxies from closing an idle stream.
+ * Last-Event-ID and resumes exactly where it stopped (EventFeed pages through the table, waiting for each page to
+ * drain), up to SSE_MAX_RESUME events behind: further, a `truncated` event says where it resumes instead. A comment line every keepAliveMs keeps proxies from closing an idle stream.
  * A live client that cannot keep up is disconnected instead of growing memory.
  */
 export function streamEvents(feed: EventFeed, options: SseOptions) {
@@ -83,7 +85,17 @@ export function streamEvents(feed: EventFeed, options: SseOptions) {
     req.on('close', close);
 
     try {
-      unsubscribe = await feed.subscribe(send, { after: lastEventId, signal: gone.signal });
+      unsubscribe = await feed.subscribe(send, {
+        after: lastEventId,
+        signal: gone.signal,
+        maxCatchUp: options.maxResumeEvents,
+        // Said before the events, so a client knows what it missed and can page GET /api/logs for it.
+        onSkipped: (after, resumedAfter) => res.write(`event: truncated\ndata: ${JSON.stringify({
+          missed_after: after,
+          resumes_after: resumedAfter,
+          message: `more than ${options.maxResumeEvents} events behind: resuming after event ${resumedAfter}; GET /api/logs?after=${after} has the ones in between`,
+        })}\n\n`),
+      });
       if (closed) unsubscribe();
     } catch (err) {
       // The database is unreachable, say: the client reconnects after `retry` and resumes from its last id.
