@@ -128,8 +128,9 @@ export async function startCoordinator(deps: CoordinatorDeps): Promise<Coordinat
 
   // Checked before anything listens: plaintext on a reachable address must be asked for (GRPC_INSECURE).
   const grpc: Partial<GrpcConfig> = deps.grpc ?? {};
-  const { listeners, warning } = grpcListeners({ tls: grpc.tls, insecure: grpc.insecure ?? false, bindHost: deps.host, port: config.port, plaintextPort: config.plaintextPort });
+  const { listeners, warning, notice } = grpcListeners({ tls: grpc.tls, insecure: grpc.insecure ?? false, bindHost: deps.host, port: config.port, plaintextPort: config.plaintextPort });
   if (warning) logger.warn(warning);
+  if (notice) logger.info(notice);
   const tokens = new BearerTokens(config.apiTokens ?? []);
   const servers: GrpcServer[] = [];
   let listener: Listener | undefined;

@@ -17,8 +17,8 @@ export interface GrpcListener {
 
 /**
  * The ports a service serves gRPC on and what each speaks. TLS when its files are configured, with an extra
- * plaintext port if asked for; plaintext otherwise, on loopback or with GRPC_INSECURE=true (then `warning`,
- * for the start-up log). Plaintext on a reachable address without asking for it refuses to start.
+ * plaintext port if asked for; plaintext otherwise, on loopback (`notice`, for the start-up log at info) or with
+ * GRPC_INSECURE=true (`warning`, at warn). Plaintext on a reachable address without asking for it refuses to start.
  */
 export function grpcListeners(options: {
   tls: GrpcTlsFiles | undefined;
@@ -26,7 +26,7 @@ export function grpcListeners(options: {
   bindHost: string;
   port: number;
   plaintextPort?: number;
-}): { listeners: GrpcListener[]; warning?: string } {
+}): { listeners: GrpcListener[]; warning?: string; notice?: string } {
   const { tls, insecure, bindHost, port, plaintextPort } = options;
   if (tls) {
     const listeners = [{ port, secure: true }];
@@ -43,11 +43,13 @@ export function grpcListeners(options: {
       + 'bind to 127.0.0.1, or set GRPC_INSECURE=true to serve plaintext on purpose',
     ]);
   }
+  // On loopback only this host's processes reach it (npm start): said, but not as a warning at every start.
+  if (isLoopback(bindHost)) {
+    return { listeners: [{ port, secure: false }], notice: `gRPC on ${bindHost}:${port} is plaintext (loopback only); set GRPC_TLS_* for mutual TLS` };
+  }
   return {
     listeners: [{ port, secure: false }],
-    warning: isLoopback(bindHost)
-      ? `gRPC on ${bindHost}:${port} is plaintext (loopback only); set GRPC_TLS_* for mutual TLS`
-      : `GRPC_INSECURE=true: gRPC on ${bindHost}:${port} is plaintext; anyone who can reach it can act as a worker`,
+    warning: `GRPC_INSECURE=true: gRPC on ${bindHost}:${port} is plaintext; anyone who can reach it can act as a worker`,
   };
 }
 
