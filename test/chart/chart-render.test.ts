@@ -49,6 +49,7 @@ describe('chart metadata', () => {
   it('has the ci scenarios the docs promise', () => {
     expect(CI_VALUES.map((file) => basename(file))).toEqual(expect.arrayContaining([
       'default-values.yaml', 'external-postgres-values.yaml', 'ingress-tls-values.yaml', 'autoscaling-values.yaml', 'monitoring-values.yaml',
+      'bundled-postgres-values.yaml', 'cloudnative-pg-values.yaml', 'gateway-api-values.yaml',
     ]));
   });
 });
@@ -359,9 +360,14 @@ describe('ServiceMonitors', () => {
   const serviceMonitors = (apiVersions: string[]) =>
     renderChart({ valuesFiles: [ci('monitoring')], apiVersions }).filter((object) => object.kind === 'ServiceMonitor');
 
-  it('are rendered only when the cluster serves monitoring.coreos.com/v1', () => {
-    expect(serviceMonitors([])).toEqual([]);
-    const monitors = serviceMonitors(['monitoring.coreos.com/v1']);
+  it('are rendered with enabled true whatever helm can see (helm template, Argo CD), with auto only where the cluster serves them', () => {
+    expect(serviceMonitors([]).map((monitor) => monitor.metadata.name)).toEqual(['tm-taskmaster-coordinator', 'tm-taskmaster-scheduler', 'tm-taskmaster-worker']);
+    const auto = (apiVersions: string[]) => renderChart({ set: { 'coordinator.serviceMonitor.enabled': 'auto' }, apiVersions })
+      .filter((object) => object.kind === 'ServiceMonitor').map((monitor) => monitor.metadata.name);
+    expect(auto([])).toEqual([]);
+    expect(auto(['monitoring.coreos.com/v1/ServiceMonitor'])).toEqual(['tm-taskmaster-coordinator']);
+    expect(renderChart({ apiVersions: ['monitoring.coreos.com/v1/ServiceMonitor'] }).some((object) => object.kind === 'ServiceMonitor')).toBe(false);
+    const monitors = serviceMonitors([]);
     expect(monitors.map((monitor) => [monitor.metadata.name, monitor.spec.endpoints[0].port])).toEqual([
       ['tm-taskmaster-coordinator', 'metrics'],
       ['tm-taskmaster-scheduler', 'http'],
@@ -379,14 +385,14 @@ describe('ingress', () => {
   it('routes the hosts to the scheduler with TLS and the SSE-friendly annotations', () => {
     const ingress = findObject(renderChart({ valuesFiles: [ci('ingress-tls')] }), 'Ingress', 'tm-taskmaster-scheduler');
     expect(ingress.spec).toEqual({
-      ingressClassName: 'nginx',
+      ingressClassName: 'contour',
       tls: [{ secretName: 'taskmaster-tls', hosts: ['taskmaster.example.com'] }],
       rules: [{
         host: 'taskmaster.example.com',
         http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'tm-taskmaster-scheduler', port: { name: 'http' } } } }] },
       }],
     });
-    expect(ingress.metadata.annotations).toMatchObject({ 'nginx.ingress.kubernetes.io/proxy-buffering': 'off' });
+    expect(ingress.metadata.annotations).toMatchObject({ 'projectcontour.io/response-timeout': 'infinity' });
   });
 });
 

@@ -95,6 +95,24 @@ imagePullPolicy: {{ $own.pullPolicy | default $root.image.pullPolicy }}
 {{- end }}
 {{- end }}
 
+{{/*
+Where the database runs (postgresql.mode): bundled, external or cloudnative-pg. An empty mode falls back to the
+older switch, so values files written for it keep working: postgresql.enabled false means external.
+*/}}
+{{- define "taskmaster.database.mode" -}}
+{{- .Values.postgresql.mode | default (ternary "bundled" "external" (ne (toString .Values.postgresql.enabled) "false")) }}
+{{- end }}
+
+{{/* "true" when the chart runs PostgreSQL itself (the StatefulSet, its Service and Secret), empty otherwise. */}}
+{{- define "taskmaster.postgresql.bundled" -}}
+{{- if eq (include "taskmaster.database.mode" .) "bundled" }}true{{ end }}
+{{- end }}
+
+{{/* The CloudNativePG Cluster's name; its Services are <name>-rw/-ro/-r and its Secrets <name>-app and <name>-ca. */}}
+{{- define "taskmaster.cnpg.name" -}}
+{{- .Values.postgresql.cnpg.name | default (include "taskmaster.postgres.fullname" .) }}
+{{- end }}
+
 {{- define "taskmaster.postgres.secretName" -}}
 {{- .Values.postgresql.auth.existingSecret | default (include "taskmaster.postgres.fullname" .) }}
 {{- end }}
@@ -109,19 +127,20 @@ Where the database is, as a YAML map of env names to values: for the services (t
 with "migration" true, for the migration Job (which sets them itself, because a pre-upgrade hook runs before the
 ConfigMap is updated). The two differ when the services have a role of their own (taskmaster.serviceRole): the
 services log in as it; the migration logs in as the owner and grants it (MIGRATE_GRANT_ROLE). No POSTGRES_*
-when an existing Secret provides a whole DATABASE_URL. values.schema.json makes sure an external database has
-a Secret and a host or URL. Takes (dict "context" $ "migration" bool).
+when an existing Secret provides a whole DATABASE_URL, nor for CloudNativePG, whose Secret holds them.
+values.schema.json makes sure an external database has a Secret and a host or URL. Takes (dict "context" $ "migration" bool).
 */}}
 {{- define "taskmaster.databaseSettingsFor" -}}
 {{- $values := .context.Values }}
 {{- $serviceRole := include "taskmaster.serviceRole" .context }}
 {{- $owner := "" }}
-{{- if $values.postgresql.enabled }}
+{{- $mode := include "taskmaster.database.mode" .context }}
+{{- if eq $mode "bundled" }}
 {{- $owner = $values.postgresql.auth.username }}
 POSTGRES_HOST: {{ include "taskmaster.postgres.fullname" .context | quote }}
 POSTGRES_PORT: {{ $values.postgresql.service.port | quote }}
 POSTGRES_DB: {{ $values.postgresql.auth.database | quote }}
-{{- else if not $values.externalDatabase.existingSecretUrlKey }}
+{{- else if and (eq $mode "external") (not $values.externalDatabase.existingSecretUrlKey) }}
 {{- with $values.externalDatabase }}
 {{- $owner = .username }}
 POSTGRES_HOST: {{ .host | quote }}
@@ -135,14 +154,12 @@ POSTGRES_USER: {{ ternary $serviceRole $owner (and (not .migration) (ne $service
 {{- if and .migration $serviceRole }}
 MIGRATE_GRANT_ROLE: {{ $serviceRole | quote }}
 {{- end }}
-{{- if not $values.postgresql.enabled }}
-{{- with $values.externalDatabase.tls }}
+{{- with include "taskmaster.databaseTls" .context | fromYaml }}
 {{- if .sslMode }}
 DATABASE_SSLMODE: {{ .sslMode | quote }}
 {{- end }}
 {{- if .caSecret }}
 DATABASE_SSL_CA: {{ printf "%s/ca.crt" (include "taskmaster.databaseTls.dir" $) | quote }}
-{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -159,16 +176,20 @@ DATABASE_SSL_CA: {{ printf "%s/ca.crt" (include "taskmaster.databaseTls.dir" $) 
 
 {{/*
 The owner's credentials, as container env (the rest is in the ConfigMap): a password from the chart's generated
-Secret or from an existing one, or a whole DATABASE_URL from an existing Secret. The PostgreSQL StatefulSet and
+Secret or from an existing one, a whole DATABASE_URL from an existing Secret, or for CloudNativePG every
+connection setting from the operator's <cluster>-app Secret (it owns the password). The PostgreSQL StatefulSet and
 the migration Job use them, and the services too unless they have a role of their own.
 */}}
 {{- define "taskmaster.databaseEnv" -}}
-{{- if .Values.postgresql.enabled }}
+{{- $mode := include "taskmaster.database.mode" . }}
+{{- if eq $mode "bundled" }}
 - name: POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "taskmaster.postgres.secretName" . }}
       key: {{ .Values.postgresql.auth.secretKey }}
+{{- else if eq $mode "cloudnative-pg" }}
+{{- include "taskmaster.cnpg.secretEnv" (dict "secret" (printf "%s-app" (include "taskmaster.cnpg.name" .)) "keys" (dict "POSTGRES_HOST" "host" "POSTGRES_PORT" "port" "POSTGRES_DB" "dbname" "POSTGRES_USER" "user" "POSTGRES_PASSWORD" "password")) }}
 {{- else }}
 {{- $db := .Values.externalDatabase }}
 - name: {{ ternary "DATABASE_URL" "POSTGRES_PASSWORD" (ne $db.existingSecretUrlKey "") }}
@@ -180,23 +201,28 @@ the migration Job use them, and the services too unless they have a role of thei
 {{- end }}
 
 {{/*
-The name of the services' own database role: postgresql.auth.serviceUsername or externalDatabase.serviceRole.username;
+The name of the services' own database role: externalDatabase.serviceRole.username for an external database, else
+postgresql.auth.serviceUsername (bundled, or a CloudNativePG managed role);
 empty when the services log in as the owner.
 */}}
 {{- define "taskmaster.serviceRole" -}}
-{{- if .Values.postgresql.enabled }}{{ .Values.postgresql.auth.serviceUsername }}{{ else }}{{ .Values.externalDatabase.serviceRole.username }}{{ end }}
+{{- if eq (include "taskmaster.database.mode" .) "external" }}{{ .Values.externalDatabase.serviceRole.username }}{{ else }}{{ .Values.postgresql.auth.serviceUsername }}{{ end }}
 {{- end }}
 
 {{/* The scheduler's and coordinator's database credentials: their own role's when they have one, else the owner's. */}}
 {{- define "taskmaster.serviceDatabaseEnv" -}}
 {{- if not (include "taskmaster.serviceRole" .) }}
 {{- include "taskmaster.databaseEnv" . }}
-{{- else if .Values.postgresql.enabled }}
+{{- else if include "taskmaster.postgresql.bundled" . }}
 - name: POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "taskmaster.postgres.secretName" . }}
       key: {{ .Values.postgresql.auth.serviceSecretKey }}
+{{- else if eq (include "taskmaster.database.mode" .) "cloudnative-pg" }}
+{{- /* Where from the operator's Secret; who from the managed role's basic-auth Secret (cnpg.serviceRoleSecret). */}}
+{{- include "taskmaster.cnpg.secretEnv" (dict "secret" (printf "%s-app" (include "taskmaster.cnpg.name" .)) "keys" (dict "POSTGRES_HOST" "host" "POSTGRES_PORT" "port" "POSTGRES_DB" "dbname")) }}
+{{- include "taskmaster.cnpg.secretEnv" (dict "secret" .Values.postgresql.cnpg.serviceRoleSecret "keys" (dict "POSTGRES_USER" "username" "POSTGRES_PASSWORD" "password")) }}
 {{- else }}
 {{- $db := .Values.externalDatabase }}
 {{- $url := ne $db.existingSecretUrlKey "" }}
@@ -211,11 +237,11 @@ empty when the services log in as the owner.
 {{/*
 The migration Job's credentials: the owner's, and for the bundled PostgreSQL the services' role's password, so
 that `migrate` creates that role and keeps its password in step with the Secret (MIGRATE_GRANT_ROLE_PASSWORD).
-An external database's services role is created by its administrator.
+An external database's services role is created by its administrator, a CloudNativePG one by the operator.
 */}}
 {{- define "taskmaster.migrationDatabaseEnv" -}}
 {{- include "taskmaster.databaseEnv" . }}
-{{- if and .Values.postgresql.enabled .Values.postgresql.auth.serviceUsername }}
+{{- if and (include "taskmaster.postgresql.bundled" .) .Values.postgresql.auth.serviceUsername }}
 - name: MIGRATE_GRANT_ROLE_PASSWORD
   valueFrom:
     secretKeyRef:
@@ -229,9 +255,26 @@ An external database's services role is created by its administrator.
 /etc/taskmaster/database-tls
 {{- end }}
 
+{{/*
+TLS to the database as a YAML map (sslMode, caSecret, caSecretKey): externalDatabase.tls, or postgresql.cnpg.tls
+whose CA defaults to the operator's <cluster>-ca Secret; none for the bundled PostgreSQL, which serves no TLS.
+*/}}
+{{- define "taskmaster.databaseTls" -}}
+{{- $mode := include "taskmaster.database.mode" . }}
+{{- if eq $mode "external" }}
+{{- toYaml .Values.externalDatabase.tls }}
+{{- else if eq $mode "cloudnative-pg" }}
+{{- with .Values.postgresql.cnpg.tls }}
+sslMode: {{ .sslMode | quote }}
+caSecret: {{ .caSecret | default (printf "%s-ca" (include "taskmaster.cnpg.name" $)) | quote }}
+caSecretKey: {{ .caSecretKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The volume mount of that CA, for the scheduler, the coordinator and the migration; empty without one. */}}
 {{- define "taskmaster.databaseTls.volumeMounts" -}}
-{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.tls.caSecret }}
+{{- if (include "taskmaster.databaseTls" . | fromYaml).caSecret }}
 - name: database-tls
   mountPath: {{ include "taskmaster.databaseTls.dir" . }}
   readOnly: true
@@ -240,13 +283,26 @@ An external database's services role is created by its administrator.
 
 {{/* The volume of that CA: the one key of caSecret, as ca.crt. Read once at start: a new CA needs a restart. */}}
 {{- define "taskmaster.databaseTls.volumes" -}}
-{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.tls.caSecret }}
+{{- with include "taskmaster.databaseTls" . | fromYaml }}
+{{- if .caSecret }}
 - name: database-tls
   secret:
-    secretName: {{ .Values.externalDatabase.tls.caSecret }}
+    secretName: {{ .caSecret }}
     items:
-      - key: {{ .Values.externalDatabase.tls.caSecretKey }}
+      - key: {{ .caSecretKey }}
         path: ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Container env from one Secret. Takes (dict "secret" <name> "keys" (dict <env name> <key>)). */}}
+{{- define "taskmaster.cnpg.secretEnv" -}}
+{{- range $name, $key := .keys }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.secret }}
+      key: {{ $key }}
 {{- end }}
 {{- end }}
 
@@ -283,6 +339,16 @@ ValidatingAdmissionPolicy (Kubernetes 1.30+). Empty otherwise.
 {{- define "taskmaster.scheduler.admissionPolicy" -}}
 {{- $setting := toString .Values.scheduler.rbac.admissionPolicy }}
 {{- if or (eq $setting "true") (and (eq $setting "auto") (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")) }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when a Prometheus operator object is rendered: its switch true (whatever helm can see of the cluster, so
+`helm template` and GitOps tools render it), or "auto" on a cluster that serves the kind. Empty otherwise.
+Takes (dict "context" $ "enabled" <true|false|auto> "kind" "ServiceMonitor").
+*/}}
+{{- define "taskmaster.monitoring.enabled" -}}
+{{- $setting := toString .enabled }}
+{{- if or (eq $setting "true") (and (eq $setting "auto") (.context.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" .kind))) }}true{{ end }}
 {{- end }}
 
 {{/* Name of that policy and its binding, cluster-scoped: the namespace keeps two releases of one name apart. */}}
