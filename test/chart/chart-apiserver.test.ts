@@ -93,6 +93,7 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
       const result = ok(helm(['install', 'tm', CHART_DIR, '-n', namespace, '-f', autoscaling]));
       expect(result.stdout).toContain(`kubectl --namespace ${namespace} port-forward svc/tm-taskmaster-scheduler 8081:8081`);
       expect(result.stdout).toContain('The scheduler sets the worker replicas (2 to 20)');
+      expect(result.stdout).toContain('gRPC between the services is plaintext (GRPC_INSECURE=true), guarded by the NetworkPolicies only');
       expect(json(['get', 'job', 'tm-taskmaster-migrate', '-n', namespace]).spec.template.spec.initContainers[0].name).toBe('wait-for-database');
       // No replicas in the manifest: the API server defaults a new Deployment to 1, and the autoscaler takes it from there.
       expect(replicas()).toBe(1);
