@@ -137,3 +137,16 @@ export async function waitFor<T>(probe: () => T | undefined | false, what: strin
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/**
+ * A task id that reads as its label (up to 6 characters) in the test: 'a' is 00000000-0000-4000-8000-000000000061.
+ * Workers take only UUIDs as task ids, as the coordinator makes them.
+ */
+export function taskUuid(label: string): string {
+  return `00000000-0000-4000-8000-${Buffer.from(label).toString('hex').padStart(12, '0').slice(-12)}`;
+}
+
+/** The label of a taskUuid id. */
+export function taskLabel(taskId: string): string {
+  return Buffer.from(taskId.slice(-12).replace(/^(00)+/, ''), 'hex').toString();
+}

@@ -9,7 +9,7 @@ import type { WorkerServiceClient } from '../src/generated/grpcapi/WorkerService
 import type { ProtoGrpcType } from '../src/generated/taskmaster';
 import { defineTask, startWorker, type Logger, type Worker } from '../src/index';
 import { findProto } from '../src/worker/proto';
-import { waitFor } from './fake-coordinator';
+import { taskUuid, waitFor } from './fake-coordinator';
 
 const api = grpc.loadPackageDefinition(
   protoLoader.loadSync(findProto(), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true }),
@@ -62,8 +62,8 @@ class OriginalCoordinator {
     return new Promise((resolve, reject) => this.workerClient!.SubmitTask(task, (err, response) => (err ? reject(err) : resolve(response!))));
   }
 
-  statuses(taskId: string): string[] {
-    return this.reports.filter((report) => report.task_id === taskId).map((report) => report.status);
+  statuses(label: string): string[] {
+    return this.reports.filter((report) => report.task_id === taskUuid(label)).map((report) => report.status);
   }
 
   stop(): void {
@@ -116,13 +116,13 @@ describe('against a coordinator without Connect', () => {
     expect(heartbeat.address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(heartbeat.handles.sort()).toEqual(['echo', 'wait']);
     const ids = Array.from({ length: 10 }, (_, i) => `t${i}`);
-    const answers = await Promise.all(ids.map((id) => coordinator.submit({ task_id: id, attempt: 1, name: 'echo', payload: `{"n":"${id}"}` })));
+    const answers = await Promise.all(ids.map((id) => coordinator.submit({ task_id: taskUuid(id), attempt: 1, name: 'echo', payload: `{"n":"${id}"}` })));
     expect(answers.map((answer) => answer.success)).toEqual(ids.map(() => true));
     await waitFor(() => coordinator.reports.length >= 2 * ids.length, `${2 * ids.length} reports`);
     for (const id of ids) expect(coordinator.statuses(id)).toEqual(['STARTED', 'COMPLETE']);
     const completes = coordinator.reports.filter((report) => report.status === 'COMPLETE');
     expect(completes.map((report) => report.started_at_ms)).toEqual(ids.map(() => 0));
-    expect(JSON.parse(completes.find((report) => report.task_id === 't3')!.result)).toEqual({ n: 't3' });
+    expect(JSON.parse(completes.find((report) => report.task_id === taskUuid('t3'))!.result)).toEqual({ n: 't3' });
     // Nothing more arrives: no report is sent twice.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(coordinator.reports).toHaveLength(2 * ids.length);
@@ -130,16 +130,16 @@ describe('against a coordinator without Connect', () => {
 
   test('a bad task is INVALID_ARGUMENT; a task of a type it does not run is refused', async () => {
     await expect(coordinator.submit({ task_id: '', attempt: 1, name: 'echo' })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
-    expect(await coordinator.submit({ task_id: 'x', attempt: 1, name: 'resize' })).toMatchObject({ success: false });
+    expect(await coordinator.submit({ task_id: taskUuid('x'), attempt: 1, name: 'resize' })).toMatchObject({ success: false });
   });
 
   test('`drop` in a SendHeartbeat answer aborts the attempt and nothing more is reported for it', async () => {
-    expect((await coordinator.submit({ task_id: 'w', attempt: 2, name: 'wait' })).success).toBe(true);
+    expect((await coordinator.submit({ task_id: taskUuid('w'), attempt: 2, name: 'wait' })).success).toBe(true);
     await waitFor(() => coordinator.statuses('w').includes('STARTED'), 'the STARTED report');
-    await waitFor(() => coordinator.heartbeats.at(-1)!.held.some((held) => held.task_id === 'w'), 'a heartbeat listing the attempt');
-    coordinator.drop = [{ task_id: 'w', attempt: 2 }];
-    await waitFor(() => aborted.has('w'), 'the attempt to be aborted');
-    await waitFor(() => !coordinator.heartbeats.at(-1)!.held.some((held) => held.task_id === 'w'), 'a heartbeat without it');
+    await waitFor(() => coordinator.heartbeats.at(-1)!.held.some((held) => held.task_id === taskUuid('w')), 'a heartbeat listing the attempt');
+    coordinator.drop = [{ task_id: taskUuid('w'), attempt: 2 }];
+    await waitFor(() => aborted.has(taskUuid('w')), 'the attempt to be aborted');
+    await waitFor(() => !coordinator.heartbeats.at(-1)!.held.some((held) => held.task_id === taskUuid('w')), 'a heartbeat without it');
     expect(worker!.busy).toBe(0);
     expect(coordinator.statuses('w')).toEqual(['STARTED']);
   });

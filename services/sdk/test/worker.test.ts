@@ -2,9 +2,9 @@ import { Server } from 'node:net';
 import { z } from 'zod';
 import { defineTask, startWorker, type Logger, type TaskContext, type Worker } from '../src/index';
 import type { StartWorkerOptions } from '../src/worker/options';
-import { FakeCoordinator, waitFor } from './fake-coordinator';
+import { FakeCoordinator, taskLabel, taskUuid, waitFor } from './fake-coordinator';
 
-/** The ctx of every attempt the handlers below saw, by "task_id#attempt". */
+/** The ctx of every attempt the handlers below saw, by "<task label>#attempt" (taskUuid). */
 const contexts = new Map<string, TaskContext>();
 const key = (taskId: string, attempt: number) => `${taskId}#${attempt}`;
 
@@ -12,7 +12,7 @@ const key = (taskId: string, attempt: number) => `${taskId}#${attempt}`;
 const wait = defineTask({
   name: 'wait',
   run: (_payload: unknown, ctx) => {
-    contexts.set(key(ctx.taskId, ctx.attempt), ctx);
+    contexts.set(key(taskLabel(ctx.taskId), ctx.attempt), ctx);
     return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted'))));
   },
 });
@@ -63,8 +63,8 @@ async function start(options: Partial<StartWorkerOptions> = {}): Promise<Worker>
   return worker;
 }
 
-const task = (taskId: string, name: string, fields: Record<string, unknown> = {}) => ({ task_id: taskId, attempt: 1, name, ...fields });
-const finalReports = (taskId: string) => coordinator.reports.filter((r) => r.task_id === taskId && r.status !== 'STARTED');
+const task = (label: string, name: string, fields: Record<string, unknown> = {}) => ({ task_id: taskUuid(label), attempt: 1, name, ...fields });
+const finalReports = (label: string) => coordinator.reports.filter((r) => r.task_id === taskUuid(label) && r.status !== 'STARTED');
 /** A heartbeat received after everything received so far. */
 const nextHeartbeat = async () => {
   const seen = coordinator.heartbeats.length;
@@ -103,7 +103,7 @@ describe('startWorker against a coordinator on the Connect stream', () => {
   test('tasks are accepted or refused by (task_id, attempt); a newer attempt replaces the held one', async () => {
     await start({ slots: 2 });
     const first = await coordinator.sendTasks([task('a', 'wait'), task('b', 'send-email'), task('c', '', { data: 'noop' })]);
-    expect(first.map((r) => [r.task_id, r.success])).toEqual([['a', true], ['b', false], ['c', false]]);
+    expect(first.map((r) => [taskLabel(r.task_id), r.success])).toEqual([['a', true], ['b', false], ['c', false]]);
     expect(first[1].message).toMatch(/does not handle "send-email"/);
     expect(first[2].message).toMatch(/no command tasks/);
 
@@ -121,7 +121,7 @@ describe('startWorker against a coordinator on the Connect stream', () => {
     const full = await coordinator.sendTasks([task('d', 'wait'), task('e', 'wait')]);
     expect(full.map((r) => r.message)).toEqual(['accepted', 'no free slot']);
     const beat = await nextHeartbeat();
-    expect(beat.held.map((h) => key(h.task_id, h.attempt)).sort()).toEqual(['a#2', 'd#1']);
+    expect(beat.held.map((h) => key(taskLabel(h.task_id), h.attempt)).sort()).toEqual(['a#2', 'd#1']);
     expect(beat.slots_free).toBe(0);
     expect(finalReports('a')).toEqual([]);
   });
@@ -134,8 +134,8 @@ describe('startWorker against a coordinator on the Connect stream', () => {
     // Finished before its STARTED went out: one report carrying the start time.
     expect(report).toMatchObject({ status: 'COMPLETE', attempt: 1, result: '{"x":1}' });
     expect(report.started_at_ms).toBeGreaterThan(0);
-    expect(coordinator.reports.filter((r) => r.task_id === 'f' && r.status === 'STARTED')).toEqual([]);
-    expect((await nextHeartbeat()).held).toEqual([{ task_id: 'f', attempt: 1 }]);
+    expect(coordinator.reports.filter((r) => r.task_id === taskUuid('f') && r.status === 'STARTED')).toEqual([]);
+    expect((await nextHeartbeat()).held).toEqual([{ task_id: taskUuid('f'), attempt: 1 }]);
     expect(worker!.busy).toBe(0);
 
     coordinator.releaseReports();
@@ -146,7 +146,7 @@ describe('startWorker against a coordinator on the Connect stream', () => {
     await start();
     await coordinator.sendTasks([task('g', 'wait')]);
     const ctx = await waitFor(() => contexts.get(key('g', 1)), 'g to run');
-    coordinator.drops.push({ task_id: 'g', attempt: 1 });
+    coordinator.drops.push({ task_id: taskUuid('g'), attempt: 1 });
     await waitFor(() => ctx.signal.aborted, 'the signal to fire');
     await nextHeartbeat();
     const beat = await nextHeartbeat();
@@ -164,14 +164,14 @@ describe('startWorker against a coordinator on the Connect stream', () => {
 
     const second = await waitFor(() => coordinator.streams[1]?.messages[0], 'a second stream');
     expect(second.body).toBe('heartbeat');
-    expect(second.heartbeat!.held.map((h) => key(h.task_id, h.attempt)).sort()).toEqual(['f#1', 'r#1']);
+    expect(second.heartbeat!.held.map((h) => key(taskLabel(h.task_id), h.attempt)).sort()).toEqual(['f#1', 'r#1']);
     expect(contexts.get(key('r', 1))!.signal.aborted).toBe(false);
 
     coordinator.releaseReports();
-    const resent = await waitFor(() => coordinator.streams[1].messages.find((m) => m.reports?.updates.some((u) => u.task_id === 'f')), 'f reported again');
-    expect(resent.reports!.updates.find((u) => u.task_id === 'f')).toMatchObject({ status: 'COMPLETE', result: '"hello"' });
+    const resent = await waitFor(() => coordinator.streams[1].messages.find((m) => m.reports?.updates.some((u) => u.task_id === taskUuid('f'))), 'f reported again');
+    expect(resent.reports!.updates.find((u) => u.task_id === taskUuid('f'))).toMatchObject({ status: 'COMPLETE', result: '"hello"' });
     await waitFor(() => coordinator.heartbeats.at(-1)!.held.length === 1, 'f acknowledged');
-    expect(coordinator.heartbeats.at(-1)!.held).toEqual([{ task_id: 'r', attempt: 1 }]);
+    expect(coordinator.heartbeats.at(-1)!.held).toEqual([{ task_id: taskUuid('r'), attempt: 1 }]);
   });
 
   test('drain: refuses new work, lets a task finish within the grace, aborts the one that outlives it, then leaves', async () => {
@@ -224,7 +224,7 @@ describe('startWorker against a coordinator on the Connect stream', () => {
     await start();
     const sentAt = Date.now();
     await coordinator.sendTasks([task('later', 'echo', { start_after_ms: 150, payload: '1' })]);
-    expect((await nextHeartbeat()).held).toEqual([{ task_id: 'later', attempt: 1 }]);
+    expect((await nextHeartbeat()).held).toEqual([{ task_id: taskUuid('later'), attempt: 1 }]);
     const report = await waitFor(() => finalReports('later')[0], 'the held task to run');
     expect(report.started_at_ms).toBeGreaterThanOrEqual(sentAt + 149);
   });
