@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { parseLabelSelector, type Labels } from './label-selector';
 import { roleNameProblem } from './db/role-name';
+import { readNameList, readWorkerPools, singlePool, type WorkerPoolConfig } from './worker-pools';
 
 /**
  * The one place that reads the environment. `loadConfig()` reads every variable once, gathers every problem
@@ -298,6 +299,10 @@ export interface WorkerConfig {
   readonly coordinatorAddress: string;
   /** WORKER_POOL_SIZE, default 5 concurrent slots. */
   readonly poolSize: number;
+  /** WORKER_QUEUES, default none (every queue): the queues this worker takes tasks from, as its worker pool's. */
+  readonly queues: readonly string[];
+  /** WORKER_TASKS, default none (every built-in type and command tasks): the built-in task types it runs. */
+  readonly tasks: readonly string[];
   /** TASK_PROCESS_TIME, default 5 s: how long simulated work takes ("0.05", "50ms"). */
   readonly taskProcessTimeMs: number;
   /** HEARTBEAT_INTERVAL, default 5 s. */
@@ -355,6 +360,8 @@ export interface Config {
   readonly worker: WorkerConfig;
   readonly kubernetes: KubernetesConfig;
   readonly autoscaler: AutoscalerConfig;
+  /** WORKER_POOLS, else one pool "default" from WORKER_DEPLOYMENT, WORKER_SELECTOR and AUTOSCALER_* (worker-pools.ts). */
+  readonly workerPools: readonly WorkerPoolConfig[];
   readonly taskSchedules: TaskSchedulesConfig;
 }
 
@@ -618,6 +625,8 @@ export function loadConfig(env: Env = process.env): Config {
     address: read.string('WORKER_ADDRESS', '127.0.0.1'),
     coordinatorAddress,
     poolSize: read.int('WORKER_POOL_SIZE', 5, 1, 10_000),
+    queues: readNameList(env, 'WORKER_QUEUES', read.problems),
+    tasks: readNameList(env, 'WORKER_TASKS', read.problems),
     taskProcessTimeMs: read.duration('TASK_PROCESS_TIME', 5000),
     heartbeatIntervalMs,
     drainTimeoutMs: read.duration('WORKER_DRAIN_TIMEOUT', 25_000),
@@ -674,6 +683,7 @@ export function loadConfig(env: Env = process.env): Config {
     read.problems.push(`AUTOSCALER_MIN_REPLICAS=${autoscaler.minReplicas} must not exceed AUTOSCALER_MAX_REPLICAS=${autoscaler.maxReplicas}`);
   }
   if (autoscaler.intervalMs < 100) read.problems.push(`AUTOSCALER_INTERVAL must be at least 100ms`);
+  const workerPools = readWorkerPools(env, () => singlePool(kubernetes.workerDeployment, kubernetes.workerSelector, autoscaler), read.problems);
 
   const tlsFiles = { ca: read.optional('GRPC_TLS_CA'), cert: read.optional('GRPC_TLS_CERT'), key: read.optional('GRPC_TLS_KEY') };
   const tlsGiven = Object.values(tlsFiles).filter((file) => file !== undefined).length;
@@ -702,6 +712,7 @@ export function loadConfig(env: Env = process.env): Config {
     worker,
     kubernetes,
     autoscaler,
+    workerPools,
     taskSchedules,
   };
 

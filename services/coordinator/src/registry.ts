@@ -21,6 +21,8 @@ export interface Capabilities {
   commandTasks: boolean;
   /** Only command tasks without a payload: an original-contract worker simulates whatever it gets. */
   commandsWithoutPayload: boolean;
+  /** The queues it takes tasks from (a worker pool's); empty or absent: every queue. */
+  queues?: string[];
 }
 
 export interface RegisteredWorker {
@@ -89,7 +91,8 @@ function capabilitiesOf(request: HeartbeatRequest, legacy: boolean): Capabilitie
   if (legacy) return LEGACY_CAPABILITIES;
   // A worker built before task names existed sends neither: it runs command tasks, as it always did.
   const commandTasks = request.command_tasks || (!request.reports_held && request.handles.length === 0);
-  return { names: [...new Set(request.handles)].sort(), commandTasks, commandsWithoutPayload: false };
+  const queues = [...new Set(request.queues ?? [])].sort();
+  return { names: [...new Set(request.handles)].sort(), commandTasks, commandsWithoutPayload: false, ...(queues.length > 0 ? { queues } : {}) };
 }
 
 /** Result of reconciling a heartbeat's holdings with what the coordinator sent. */
@@ -338,6 +341,7 @@ export class WorkerRegistry {
       in_flight: worker.assigned.size,
       handles: worker.capabilities.names,
       command_tasks: worker.capabilities.commandTasks,
+      queues: worker.capabilities.queues ?? [],
     }));
   }
 

@@ -1,4 +1,5 @@
 import type { GrpcTlsFiles, WorkerConfig } from '../../common/src/config';
+import { ConfigError } from '../../common/src/errors';
 import type { Logger } from '../../common/src/logger';
 import { registry } from '../../common/src/metrics';
 import { defineTask, type TaskContext } from '../../sdk/src/define-task';
@@ -15,11 +16,16 @@ import { executeCommand, type ExecutionOptions } from './executor';
  */
 export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHost = '0.0.0.0', tls?: GrpcTlsFiles): Promise<Worker> {
   const payloadTasks = payloadTaskTypes(config);
+  const tasks = selectTasks(builtinTasks(config, payloadTasks), config.tasks);
+  // A worker pool limited to some task types (WORKER_TASKS) runs those alone: command tasks stay with the
+  // pools that list none.
+  const runsCommands = config.tasks.length === 0;
   return startWorker({
     coordinator: config.coordinatorAddress,
     tls,
-    tasks: builtinTasks(config, payloadTasks),
+    tasks,
     slots: config.poolSize,
+    queues: config.queues,
     name: config.name,
     workerId: config.id,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -30,11 +36,21 @@ export function startServiceWorker(config: WorkerConfig, logger: Logger, bindHos
     listen: { host: bindHost, port: config.port, address: config.address },
     // Command tasks (no name): `http` or `shell` with a payload run as that type; any other command is one of
     // the built-in names with its arguments, or simulated work.
-    commandTask: (command, ctx, payload) => {
+    commandTask: runsCommands ? (command, ctx, payload) => {
       const payloadTask = payloadTasks.get(command.trim());
       return payloadTask ? payloadTask(payload, ctx) : executeCommand(command, executionOptions(config, ctx));
-    },
+    } : undefined,
   });
+}
+
+/** The built-in types WORKER_TASKS names (all when it names none); a name that is no built-in type is refused. */
+export function selectTasks<T extends { name: string }>(all: readonly T[], names: readonly string[]): T[] {
+  if (names.length === 0) return [...all];
+  const unknown = names.filter((name) => !all.some((task) => task.name === name));
+  if (unknown.length > 0) {
+    throw new ConfigError([`WORKER_TASKS names ${unknown.join(', ')}, which the shipped worker does not run (it runs ${all.map((task) => task.name).join(', ')})`]);
+  }
+  return all.filter((task) => names.includes(task.name));
 }
 
 type PayloadTask = (payload: unknown, ctx: TaskContext) => Promise<unknown>;

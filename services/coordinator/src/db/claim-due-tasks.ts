@@ -29,7 +29,8 @@ export interface ClaimedTask {
 /*
  * Claims due tasks and assigns each to a worker slot, in one statement (docs/performance.md has the plans).
  * $1: the slot plan, one worker id per free slot, round-robin; the n-th picked task takes the n-th slot.
- * $2: the lease in ms. $3: the task names the plan's workers run (one plan per kind of worker).
+ * $2: the lease in ms. $3: the task names the plan's workers run (one plan per kind of worker). $4: the queues
+ * they take, for workers limited to some (a worker pool's WORKER_QUEUES).
  * Locks: FOR UPDATE SKIP LOCKED, so concurrent coordinators claim disjoint tasks, and the statement commits
  * on its own before any gRPC call: no row lock is held across the network (DESIGN.md §1). It commits without
  * waiting for the disk: a claim lost in a crash is a lease that expired (durability.ts).
@@ -57,10 +58,12 @@ function takesOf(capabilities: Capabilities): keyof typeof TAKES {
 }
 
 
-const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES, gated: boolean) => {
+// A worker pool limited to some queues (WORKER_QUEUES): $4, its own statement, so that unlimited workers keep
+// the plans above unchanged.
+const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES, gated: boolean, queues = false) => {
   const horizon = `now() + interval '${Math.trunc(lookaheadMs)} milliseconds'`;
   const horizonKey = `((${horizon}) AT TIME ZONE 'UTC')`;
-  const due = `status = 'pending' AND scheduled_at <= ${horizon} AND ${TAKES[takes]}`;
+  const due = `status = 'pending' AND scheduled_at <= ${horizon} AND ${TAKES[takes]}${queues ? ' AND queue = ANY($4::text[])' : ''}`;
   const prioritized = (sign: '>' | '<', keyBound: string) => `
     SELECT id, ${CLAIM_KEY} AS claim_key FROM tasks
     WHERE ${due} AND NOT gated AND priority ${sign} 0 AND ${CLAIM_KEY} <= ${horizonKey} + ${keyBound}
@@ -84,7 +87,7 @@ const claimDueTasksSql = (lookaheadMs: number, takes: keyof typeof TAKES, gated:
   const gates = gated ? `
   gate_queues AS (
     SELECT name, queue_room(queues) AS room FROM queues
-    WHERE NOT paused AND queue_room(queues) > 0
+    WHERE NOT paused AND queue_room(queues) > 0${queues ? ' AND name = ANY($4::text[])' : ''}
     FOR NO KEY UPDATE SKIP LOCKED
   ),
   gate_keys AS (
@@ -172,11 +175,14 @@ export async function claimDueTasks(
 ): Promise<ClaimedTask[]> {
   if (slotPlan.length === 0) return [];
   const kind = takesOf(takes);
+  // Original-contract workers declare no queues (nor names): only ours can be limited to some.
+  const queues = kind !== 'originalCommands' && (takes.queues?.length ?? 0) > 0;
   const { rows } = await pool.query<ClaimedTask & { scheduled_ms: number; ahead: boolean }>({
-    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}-${kind}${gates ? '-gated' : ''}`,
-    text: claimDueTasksSql(lookaheadMs, kind, gates),
+    name: `claim-due-tasks-${Math.trunc(lookaheadMs)}-${kind}${gates ? '-gated' : ''}${queues ? '-queues' : ''}`,
+    text: claimDueTasksSql(lookaheadMs, kind, gates, queues),
     // Original-contract workers run no named task: their filter has no $3.
-    values: kind === 'originalCommands' ? [numberArray(slotPlan), leaseMs] : [numberArray(slotPlan), leaseMs, takes.names],
+    values: kind === 'originalCommands' ? [numberArray(slotPlan), leaseMs]
+      : queues ? [numberArray(slotPlan), leaseMs, takes.names, takes.queues] : [numberArray(slotPlan), leaseMs, takes.names],
   });
   // Holding a task for the whole lookahead is safe too: it is what a task gets if the clock cannot be read,
   // since throwing would leave the claimed tasks unsent until their leases ran out.

@@ -26,6 +26,11 @@ export interface StartWorkerOptions {
   tasks: ReadonlyArray<AnyTaskDefinition>;
   /** How many attempts run (or wait to be due) at once. @defaultValue 10 */
   slots?: number;
+  /**
+   * The queues this worker takes tasks from, as a worker pool of the Helm chart does (`WORKER_QUEUES`); tasks
+   * of other queues go to other workers. @defaultValue every queue
+   */
+  queues?: readonly string[];
   /** Shown in the dashboard and logs. @defaultValue `<hostname>-<pid>` */
   name?: string;
   /** This worker's id for its whole life, 1 to 2^32-1. @defaultValue random */
@@ -70,6 +75,8 @@ export interface ResolvedOptions {
   tls: TlsFiles | undefined;
   definitions: ReadonlyMap<string, AnyTaskDefinition>;
   slots: number;
+  /** Empty: every queue. */
+  queues: string[];
   name: string;
   workerId: number;
   heartbeatIntervalMs: number;
@@ -112,11 +119,15 @@ export function resolveOptions(options: StartWorkerOptions): ResolvedOptions {
   }
   if (definitions.size === 0 && !options.commandTask) throw new TypeError('startWorker: give at least one task definition in `tasks`');
   if (options.tls) checkTlsFiles(options.tls, 'startWorker');
+  const queues = [...(options.queues ?? [])];
+  const badQueue = queues.find((queue) => typeof queue !== 'string' || !/^[a-z0-9][a-z0-9._:-]{0,127}$/.test(queue));
+  if (badQueue !== undefined) throw new TypeError(`startWorker: \`queues\` entry "${String(badQueue)}" is not a queue name (lower-case letters, digits, ".", "_", ":", "-")`);
   return {
     coordinator: options.coordinator,
     tls: options.tls,
     definitions,
     slots,
+    queues,
     name: options.name ?? `${hostname()}-${process.pid}`,
     workerId,
     heartbeatIntervalMs,

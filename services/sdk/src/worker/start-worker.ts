@@ -85,7 +85,7 @@ class WorkerRuntime implements Worker {
     (this.connection as Connection).start();
     this.heartbeatTimer = setInterval(() => void this.connection.beat(), settings.heartbeatIntervalMs);
     logger.info(
-      { worker_id: settings.workerId, name: settings.name, slots: settings.slots, coordinator: settings.coordinator, handles: [...settings.definitions.keys()] },
+      { worker_id: settings.workerId, name: settings.name, slots: settings.slots, coordinator: settings.coordinator, handles: [...settings.definitions.keys()], queues: settings.queues },
       'worker started',
     );
   }
@@ -126,6 +126,7 @@ class WorkerRuntime implements Worker {
       reports_held: true,
       handles: [...settings.definitions.keys()],
       command_tasks: settings.commandTask !== undefined,
+      queues: settings.queues,
       schedules: settings.schedules,
       concurrency_limits: settings.concurrencyLimits,
     };
