@@ -4,10 +4,21 @@
  */
 export class TaskMasterError extends Error {
   readonly code: string;
+  /**
+   * What another system said (a Kubernetes API server's Status message, docker's stderr): logged with the
+   * refusal, never sent to the caller, whom it would tell about the cluster's internals.
+   */
+  detail?: string;
   constructor(code: string, message: string) {
     super(message);
     this.name = new.target.name;
     this.code = code;
+  }
+
+  /** This error with `detail` for the logs. */
+  withDetail(detail: string): this {
+    this.detail = detail;
+    return this;
   }
 }
 

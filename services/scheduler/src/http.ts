@@ -100,7 +100,7 @@ export const errorHandler: ErrorRequestHandler = (rawErr, req: Request, res: Res
     const field = (err as { field?: string }).field;
     // 503 is the outside world (a database outage), not a bug: warn, not error.
     const log = status === 503 ? req.log.warn : status >= 500 ? req.log.error : req.log.info;
-    log.call(req.log, { code: err.code, field, reason: err.message }, 'request refused');
+    log.call(req.log, { code: err.code, field, reason: err.message, detail: err.detail }, 'request refused');
     return sendError(res, status, { code: err.code, message: err.message, ...(field ? { field } : {}) });
   }
   const parserError = err as { type?: string; status?: number; limit?: number };

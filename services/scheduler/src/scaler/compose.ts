@@ -12,7 +12,7 @@ const SERVICE = 'worker';
 const INSPECT_FORMAT = '{{.Id}} {{json .Config.Labels}}';
 
 function isNoSuchContainer(err: unknown): boolean {
-  return err instanceof UnavailableError && /no such (object|container)/i.test(err.message);
+  return err instanceof UnavailableError && /no such (object|container)/i.test(err.detail ?? '');
 }
 
 /** The id and labels INSPECT_FORMAT printed; an answer without a full container id is the backend's failure. */
@@ -109,14 +109,14 @@ export class ComposeScaler implements Scaler {
     // The containers belong to docker compose, not to this process: they keep running.
   }
 
-  /** Runs docker with `args`; a missing binary, a failure or a timeout is an UnavailableError carrying stderr. */
+  /** Runs docker with `args`; a missing binary, a failure or a timeout is an UnavailableError, stderr its logged detail. */
   private docker(args: string[], timeoutMs = 30_000): Promise<string> {
     const env = this.options.env ?? process.env;
     return new Promise((resolve, reject) => {
       execFile('docker', args, { env, timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const detail = String(stderr).trim() || err.message;
-        reject(new UnavailableError(`docker ${args.slice(0, 2).join(' ')} failed: ${detail}`));
+        reject(new UnavailableError(`docker ${args.slice(0, 2).join(' ')} failed (see the scheduler's log)`).withDetail(detail));
       });
     });
   }

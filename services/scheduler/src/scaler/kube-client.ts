@@ -105,13 +105,14 @@ function apiMessage(err: unknown): string {
  * (409, 422: our own bug) is returned unchanged so it is logged as a 500.
  */
 export function toScalerError(err: unknown, what: string): unknown {
+  // The API server's own words (its RBAC message names the ServiceAccount, a 5xx the cluster) go to the log only.
   const status = apiStatus(err);
-  if (status === 404) return new NotFoundError(`${what}: not found (${apiMessage(err)})`, 'name');
-  if (status === 403) return new ForbiddenError(`${what}: refused by the Kubernetes API (${apiMessage(err)})`);
+  if (status === 404) return new NotFoundError(`${what}: not found`, 'name').withDetail(apiMessage(err));
+  if (status === 403) return new ForbiddenError(`${what}: refused by the Kubernetes API (see the scheduler's log)`).withDetail(apiMessage(err));
   const name = (err as { name?: unknown } | null)?.name;
   const unreachable = status === undefined && (name === 'FetchError' || name === 'AbortError');
   if (unreachable || status === 401 || status === 429 || (status !== undefined && status >= 500)) {
-    return new UnavailableError(`${what}: the Kubernetes API cannot be used (${apiMessage(err)})`);
+    return new UnavailableError(`${what}: the Kubernetes API cannot be used (see the scheduler's log)`).withDetail(apiMessage(err));
   }
   return err;
 }
