@@ -38,4 +38,5 @@ export type {
   TaskView,
   WorkerView,
   WorkersResponse,
+  PoolView,
 } from '../../sdk/src/http/schemas';

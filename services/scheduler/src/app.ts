@@ -21,6 +21,7 @@ import { cronScheduleRoutes } from './routes/schedules';
 import { taskRoutes } from './routes/tasks';
 import { workerRoutes } from './routes/workers';
 import type { Scaler } from './scaler/scaler';
+import { WorkerPools } from './scaler/worker-pools';
 
 export interface AppDeps {
   pool: Pool;
@@ -28,6 +29,8 @@ export interface AppDeps {
   feed: EventFeed;
   coordinator: CoordinatorView;
   scaler: Scaler;
+  /** The worker pools the scale and kill endpoints work on; default: one pool, "default", over `scaler`. */
+  workerPools?: WorkerPools;
   /** Who may call the API (auth.ts resolveApiAccess); without it, `apiToken` as the one operator token, or open. */
   auth?: ApiAuth;
   apiToken?: string;
@@ -98,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator, deps.retention);
-  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, scaler), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients, maxClients: deps.sseMaxClients ?? 1000 }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, deps.workerPools ?? WorkerPools.single(scaler)), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients, maxClients: deps.sseMaxClients ?? 1000 }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 

@@ -26,17 +26,17 @@ runService('scheduler', async ({ config, logger, onStop }) => {
   onStop(() => coordinator.close());
   const feed = new EventFeed({ pool, database: config.database, logger });
   onStop(() => feed.close());
-  const backend = await createScaler(config, logger);
-  const scaler = instrumentScaler(backend.scaler);
-  onStop(() => scaler.close());
+  const backend = await createScaler(config, logger, { coordinator, wrap: instrumentScaler });
+  const { scaler, pools: workerPools } = backend;
+  onStop(() => workerPools.close());
   // Registered after the scaler, so it stops (and gives its lease up) before the scaler closes.
-  const autoscaler = await startAutoscaler(config, { scaler, cluster: backend.cluster, pool, coordinator, logger });
+  const autoscaler = await startAutoscaler(config, { pools: workerPools, cluster: backend.cluster, pool, coordinator, logger });
   if (autoscaler) onStop(() => autoscaler.stop());
   const taskSchedules = await startTaskSchedules(config, { pool, cluster: backend.cluster, logger });
   if (taskSchedules) onStop(() => taskSchedules.stop());
 
   const app = createApp({
-    pool, logger, feed, coordinator, scaler,
+    pool, logger, feed, coordinator, scaler, workerPools,
     auth: access.auth,
     sseKeepAliveMs: config.scheduler.sseKeepAliveMs,
     payloadMaxBytes: config.scheduler.payloadMaxBytes,

@@ -238,13 +238,13 @@ export function parseListQuery(query: Record<string, unknown>): ListTasksFilter 
 }
 
 /** POST /api/workers/scale: {count 1–50} */
-export function parseScaleRequest(raw: unknown): number {
-  return parseWith(ScaleRequest, raw ?? {}).count;
+export function parseScaleRequest(raw: unknown): { count: number; pool?: string } {
+  return parseWith(ScaleRequest, raw ?? {});
 }
 
 /** POST /api/workers/kill: {name} */
-export function parseKillRequest(raw: unknown): string {
-  return parseWith(KillRequest, raw ?? {}).name;
+export function parseKillRequest(raw: unknown): { name: string; pool?: string } {
+  return parseWith(KillRequest, raw ?? {});
 }
 
 /** A queue named in a path: a named queue, since the default queue takes no controls (migration 0017). */

@@ -88,4 +88,19 @@ describe('decideReplicas', () => {
     const same = input({ current: 3, queued: 9, slotsBusy: 12, lastChangeAt: NOW - 120_000 });
     expect(decideReplicas(same, policy)).toEqual(decideReplicas({ ...same }, policy));
   });
+  test('adds one worker when the oldest due task has waited past maxQueueAgeMs, even though the depth fits', () => {
+    const aged = { ...policy, maxQueueAgeMs: 30_000 };
+    // 3 tasks on 2 workers fit (30%), and would scale down without the age limit.
+    const waiting = input({ current: 2, queued: 1, slotsBusy: 2, oldestDueAgeMs: 45_000 });
+    expect(decideReplicas(waiting, policy)).toMatchObject({ action: 'down', replicas: 1 });
+    const decision = decideReplicas(waiting, aged);
+    expect(decision).toMatchObject({ action: 'up', replicas: 3 });
+    expect(decision.reason).toMatch(/oldest due task has waited 45s \(over 30s\)/);
+    // Under the limit, or nothing due: the depth alone decides.
+    expect(decideReplicas({ ...waiting, oldestDueAgeMs: 10_000 }, aged)).toMatchObject({ action: 'down', replicas: 1 });
+    expect(decideReplicas({ ...waiting, queued: 0, oldestDueAgeMs: 0 }, aged)).toMatchObject({ action: 'down', replicas: 1 });
+    // Never past the maximum, and the cooldown still applies.
+    expect(decideReplicas({ ...waiting, current: 10 }, aged)).toMatchObject({ action: 'hold', replicas: 10 });
+    expect(decideReplicas({ ...waiting, lastChangeAt: NOW - 1000 }, aged)).toMatchObject({ action: 'hold', replicas: 2 });
+  });
 });

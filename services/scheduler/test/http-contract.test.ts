@@ -160,7 +160,12 @@ describe('stats, workers, logs, health', () => {
 
   test('GET /api/workers shows the scaler and the registry', async () => {
     const response = await request(`${app.url}/api/workers`);
-    expect(response.body).toEqual({ workers: [], scaler: { kind: 'local', desired: 0, actual: 0 }, coordinator_reachable: true });
+    expect(response.body).toEqual({
+      workers: [],
+      scaler: { kind: 'local', desired: 0, actual: 0 },
+      pools: [{ name: 'default', deployment: '', owner: 'manual', desired: 0, actual: 0, queues: [], tasks: [] }],
+      coordinator_reachable: true,
+    });
   });
 
   test.each([

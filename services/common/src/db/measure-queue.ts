@@ -84,3 +84,51 @@ export async function measureQueue(pool: Pool, cap = QUEUE_DEPTH_CAP): Promise<Q
   return rows[0];
 }
 
+
+/** Which tasks a worker pool takes: its queues and task names; an empty list is no limit. */
+export interface PoolScope {
+  queues: readonly string[];
+  names: readonly string[];
+}
+
+/*
+ * MEASURE_QUEUE's depth and head age for one worker pool, for the autoscaler: $2 its queues, $3 its task names
+ * (empty arrays: no limit). Gated tasks count as in GATED_DEPTH, within the pool's controlled queues, and a
+ * concurrency key's free slots only when the key has a pending task the pool takes. No locks. It reads the same
+ * partial indexes; the pool's filter is applied to the entries walked, so a large backlog of other pools is read
+ * past (bounded by the due backlog, not the history). Its own statement: the coordinator's gauge keeps its plan.
+ */
+const POOL_FILTER = `(cardinality($2::text[]) = 0 OR queue = ANY($2::text[])) AND (cardinality($3::text[]) = 0 OR name = ANY($3::text[]))`;
+const MEASURE_POOL_QUEUE = `
+  SELECT
+    ((SELECT count(*) FROM (
+      SELECT 1 FROM tasks WHERE status = 'pending' AND NOT gated AND scheduled_at <= now() AND ${POOL_FILTER} LIMIT $1
+    ) due)
+    + coalesce((
+      SELECT sum(n) FROM queues q CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+          SELECT 1 FROM tasks WHERE status = 'pending' AND gated AND concurrency_key IS NULL AND queue = q.name
+            AND scheduled_at <= now() AND ${POOL_FILTER} LIMIT least(queue_room(q), $1)
+        ) due
+      ) c
+      WHERE NOT q.paused AND (cardinality($2::text[]) = 0 OR q.name = ANY($2::text[]))
+    ), 0)
+    + coalesce((
+      SELECT sum(k.max_running - k.running) FROM (
+        SELECT name, key, max_running, running FROM concurrency_keys
+        WHERE running < max_running AND next_due <= now() AND (cardinality($3::text[]) = 0 OR name = ANY($3::text[])) LIMIT $1
+      ) k
+      WHERE EXISTS (SELECT 1 FROM tasks WHERE status = 'pending' AND gated AND name = k.name AND concurrency_key = k.key AND ${POOL_FILTER})
+    ), 0))::int AS depth,
+    coalesce((
+      SELECT greatest(0, extract(epoch FROM now() - greatest(scheduled_at, created_at)))::float8
+      FROM tasks WHERE status = 'pending' AND NOT gated AND scheduled_at <= now() AND ${POOL_FILTER}
+      ORDER BY scheduled_at, id LIMIT 1
+    ), 0) AS oldest_due_age_seconds`;
+
+export async function measurePoolQueue(pool: Pool, cap: number, scope: PoolScope): Promise<Pick<QueueMeasure, 'depth' | 'oldest_due_age_seconds'>> {
+  const { rows } = await pool.query<Pick<QueueMeasure, 'depth' | 'oldest_due_age_seconds'>>({
+    name: 'measure-pool-queue', text: MEASURE_POOL_QUEUE, values: [cap, scope.queues, scope.names],
+  });
+  return rows[0];
+}

@@ -2,13 +2,14 @@ import type { Config } from '../../../common/src/config';
 import type { Pool } from '../../../common/src/db/pool';
 import type { Logger } from '../../../common/src/logger';
 import type { CoordinatorView } from '../coordinator-view';
-import { Autoscaler } from './autoscaler';
+import { Autoscaler, type AutoscaledPool } from './autoscaler';
 import type { KubernetesCluster } from './kube-client';
 import { LeaseLeaderElector, soleLeader, type LeaderElector } from './leader-election';
-import type { Scaler } from './scaler';
+import type { WorkerPools } from './worker-pools';
 
 export interface AutoscalerDeps {
-  scaler: Scaler;
+  /** The worker pools; those whose autoscaler is on are sized. */
+  pools: WorkerPools;
   /** The scaler's cluster, when it is Kubernetes: the replicas elect their leader through a Lease there. */
   cluster?: KubernetesCluster;
   pool: Pool;
@@ -21,13 +22,35 @@ function leaseDurationMs(intervalMs: number): number {
   return Math.max(15_000, 3 * intervalMs);
 }
 
+/** The pools the autoscaler sizes: those with their autoscaler on (never a pool KEDA owns; WORKER_POOLS refuses both). */
+export function autoscaledPools(pools: WorkerPools): AutoscaledPool[] {
+  const single = pools.pools.length === 1;
+  return pools.pools.filter(({ config }) => config.autoscaler.enabled && !config.keda).map(({ config, scaler }) => {
+    const { minReplicas, maxReplicas, tasksPerWorker, cooldownMs, maxQueueAgeMs } = config.autoscaler;
+    return {
+      name: config.name,
+      scaler,
+      policy: { minReplicas, maxReplicas, tasksPerWorker, cooldownMs, maxQueueAgeMs },
+      queues: config.queues,
+      tasks: config.tasks,
+      allWorkers: single,
+    };
+  });
+}
+
 /**
- * Starts the autoscaler when AUTOSCALER_ENABLED is set, undefined otherwise. On Kubernetes the scheduler
- * replicas elect a leader through the LEASE_NAME Lease; compose and local run one scheduler, which leads.
+ * Starts the autoscaler when AUTOSCALER_ENABLED is set and some pool has its autoscaler on, undefined
+ * otherwise. On Kubernetes the scheduler replicas elect a leader through the LEASE_NAME Lease; compose and
+ * local run one scheduler, which leads.
  */
 export async function startAutoscaler(config: Config, deps: AutoscalerDeps): Promise<Autoscaler | undefined> {
   if (!config.autoscaler.enabled) return undefined;
-  const { cluster, logger, ...inputs } = deps;
+  const { cluster, logger, pools: workerPools, ...inputs } = deps;
+  const pools = autoscaledPools(workerPools);
+  if (pools.length === 0) {
+    logger.warn('AUTOSCALER_ENABLED is set but no worker pool has its autoscaler on (WORKER_POOLS): nothing to size');
+    return undefined;
+  }
   const { identity, leaseName } = config.kubernetes;
   const autoscalerLogger = logger.child({ component: 'autoscaler' });
   let elector: LeaderElector = soleLeader(identity);
@@ -40,12 +63,11 @@ export async function startAutoscaler(config: Config, deps: AutoscalerDeps): Pro
       logger: autoscalerLogger,
     });
   }
-  const { minReplicas, maxReplicas, tasksPerWorker, cooldownMs, intervalMs } = config.autoscaler;
   const autoscaler = new Autoscaler({
     ...inputs,
+    pools,
     elector,
-    policy: { minReplicas, maxReplicas, tasksPerWorker, cooldownMs },
-    intervalMs,
+    intervalMs: config.autoscaler.intervalMs,
     logger: autoscalerLogger,
   });
   autoscaler.start();

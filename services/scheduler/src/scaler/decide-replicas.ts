@@ -5,6 +5,8 @@ export interface ScalingPolicy {
   /** Running + queued tasks one worker is sized for. */
   tasksPerWorker: number;
   cooldownMs: number;
+  /** When the oldest due task has waited longer than this, one more worker even if the depth fits; 0 or absent: off. */
+  maxQueueAgeMs?: number;
 }
 
 /**
@@ -22,6 +24,8 @@ export interface ScalingInput {
   current: number;
   /** Pending tasks that are due. */
   queued: number;
+  /** How long the oldest due task has waited, in ms (0 when none is due); absent: not measured. */
+  oldestDueAgeMs?: number;
   /** Busy slots of the registered workers (ListWorkers slots_busy), null when the coordinator cannot be reached. */
   slotsBusy: number | null;
   /** Total slots of the registered workers (ListWorkers slots_total), for the record. */
@@ -66,21 +70,29 @@ export function decideReplicas(input: ScalingInput, policy: ScalingPolicy): Scal
 
   const capacity = current * tasksPerWorker;
   let wanted = current;
+  let why = '';
+  // Tasks waiting too long mean the workers do not keep up whatever the count says (slow tasks, slots taken by
+  // tasks held ahead): one more worker per pass, and no scale-down, until the head is served in time.
+  const ageLimit = policy.maxQueueAgeMs ?? 0;
+  const tooOld = ageLimit > 0 && input.queued > 0 && (input.oldestDueAgeMs ?? 0) > ageLimit;
   if (demand > capacity * SCALE_UP_UTILISATION) {
     wanted = clamp(Math.ceil(demand / (tasksPerWorker * SCALE_UP_UTILISATION)));
+  } else if (tooOld) {
+    wanted = clamp(current + 1);
+    why = `, the oldest due task has waited ${Math.round(input.oldestDueAgeMs! / 1000)}s (over ${Math.round(ageLimit / 1000)}s)`;
   } else {
     const enough = clamp(Math.ceil(demand / (tasksPerWorker * SCALE_DOWN_UTILISATION)));
     if (enough < current) wanted = enough;
   }
   if (wanted === current) {
-    const verdict = demand > capacity ? `held at the maximum of ${maxReplicas}` : `${current} replicas fit`;
-    return decide(current, `${load}: ${verdict}`, demand);
+    const verdict = demand > capacity || tooOld ? `held at the maximum of ${maxReplicas}` : `${current} replicas fit`;
+    return decide(current, `${load}${why}: ${verdict}`, demand);
   }
 
   const waited = input.lastChangeAt === undefined ? Infinity : now - input.lastChangeAt;
   if (waited < cooldownMs) {
     const left = Math.ceil((cooldownMs - waited) / 1000);
-    return decide(current, `${load}: would scale to ${wanted}, cooling down for ${left}s more`, demand);
+    return decide(current, `${load}${why}: would scale to ${wanted}, cooling down for ${left}s more`, demand);
   }
-  return decide(wanted, `${load}: ${wanted} replicas needed`, demand);
+  return decide(wanted, `${load}${why}: ${wanted} replicas needed`, demand);
 }

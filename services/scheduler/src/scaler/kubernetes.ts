@@ -2,6 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node' with { 'resolution-mode': '
 import { ForbiddenError, UnavailableError } from '../../../common/src/errors';
 import { formatLabelSelector, matchesLabels, type Labels } from '../../../common/src/label-selector';
 import type { Logger } from '../../../common/src/logger';
+import { POOL_LABEL } from '../../../common/src/worker-pools';
 import { apiStatus, loadKubernetesClient, makeApiClient, toScalerError, type KubeConfig, type KubernetesClient } from './kube-client';
 import type { RuntimeWorker, ScaleResult, Scaler } from './scaler';
 
@@ -14,7 +15,15 @@ export interface KubernetesScalerOptions {
   /** Labels every worker pod carries; a pod without all of them is never deleted. */
   selector: Labels;
   logger: Logger;
+  /**
+   * Tasks each worker holds, by worker name (= pod name; the chart sets WORKER_NAME from the pod's), or null when
+   * the coordinators cannot be asked. When given, a scale-down first marks every pod with its deletion cost.
+   */
+  workload?: () => Promise<ReadonlyMap<string, number> | null>;
 }
+
+/** The annotation the ReplicaSet controller ranks pods by when it removes some: the lowest cost goes first. */
+export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 
 /**
  * Workers as the pods of one Deployment. Scaling patches the Deployment's scale subresource, which is what
@@ -41,6 +50,7 @@ export class KubernetesScaler implements Scaler {
     const { namespace, deployment } = this.options;
     try {
       const previous = await this.desired();
+      if (this.options.workload && count < previous) await this.markDeletionCosts(this.options.workload);
       // The generated client would send application/json-patch+json, which wants a list of operations;
       // the API answers 415 to a plain JSON body. A merge patch is what `kubectl scale` sends.
       await this.apps.patchNamespacedDeploymentScale(
@@ -52,6 +62,38 @@ export class KubernetesScaler implements Scaler {
     } catch (err) {
       throw this.deploymentError(err, 'scaling');
     }
+  }
+
+  /**
+   * Safe scale-down: annotates every pod of this Deployment with the tasks its worker holds as its
+   * pod-deletion-cost, so the ReplicaSet controller removes idle workers first and busy ones last. A worker that
+   * is removed anyway drains (WORKER_DRAIN_TIMEOUT) and hands back what it could not finish. Without an answer
+   * from the coordinators the costs are left as they were: the scale-down still happens, as `kubectl scale` would.
+   */
+  private async markDeletionCosts(workload: NonNullable<KubernetesScalerOptions['workload']>): Promise<void> {
+    const { namespace, logger } = this.options;
+    const [pods, held] = await Promise.all([this.listPods(), workload()]);
+    if (!held) {
+      logger.warn({ namespace, deployment: this.options.deployment }, 'scaling down without deletion costs: the coordinators did not answer, so busy workers are not known');
+      return;
+    }
+    const costs: Record<string, number> = {};
+    await Promise.all(pods.filter((pod) => !pod.metadata?.deletionTimestamp).map(async (pod) => {
+      const name = pod.metadata?.name ?? '';
+      const cost = String(held.get(name) ?? 0);
+      costs[name] = Number(cost);
+      if (pod.metadata?.annotations?.[POD_DELETION_COST] === cost) return;
+      try {
+        await this.core.patchNamespacedPod(
+          { name, namespace, body: { metadata: { annotations: { [POD_DELETION_COST]: cost } } } },
+          this.client.setHeaderOptions('Content-Type', this.client.PatchStrategy.MergePatch),
+        );
+      } catch (err) {
+        // A pod deleted in between needs no cost; anything else stops the scale-down rather than risk a busy worker.
+        if (apiStatus(err) !== 404) throw toScalerError(err, `marking worker pod ${namespace}/${name} with its deletion cost`);
+      }
+    }));
+    logger.info({ namespace, deployment: this.options.deployment, costs }, 'marked worker pods with their deletion cost before scaling down');
   }
 
   async kill(name: string): Promise<void> {
@@ -78,16 +120,19 @@ export class KubernetesScaler implements Scaler {
   }
 
   async list(): Promise<RuntimeWorker[]> {
+    return (await this.listPods()).map(toRuntimeWorker);
+  }
+
+  private async listPods(): Promise<V1Pod[]> {
     const { namespace, selector } = this.options;
     try {
-      const pods = await this.core.listNamespacedPod({ namespace, labelSelector: formatLabelSelector(selector) });
-      return pods.items.map(toRuntimeWorker);
+      return (await this.core.listNamespacedPod({ namespace, labelSelector: formatLabelSelector(selector) })).items;
     } catch (err) {
       throw toScalerError(err, `listing worker pods in ${namespace}`);
     }
   }
 
-  async desired(): Promise<number | null> {
+  async desired(): Promise<number> {
     const { namespace, deployment } = this.options;
     try {
       const scale = await this.apps.readNamespacedDeploymentScale({ name: deployment, namespace });
@@ -120,5 +165,6 @@ export function toRuntimeWorker(pod: V1Pod): RuntimeWorker {
     phase,
     ready: ready && phase !== 'Terminating',
     ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+    ...(pod.metadata?.labels?.[POOL_LABEL] ? { pool: pod.metadata.labels[POOL_LABEL] } : {}),
   };
 }

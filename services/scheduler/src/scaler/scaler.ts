@@ -6,6 +6,8 @@ export interface RuntimeWorker {
   ready: boolean;
   pid?: number;
   node?: string;
+  /** Its worker pool, from the pod's taskmaster.dev/pool label (Kubernetes only). */
+  pool?: string;
 }
 
 export interface ScaleResult {

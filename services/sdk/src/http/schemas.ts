@@ -253,14 +253,20 @@ export const BulkResponse = z.object({
   matched: z.number().int().optional(),
 });
 
-/** POST /api/workers/scale */
-export const ScaleRequest = z.object({ count: wholeNumber(1, 50) }, objectError);
+/** A worker pool's name (the chart's workerPools key, or "default"). */
+export const PoolName = z.string({ error: 'must be a worker pool name such as default or reports' })
+  .regex(/^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$/, { error: 'must be a worker pool name: lower-case letters, digits and "-", at most 30' });
+
+/** POST /api/workers/scale: the pool's replicas; without `pool`, the default pool's. */
+export const ScaleRequest = z.object({ count: wholeNumber(1, 50), pool: PoolName.optional() }, objectError);
 
 /** POST /api/workers/kill: a container, pod or process name, nothing a shell could misread. */
 export const KillRequest = z.object({
   name: z.string({ error: 'is required' }).min(1, { error: 'is required' }).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}$/, {
     error: 'must be a worker name: letters, digits, ".", "_" and "-", starting with a letter or digit',
   }),
+  /** The pool the worker must belong to; without it, any worker of the release. */
+  pool: PoolName.optional(),
 }, objectError);
 
 /** GET /api/tasks query parameters (strings, as they arrive). */
@@ -498,18 +504,40 @@ export const WorkerView = z.object({
   /** The task names it runs, and whether it runs command tasks. */
   handles: z.array(z.string()).optional(),
   command_tasks: z.boolean().optional(),
+  /** Its worker pool (the pod's taskmaster.dev/pool label), where the backend knows it. */
+  pool: z.string().optional(),
+  /** The queues it takes tasks from; absent or empty: every queue. */
+  queues: z.array(z.string()).optional(),
   /** What the scaler backend knows: a local process or a pod. */
   runtime: z.object({ phase: z.string(), ready: z.boolean(), pid: z.number().int().optional(), node: z.string().optional() }).optional(),
 });
 
+/** One worker pool in GET /api/workers: its Deployment, who owns its replicas, and what it takes. */
+export const PoolView = z.object({
+  name: z.string(),
+  /** The Deployment scaled (Kubernetes); empty elsewhere. */
+  deployment: z.string(),
+  /** manual: the scale API and kubectl; autoscaler: the scheduler's; keda: a ScaledObject (the scale API answers 409). */
+  owner: z.enum(['manual', 'autoscaler', 'keda']),
+  scaled_object: z.string().optional(),
+  desired: z.number().int().nullable(),
+  actual: z.number().int(),
+  queues: z.array(z.string()),
+  tasks: z.array(z.string()),
+  min_replicas: z.number().int().optional(),
+  max_replicas: z.number().int().optional(),
+});
+
 export const WorkersResponse = z.object({
   workers: z.array(WorkerView),
+  /** The default pool's counts, as before pools existed. */
   scaler: z.object({ kind: z.string(), desired: z.number().int().nullable(), actual: z.number().int() }),
+  pools: z.array(PoolView).optional(),
   coordinator_reachable: z.boolean(),
 });
 
-export const ScaleResponse = z.object({ scaler: z.string(), requested: z.number().int(), previous: z.number().int().nullable() });
-export const KillResponse = z.object({ scaler: z.string(), killed: z.string() });
+export const ScaleResponse = z.object({ scaler: z.string(), pool: z.string().optional(), requested: z.number().int(), previous: z.number().int().nullable() });
+export const KillResponse = z.object({ scaler: z.string(), pool: z.string().optional(), killed: z.string() });
 
 export type ScheduleRequest = z.input<typeof ScheduleRequest>;
 export type BatchScheduleRequest = z.input<typeof BatchScheduleRequest>;
@@ -544,5 +572,6 @@ export type EventList = z.infer<typeof EventList>;
 export type StatsView = z.infer<typeof StatsView>;
 export type WorkerView = z.infer<typeof WorkerView>;
 export type WorkersResponse = z.infer<typeof WorkersResponse>;
+export type PoolView = z.infer<typeof PoolView>;
 export type ScaleResponse = z.infer<typeof ScaleResponse>;
 export type KillResponse = z.infer<typeof KillResponse>;
