@@ -133,6 +133,7 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
       expect(can('list', 'deployments.apps')).toBe('no');
       expect(can('watch', 'pods')).toBe('no');
       expect(can('list', 'pods')).toBe('yes');
+      expect(can('patch', 'pods')).toBe('yes');
       expect(can('delete', 'pods')).toBe('yes');
       expect(can('create', 'pods')).toBe('no');
       expect(can('get', 'secrets')).toBe('no');
@@ -168,9 +169,20 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
         const refused = deleteAsScheduler(name);
         expect(refused.status).not.toBe(0);
         expect(refused.stderr).toContain(`ValidatingAdmissionPolicy '${policy}' with binding '${policy}' denied request`);
-        expect(refused.stderr).toContain('may delete only worker pods');
+        expect(refused.stderr).toContain('may delete or patch only worker pods');
         expect(kubectl(['get', 'pod', name, '-n', namespace]).status).toBe(0);
       }
+      // Patching is held to worker pods too, and to their annotations: the pod-deletion-cost of a safe scale-down.
+      const patchAsScheduler = (name: string, patch: unknown) =>
+        kubectl(['patch', 'pod', name, '-n', namespace, '--type=merge', '-p', JSON.stringify(patch), '--as', `system:serviceaccount:${namespace}:tm-taskmaster-scheduler`]);
+      const cost = { metadata: { annotations: { 'controller.kubernetes.io/pod-deletion-cost': '3' } } };
+      ok(patchAsScheduler('tm-taskmaster-worker-7d9f-abcde', cost));
+      expect(json(['get', 'pod', 'tm-taskmaster-worker-7d9f-abcde', '-n', namespace]).metadata.annotations['controller.kubernetes.io/pod-deletion-cost']).toBe('3');
+      expect(patchAsScheduler('tm-taskmaster-coordinator-5c8b-fghij', cost).stderr).toContain('may delete or patch only worker pods');
+      expect(patchAsScheduler('tm-taskmaster-worker-7d9f-abcde', { metadata: { labels: { 'app.kubernetes.io/component': 'coordinator' } } }).stderr)
+        .toContain('may change only the annotations of a worker pod');
+      expect(patchAsScheduler('tm-taskmaster-worker-7d9f-abcde', { spec: { containers: [{ name: 'main', image: 'registry.invalid/other:1' }] } }).stderr)
+        .toContain('may change only the annotations of a worker pod');
       ok(deleteAsScheduler('tm-taskmaster-worker-7d9f-abcde'));
       expect(kubectl(['get', 'pod', 'tm-taskmaster-worker-7d9f-abcde', '-n', namespace]).stderr).toContain('NotFound');
       // Only the scheduler is bound by it: an administrator still deletes any pod.

@@ -218,7 +218,7 @@ describe('default values', () => {
     const role = findObject(objects, 'Role', 'tm-taskmaster-scheduler');
     expect(role.rules).toEqual([
       { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['tm-taskmaster-worker'], verbs: ['get', 'patch'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['delete'] },
     ]);
     const binding = findObject(objects, 'RoleBinding', 'tm-taskmaster-scheduler');

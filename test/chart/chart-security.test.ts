@@ -33,13 +33,13 @@ describe('the admission policy on pod deletions', () => {
       binding = findObject(objects, 'ValidatingAdmissionPolicyBinding', POLICY);
     });
 
-    it("matches only pod deletions in the release namespace by the scheduler's ServiceAccount", () => {
+    it("matches only pod deletions and updates in the release namespace by the scheduler's ServiceAccount", () => {
       expect(policy.apiVersion).toBe('admissionregistration.k8s.io/v1');
       expect(policy.metadata.namespace).toBeUndefined();
       expect(policy.spec.failurePolicy).toBe('Fail');
       expect(policy.spec.matchConstraints).toEqual({
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'taskmaster' } },
-        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['pods'] }],
+        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE', 'UPDATE'], resources: ['pods'] }],
       });
       expect(policy.spec.matchConditions).toEqual([
         { name: 'scheduler-service-account', expression: 'request.userInfo.username == "system:serviceaccount:taskmaster:tm-taskmaster-scheduler"' },
@@ -55,7 +55,13 @@ describe('the admission policy on pod deletions', () => {
         expect(validation.expression).toContain(`"${key}" in oldObject.metadata.labels && oldObject.metadata.labels["${key}"] == "${value}"`);
       }
       expect(validation.expression.split(' && ')).toHaveLength(1 + 2 * selector.split(',').length);
-      expect(validation.message).toContain('may delete only worker pods');
+      expect(validation.message).toContain('may delete or patch only worker pods');
+    });
+
+    it('lets an update of a worker pod change its annotations only (the pod-deletion-cost of a safe scale-down)', () => {
+      const [, update] = policy.spec.validations;
+      expect(update.expression).toBe("request.operation != 'UPDATE' || (object.metadata.labels == oldObject.metadata.labels && object.spec == oldObject.spec)");
+      expect(update.reason).toBe('Forbidden');
     });
 
     it('follows a custom ServiceAccount name and the release namespace', () => {

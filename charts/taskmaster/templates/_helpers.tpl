@@ -69,11 +69,11 @@ app.kubernetes.io/part-of: taskmaster
 {{/*
 Image of a component: its own repository/tag/pullPolicy, else <image.repository>-<target>, image.tag, appVersion.
 A digest, when the component sets one, replaces the tag: the image is then the one built, not whatever the tag
-points at today. Takes (dict "context" $ "component" "worker" "target" "worker").
+points at today. Takes (dict "context" $ "component" "worker" "target" "worker"), and "values" for a worker pool's own group.
 */}}
 {{- define "taskmaster.image" -}}
 {{- $root := .context.Values }}
-{{- $own := (index $root .component).image }}
+{{- $own := (.values | default (index $root .component)).image }}
 {{- $repository := $own.repository | default (printf "%s-%s" $root.image.repository .target) }}
 {{- $tag := $own.tag | default $root.image.tag | default .context.Chart.AppVersion }}
 image: {{ include "taskmaster.imageReference" (dict "repository" $repository "tag" $tag "digest" $own.digest) | quote }}

@@ -46,18 +46,23 @@ A Deployment. Takes (dict "context" $ "component" "worker" "ports" (dict "grpc" 
 "replicasManaged" bool "automountToken" bool "readsSecret" bool "metricsPort" int
 "terminationGracePeriodSeconds" int-or-nil "databaseClient" bool: mounts the database's CA, if any).
 replicasManaged leaves `replicas` out, so that `helm upgrade` never resets what an autoscaler set.
+A worker pool passes its own "values" (its merged group), "name", "labels" (added to the Deployment's and the
+pods' labels), "selector" (added to the Deployment's selector) and "env" (YAML added to the container's env).
 */}}
 {{- define "taskmaster.deployment" -}}
 {{- $ctx := .context }}
-{{- $values := index $ctx.Values .component }}
+{{- $values := .values | default (index $ctx.Values .component) }}
 {{- $scope := dict "context" $ctx "component" .component }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ include "taskmaster.componentFullname" $scope }}
+  name: {{ .name | default (include "taskmaster.componentFullname" $scope) }}
   namespace: {{ $ctx.Release.Namespace }}
   labels:
     {{- include "taskmaster.labels" $scope | nindent 4 }}
+    {{- with .labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 spec:
   {{- if not .replicasManaged }}
   replicas: {{ $values.replicas }}
@@ -70,10 +75,16 @@ spec:
   selector:
     matchLabels:
       {{- include "taskmaster.selectorLabels" $scope | nindent 6 }}
+      {{- with .selector }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
   template:
     metadata:
       labels:
         {{- include "taskmaster.labels" $scope | nindent 8 }}
+        {{- with .labels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         {{- with $values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -92,7 +103,7 @@ spec:
       {{- include "taskmaster.podSettings" (dict "context" $ctx "values" $values) | trim | nindent 6 }}
       containers:
         - name: {{ .component }}
-          {{- include "taskmaster.image" (dict "context" $ctx "component" .component "target" .component) | trim | nindent 10 }}
+          {{- include "taskmaster.image" (dict "context" $ctx "component" .component "target" .component "values" $values) | trim | nindent 10 }}
           ports:
             {{- range $name, $port := .ports }}
             - name: {{ $name }}
@@ -104,6 +115,9 @@ spec:
                 name: {{ include "taskmaster.fullname" $ctx }}
           env:
             {{- include (printf "taskmaster.%s.env" .component) $ctx | nindent 12 }}
+            {{- with .env }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- with $values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
