@@ -2,6 +2,7 @@ import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { apiError, FakeApi, worker, workers } from './fake-api';
 import { renderApp } from './render-app';
+import type { PoolView } from '../../services/scheduler/src/api-types';
 
 describe('workers', () => {
   it('shows each worker with its state, slots and heartbeat', async () => {
@@ -117,5 +118,65 @@ describe('workers', () => {
     renderApp('/workers', api);
     expect(await screen.findByText('Could not load workers')).toBeInTheDocument();
     expect(screen.getByText('Internal error; see the scheduler log for request 42.')).toBeInTheDocument();
+  });
+  describe('worker pools', () => {
+    const pools = (over: Partial<PoolView>[] = []): PoolView[] => [
+      { name: 'default', deployment: 'tm-taskmaster-worker', owner: 'manual', desired: 1, actual: 1, queues: [], tasks: [] },
+      { name: 'reports', deployment: 'tm-taskmaster-worker-reports', owner: 'autoscaler', desired: 2, actual: 2, queues: ['reports'], tasks: [], min_replicas: 0, max_replicas: 8 },
+      { name: 'gpu', deployment: 'tm-taskmaster-worker-gpu', owner: 'keda', scaled_object: 'tm-taskmaster-worker-gpu', desired: 1, actual: 1, queues: [], tasks: ['render'] },
+    ].map((pool, i) => ({ ...pool, ...over[i] }) as PoolView);
+    const pooled = () => ({
+      ...workers([
+        worker('worker-a', { pool: 'default' }),
+        worker('reports-b', { pool: 'reports', queues: ['reports'] }),
+        worker('reports-c', { pool: 'reports', queues: ['reports'] }),
+        worker('gpu-d', { pool: 'gpu' }),
+      ], { kind: 'kubernetes', desired: 1, actual: 1 }),
+      pools: pools(),
+    });
+
+    it("shows one pool at a time and scales the chosen pool, naming it", async () => {
+      const api = new FakeApi()
+        .on('GET /api/workers', pooled)
+        .on('POST /api/workers/scale', ({ body }) => ({ scaler: 'kubernetes', pool: (body as { pool: string }).pool, requested: (body as { count: number }).count, previous: 2 }));
+      const { user } = renderApp('/workers', api);
+      await screen.findByRole('listitem', { name: 'Worker worker-a' });
+      expect(screen.queryByRole('listitem', { name: 'Worker reports-b' })).toBeNull();
+      await user.selectOptions(screen.getByLabelText('Worker pool'), 'reports');
+      const card = await screen.findByRole('listitem', { name: 'Worker reports-b' });
+      expect(within(card).getByText('Queues: reports')).toBeInTheDocument();
+      expect(screen.queryByRole('listitem', { name: 'Worker worker-a' })).toBeNull();
+      expect(screen.getByText(/The autoscaler sizes this pool between 0 and 8/)).toBeInTheDocument();
+      expect(screen.getByLabelText('Worker replicas')).toHaveValue(2);
+      await user.click(screen.getByRole('button', { name: 'One worker more' }));
+      await user.click(screen.getByRole('button', { name: 'Scale' }));
+      expect(await screen.findByText('Scaling to 3 workers (was 2).')).toBeInTheDocument();
+      expect(api.requestsTo('POST /api/workers/scale')[0].body).toEqual({ count: 3, pool: 'reports' });
+    });
+
+    it("says when KEDA owns a pool's replicas, and offers no scaling for it", async () => {
+      const api = new FakeApi().on('GET /api/workers', pooled);
+      const { user } = renderApp('/workers', api);
+      await screen.findByRole('listitem', { name: 'Worker worker-a' });
+      await user.selectOptions(screen.getByLabelText('Worker pool'), 'gpu');
+      expect(await screen.findByText(/KEDA owns these replicas/)).toBeInTheDocument();
+      expect(screen.getByText('tm-taskmaster-worker-gpu')).toBeInTheDocument();
+      expect(screen.getByRole('button', { name: 'Scale' })).toBeDisabled();
+      expect(screen.getByLabelText('Worker replicas')).toBeDisabled();
+      expect(api.requestsTo('POST /api/workers/scale')).toEqual([]);
+    });
+
+    it('with the default pool alone, the page and its requests are as before pools', async () => {
+      const api = new FakeApi()
+        .on('GET /api/workers', () => ({ ...workers([worker('worker-1', { pool: 'default' })], { desired: 1, actual: 1 }), pools: pools().slice(0, 1) }))
+        .on('POST /api/workers/scale', () => ({ scaler: 'local', requested: 2, previous: 1 }));
+      const { user } = renderApp('/workers', api);
+      await screen.findByRole('listitem', { name: 'Worker worker-1' });
+      expect(screen.queryByLabelText('Worker pool')).toBeNull();
+      await user.click(screen.getByRole('button', { name: 'One worker more' }));
+      await user.click(screen.getByRole('button', { name: 'Scale' }));
+      await screen.findByText('Scaling to 2 workers (was 1).');
+      expect(api.requestsTo('POST /api/workers/scale')[0].body).toEqual({ count: 2 });
+    });
   });
 });

@@ -46,8 +46,9 @@ export const api = {
   cancel: (id: string) => request<TaskView>('POST', taskPath(id, '/cancel')),
   retry: (id: string) => request<TaskView>('POST', taskPath(id, '/retry')),
   workers: (signal?: AbortSignal) => request<WorkersResponse>('GET', '/api/workers', undefined, signal),
-  scale: (count: number) => request<ScaleResponse>('POST', '/api/workers/scale', { count }),
-  kill: (name: string) => request<KillResponse>('POST', '/api/workers/kill', { name }),
+  /** Without a pool: the default one (the request then reads as before worker pools). */
+  scale: (count: number, pool?: string) => request<ScaleResponse>('POST', '/api/workers/scale', pool === undefined ? { count } : { count, pool }),
+  kill: (name: string, pool?: string) => request<KillResponse>('POST', '/api/workers/kill', pool === undefined ? { name } : { name, pool }),
   bulk: (body: BulkRequest) => request<BulkResponse>('POST', '/api/tasks/bulk', body),
   schedules: (signal?: AbortSignal) => request<CronScheduleList>('GET', '/api/schedules', undefined, signal),
   createSchedule: (schedule: CronScheduleRequest) => request<CronScheduleView>('POST', '/api/schedules', schedule),

@@ -28,7 +28,7 @@ function WorkerTasks({ worker }: { worker: WorkerView }) {
 }
 
 /** One worker: state, slot usage, what it runs, heartbeat, and a kill button for running ones. */
-export function WorkerCard({ worker, onKill }: { worker: WorkerView; onKill: (worker: WorkerView) => void }) {
+export function WorkerCard({ worker, onKill, showPool = false }: { worker: WorkerView; onKill: (worker: WorkerView) => void; showPool?: boolean }) {
   const total = worker.slots_total ?? 0;
   const busy = worker.slots_busy ?? 0;
   const killable = worker.state !== 'gone' && worker.runtime !== undefined;
@@ -41,7 +41,9 @@ export function WorkerCard({ worker, onKill }: { worker: WorkerView; onKill: (wo
             {worker.worker_id !== undefined ? `id ${worker.worker_id}` : 'not registered'}
             {worker.runtime?.pid !== undefined && ` · pid ${worker.runtime.pid}`}
             {worker.runtime?.node && ` · ${worker.runtime.node}`}
+            {showPool && worker.pool && ` · pool ${worker.pool}`}
           </p>
+          {worker.queues && worker.queues.length > 0 && <p className="muted small">Queues: {worker.queues.join(', ')}</p>}
         </div>
         <span className={`badge badge-worker-${worker.state}`}>{STATE_LABELS[worker.state]}</span>
       </div>

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { WorkerView } from '../../../../services/scheduler/src/api-types';
+import type { WorkerView, WorkersResponse } from '../../../../services/scheduler/src/api-types';
 import { api } from '../../api/endpoints';
 import { Link } from '../../components/link';
 import { Empty, ErrorNotice, Loading } from '../../components/states';
@@ -15,18 +15,29 @@ import { WorkerCard } from './worker-card';
 /** Workers change by the second while scaling, so this view refreshes every two seconds while it is open. */
 const WORKERS_INTERVAL_MS = 2000;
 
-/** Workers: each one's state and slots, kill with confirmation, and the replica count. */
+/** A worker of a pod without a pool label (a registered worker the scaler does not list) counts as the default pool's. */
+const poolOf = (worker: WorkerView) => worker.pool ?? 'default';
+
+/** Workers: each one's state and slots, kill with confirmation, and the replica count, per worker pool. */
 export function WorkersView() {
   const workers = usePoll((signal) => api.workers(signal), { intervalMs: WORKERS_INTERVAL_MS, minGapMs: 500 });
   const notify = useToast();
   const stats = useStats();
   const [victim, setVictim] = useState<WorkerView | null>(null);
+  const [poolName, setPoolName] = useState('default');
   const kill = useAction(api.kill);
 
   if (workers.loading) return <Loading label="Loading workers…" />;
   if (!workers.data) return <ErrorNotice title="Could not load workers" error={workers.error} onRetry={workers.refresh} />;
 
-  const data = workers.data;
+  const all = workers.data;
+  const pools = all.pools ?? [];
+  // With several pools the page shows one at a time; with one (or an older scheduler) it is the page it was.
+  const several = pools.length > 1;
+  const pool = pools.find((p) => p.name === poolName) ?? pools[0];
+  const data: WorkersResponse = several && pool
+    ? { ...all, workers: all.workers.filter((w) => poolOf(w) === pool.name), scaler: { kind: all.scaler.kind, desired: pool.desired, actual: pool.actual } }
+    : all;
   const alive = data.workers.filter((w) => w.state === 'alive');
   const slotsTotal = alive.reduce((sum, w) => sum + (w.slots_total ?? 0), 0);
   const slotsBusy = alive.reduce((sum, w) => sum + (w.slots_busy ?? 0), 0);
@@ -34,7 +45,7 @@ export function WorkersView() {
 
   const confirmKill = async () => {
     if (!victim) return;
-    const result = await kill.run(victim.name);
+    const result = await kill.run(victim.name, several ? victim.pool : undefined);
     if (!result) return;
     notify('success', `Killed ${result.killed}.`);
     setVictim(null);
@@ -47,6 +58,16 @@ export function WorkersView() {
       {!data.coordinator_reachable && (
         <div className="notice notice-warn" role="status">
           The coordinator is not answering, so registration, slots and heartbeats are unknown. The list shows what the scaler runs.
+        </div>
+      )}
+      {several && (
+        <div className="pool-picker">
+          <label htmlFor="worker-pool">Worker pool</label>
+          <select id="worker-pool" className="input" value={pool?.name} onChange={(e) => setPoolName(e.target.value)}>
+            {pools.map((p) => (
+              <option key={p.name} value={p.name}>{p.name} ({p.actual}/{p.desired ?? '–'}{p.queues.length > 0 ? ` · ${p.queues.join(', ')}` : ''})</option>
+            ))}
+          </select>
         </div>
       )}
       <div className="workers-top">
@@ -68,14 +89,14 @@ export function WorkersView() {
             )}
           </div>
         </section>
-        <ScaleControl workers={data} onScaled={workers.refresh} />
+        <ScaleControl key={pool?.name} workers={data} pool={pool} sendPool={several} onScaled={workers.refresh} />
       </div>
       {data.workers.length === 0 ? (
         <Empty title="No workers">Scale to one or more replicas to start workers; tasks wait in the queue until then.</Empty>
       ) : (
         <ul className="worker-grid" aria-label="Workers">
           {data.workers.map((worker) => (
-            <WorkerCard key={worker.name} worker={worker} onKill={(w) => { kill.clearError(); setVictim(w); }} />
+            <WorkerCard key={worker.name} worker={worker} showPool={several} onKill={(w) => { kill.clearError(); setVictim(w); }} />
           ))}
         </ul>
       )}
