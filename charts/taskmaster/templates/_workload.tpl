@@ -5,7 +5,11 @@ taskmaster.<component>.probes and .env; taskmaster.deployment assembles the rest
 values group.
 */}}
 
-{{/* Pod-level settings from a values group (the same keys in every group). Takes (dict "context" $ "values" .Values.worker). */}}
+{{/*
+Pod-level settings from a values group (the same keys in every group). Takes (dict "context" $ "values" .Values.worker
+"selector" map); selector, the labels of exactly these pods, fills in the labelSelector of a topologySpreadConstraint
+left without one.
+*/}}
 {{- define "taskmaster.podSettings" -}}
 {{- with .context.Values.image.pullSecrets }}
 imagePullSecrets:
@@ -26,6 +30,20 @@ tolerations:
 {{- with .values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.topologySpreadConstraints }}
+{{- $selector := $.selector | default dict }}
+topologySpreadConstraints:
+  {{- range . }}
+  {{- $constraint := deepCopy . }}
+  {{- if and $selector (not (hasKey $constraint "labelSelector")) }}
+  {{- $_ := set $constraint "labelSelector" (dict "matchLabels" $selector) }}
+  {{- end }}
+  - {{ toYaml $constraint | indent 4 | trim }}
+  {{- end }}
 {{- end }}
 {{- end }}
 
@@ -100,7 +118,13 @@ spec:
       {{- with .terminationGracePeriodSeconds }}
       terminationGracePeriodSeconds: {{ . }}
       {{- end }}
-      {{- include "taskmaster.podSettings" (dict "context" $ctx "values" $values) | trim | nindent 6 }}
+      {{- /* A pool's spread counts its own pods: the selector labels plus the pool's. */}}
+      {{- $podSelector := merge (dict) (.selector | default dict) (.labels | default dict) (include "taskmaster.selectorLabels" $scope | fromYaml) }}
+      {{- include "taskmaster.podSettings" (dict "context" $ctx "values" $values "selector" $podSelector) | trim | nindent 6 }}
+      {{- with $values.initContainers }}
+      initContainers:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       containers:
         - name: {{ .component }}
           {{- include "taskmaster.image" (dict "context" $ctx "component" .component "target" .component "values" $values) | trim | nindent 10 }}
@@ -136,6 +160,12 @@ spec:
               mountPath: {{ include "taskmaster.grpcTls.dir" $ctx }}
               readOnly: true
             {{- end }}
+            {{- with $values.extraVolumeMounts }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+        {{- with $values.extraContainers }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       volumes:
         # The root filesystem is read-only; diagnostics (node --report-directory, heap snapshots) need scratch space.
         - name: tmp
@@ -150,6 +180,9 @@ spec:
         - name: grpc-tls
           secret:
             secretName: {{ include "taskmaster.grpcTls.secretName" $scope }}
+        {{- end }}
+        {{- with $values.extraVolumes }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
 {{- end }}
 
