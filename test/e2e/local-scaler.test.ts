@@ -15,7 +15,7 @@ async function aliveWorkers(): Promise<string[]> {
 
 test('scale starts worker processes that register; kill stops one and a replacement takes its place', async () => {
   const scaled = await request(`${app.url}/api/workers/scale`, { body: { count: 2 } });
-  expect(scaled.body).toEqual({ scaler: 'local', requested: 2, previous: 0 });
+  expect(scaled.body).toEqual({ scaler: 'local', pool: 'default', requested: 2, previous: 0 });
   await waitFor(async () => (await aliveWorkers()).length === 2, 20_000, '2 workers alive');
   expect(await aliveWorkers()).toEqual(['worker-1', 'worker-2']);
 
