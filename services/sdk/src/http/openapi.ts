@@ -236,7 +236,8 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
       '/api/stats': { get: { summary: 'Task counts and worker slots', responses: { 200: response('Counts', 'StatsView') } } },
       '/api/workers': { get: { summary: 'Workers, as the coordinator and the scaler see them', responses: { 200: response('Workers', 'WorkersResponse') } } },
       '/api/workers/scale': {
-        post: { summary: 'Set the number of workers', requestBody: body('ScaleRequest'), responses: { 200: response('Requested', 'ScaleResponse'), ...errors(400, 401, 503) } },
+        // 409: the pool's replicas are owned by KEDA (docs/kubernetes.md, "Who owns replicas").
+        post: { summary: 'Set the number of workers of a pool (the default pool without `pool`)', requestBody: body('ScaleRequest'), responses: { 200: response('Requested', 'ScaleResponse'), ...errors(400, 401, 404, 409, 503) } },
       },
       '/api/workers/kill': {
         post: { summary: 'Kill one worker (chaos testing)', requestBody: body('KillRequest'), responses: { 200: response('Killed', 'KillResponse'), ...errors(400, 401, 404, 503) } },
