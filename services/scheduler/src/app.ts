@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
   const tasks = taskRoutes(pool, coordinator, deps.retention);
-  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, deps.workerPools ?? WorkerPools.single(scaler)), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients, maxClients: deps.sseMaxClients ?? 1000 }));
+  app.use('/api', schedule.api, tasks.api, cronScheduleRoutes(pool, { payloadMaxBytes }), queueRoutes(pool), workerRoutes(pool, coordinator, deps.workerPools ?? WorkerPools.single(scaler)), logRoutes(pool, feed, auth, { keepAliveMs: deps.sseKeepAliveMs, onClientsChanged: observeSseClients, maxClients: deps.sseMaxClients ?? 1000, maxResumeEvents: deps.sseMaxResume ?? 100_000 }));
   app.use(schedule.legacy, tasks.legacy);
   app.use('/api', notFoundHandler());
 
