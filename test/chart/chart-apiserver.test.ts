@@ -52,6 +52,7 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
     ['defaults', {}],
     ['defaults, as an upgrade (hooks)', { isUpgrade: true }],
     ...[...CI_VALUES, ...DEV_VALUES].map((file): [string, RenderOptions] => [file.slice(REPO_ROOT.length + 1), { valuesFiles: [file] }]),
+    ['k8s/kind-values.yaml with k8s/kind-tour-values.yaml', { valuesFiles: [DEV_VALUES[0], join(REPO_ROOT, 'k8s', 'kind-tour-values.yaml')] }],
   ];
 
   it.each(scenarios)('accepts every object of %s (server-side dry run, strict validation)', (_name, options) => {
@@ -227,6 +228,8 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
 
     it('takes the example manifest, and leaves the CRD and the resources in place on uninstall', () => {
       ok(kubectl(['apply', '-n', namespace, '-f', join(REPO_ROOT, 'k8s', 'examples', 'taskschedule.yaml')]));
+      ok(kubectl(['apply', '--validate=strict', '-n', namespace, '-f', join(REPO_ROOT, 'k8s', 'examples', 'kind-tour-taskschedule.yaml')]));
+      expect(json(['get', 'taskschedule', 'report-every-minute', '-n', namespace]).spec).toMatchObject({ task: 'sleep', queue: 'reports', payload: { seconds: 5 } });
       ok(helm(['uninstall', 'ts', '-n', namespace]));
       expect(json(['get', 'taskschedule', 'nightly-report', '-n', namespace]).spec).toMatchObject({ task: 'build-report', cron: '0 2 * * *', suspend: false });
     });
