@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { DatabaseConfig } from '../src/config';
 import { loadConfig } from '../src/config';
-import { ConfigError } from '../src/errors';
 import { migrate } from '../src/db/migrate';
 import { createPool, type Pool } from '../src/db/pool';
 import { createLogger } from '../src/logger';
 import type { TestDatabase } from '../../../test/helpers/database';
 import { request, startSchedulerApp, type SchedulerUnderTest } from '../../../test/helpers/scheduler-app';
 import { waitFor } from '../../../test/helpers/wait';
+import { configProblems } from '../../../test/helpers/config-problems';
 
 const logger = createLogger('test', 'silent');
 const suffix = randomBytes(4).toString('hex');
@@ -168,15 +168,7 @@ describe('migrate with MIGRATE_GRANT_ROLE', () => {
     expect(loadConfig({ MIGRATE_GRANT_ROLE: 'taskmaster_app', MIGRATE_GRANT_ROLE_PASSWORD: 's3cret' }).database).toMatchObject({
       migrateGrantRole: 'taskmaster_app', migrateGrantRolePassword: 's3cret',
     });
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-    };
-    expect(problems({ MIGRATE_GRANT_ROLE: 'app role' })).toEqual(['MIGRATE_GRANT_ROLE="app role" must be 1 to 63 letters, digits, "_", "." or "-", starting with a letter or "_"']);
-    expect(problems({ MIGRATE_GRANT_ROLE_PASSWORD: 'x' })).toEqual(['MIGRATE_GRANT_ROLE_PASSWORD needs MIGRATE_GRANT_ROLE']);
+    expect(configProblems({ MIGRATE_GRANT_ROLE: 'app role' })).toEqual(['MIGRATE_GRANT_ROLE="app role" must be 1 to 63 letters, digits, "_", "." or "-", starting with a letter or "_"']);
+    expect(configProblems({ MIGRATE_GRANT_ROLE_PASSWORD: 'x' })).toEqual(['MIGRATE_GRANT_ROLE_PASSWORD needs MIGRATE_GRANT_ROLE']);
   });
 });

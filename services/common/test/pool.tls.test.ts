@@ -6,10 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadConfig, type DatabaseConfig } from '../src/config';
-import { ConfigError } from '../src/errors';
 import { createPool, waitForDatabase, type Pool } from '../src/db/pool';
 import { createLogger } from '../src/logger';
 import { startTlsPostgres, type TlsPostgres } from '../../../test/helpers/tls-postgres';
+import { configProblems } from '../../../test/helpers/config-problems';
 
 const logger = createLogger('test', 'silent');
 
@@ -108,19 +108,11 @@ describe('TLS to the database', () => {
 });
 
 describe('database TLS settings', () => {
-  const problems = (env: Record<string, string>): readonly string[] => {
-    try {
-      loadConfig(env);
-      return [];
-    } catch (err) {
-      return (err as ConfigError).problems;
-    }
-  };
 
   it('refuses an unknown mode, verify-ca without a CA, and a CA with TLS turned off', () => {
-    expect(problems({ DATABASE_SSLMODE: 'prefer' })).toEqual(['DATABASE_SSLMODE="prefer" must be one of disable, require, verify-ca, verify-full']);
-    expect(problems({ DATABASE_SSLMODE: 'verify-ca' })).toEqual(['DATABASE_SSLMODE=verify-ca needs DATABASE_SSL_CA']);
-    expect(problems({ DATABASE_SSLMODE: 'disable', DATABASE_SSL_CA: '/ca.crt' })).toEqual(['DATABASE_SSL_CA is set but DATABASE_SSLMODE=disable turns TLS off']);
+    expect(configProblems({ DATABASE_SSLMODE: 'prefer' })).toEqual(['DATABASE_SSLMODE="prefer" must be one of disable, require, verify-ca, verify-full']);
+    expect(configProblems({ DATABASE_SSLMODE: 'verify-ca' })).toEqual(['DATABASE_SSLMODE=verify-ca needs DATABASE_SSL_CA']);
+    expect(configProblems({ DATABASE_SSLMODE: 'disable', DATABASE_SSL_CA: '/ca.crt' })).toEqual(['DATABASE_SSL_CA is set but DATABASE_SSLMODE=disable turns TLS off']);
   });
 
   it('leaves TLS to DATABASE_URL when neither is set', () => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { loadConfig } from '../../common/src/config';
-import { ConfigError } from '../../common/src/errors';
 import { isLoopback } from '../../common/src/bearer-tokens';
 import { ApiAuth, resolveApiAccess } from '../src/auth';
 import { startService } from '../../../test/helpers/processes';
+import { configProblems } from '../../../test/helpers/config-problems';
 
 const sha = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -20,20 +20,12 @@ describe('API tokens from the environment', () => {
   });
 
   test('a bad entry is a configuration problem naming it, and no token is kept in the message', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-    };
-    expect(problems({ API_TOKENS: 'admin:bob:a-long-enough-token' })).toEqual([expect.stringMatching(/^API_TOKENS entry 1 must be role:name:token with role viewer or operator/)]);
-    expect(problems({ API_TOKENS: 'viewer:bob:short' })).toEqual([expect.stringMatching(/entry 1: the token must be at least 16 characters/)]);
-    expect(problems({ API_TOKENS: 'viewer:bad name:a-long-enough-token' })).toEqual([expect.stringMatching(/entry 1: the name must be/)]);
-    expect(problems({ API_TOKENS: 'viewer:ok:sha256:abc' })).toEqual([expect.stringMatching(/entry 1: sha256: must be followed by 64/)]);
-    expect(problems({ AUTH: 'off' })).toEqual(['AUTH="off" must be one of token, none']);
-    expect(problems({ API_TOKENS: 'viewer:bob:short-secret-x' }).join(' ')).not.toContain('short-secret-x');
+    expect(configProblems({ API_TOKENS: 'admin:bob:a-long-enough-token' })).toEqual([expect.stringMatching(/^API_TOKENS entry 1 must be role:name:token with role viewer or operator/)]);
+    expect(configProblems({ API_TOKENS: 'viewer:bob:short' })).toEqual([expect.stringMatching(/entry 1: the token must be at least 16 characters/)]);
+    expect(configProblems({ API_TOKENS: 'viewer:bad name:a-long-enough-token' })).toEqual([expect.stringMatching(/entry 1: the name must be/)]);
+    expect(configProblems({ API_TOKENS: 'viewer:ok:sha256:abc' })).toEqual([expect.stringMatching(/entry 1: sha256: must be followed by 64/)]);
+    expect(configProblems({ AUTH: 'off' })).toEqual(['AUTH="off" must be one of token, none']);
+    expect(configProblems({ API_TOKENS: 'viewer:bob:short-secret-x' }).join(' ')).not.toContain('short-secret-x');
   });
 });
 
