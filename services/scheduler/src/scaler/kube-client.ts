@@ -84,6 +84,11 @@ export function apiStatus(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** An API error's status and first line, for the logs; client-node's errors carry the whole response otherwise. */
+export function errorSummary(err: unknown): { status?: number; message: string } {
+  return { status: apiStatus(err), message: String((err as Error)?.message ?? err).split('\n')[0] };
+}
+
 /** The API server's own explanation from its Status body, else the error's first line. */
 function apiMessage(err: unknown): string {
   let body = (err as { body?: unknown }).body;

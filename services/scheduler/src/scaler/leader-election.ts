@@ -1,6 +1,6 @@
 import type { V1Lease } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import type { Logger } from '../../../common/src/logger';
-import { apiStatus, loadKubernetesClient, makeApiClient, type KubeConfig, type KubernetesClient } from './kube-client';
+import { apiStatus, errorSummary, loadKubernetesClient, makeApiClient, type KubeConfig, type KubernetesClient } from './kube-client';
 
 /** Decides which scheduler replica may act (the autoscaler, the TaskSchedule reconciler), so that replicas never fight. */
 export interface LeaderElector {
@@ -178,8 +178,4 @@ export class LeaseLeaderElector implements LeaderElector {
   private now(): number {
     return (this.options.now ?? Date.now)();
   }
-}
-
-function errorSummary(err: unknown): { status?: number; message: string } {
-  return { status: apiStatus(err), message: String((err as Error)?.message ?? err).split('\n')[0] };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../common/src/logger';
-import { apiStatus } from '../scaler/kube-client';
+import { apiStatus, errorSummary } from '../scaler/kube-client';
 import type { LeaderElector } from '../scaler/leader-election';
 import type { TaskSchedule } from './task-schedule';
 import type { TaskScheduleApi, TaskScheduleWatch } from './task-schedule-client';
@@ -168,9 +168,4 @@ export class TaskScheduleController {
       }
     });
   }
-}
-
-/** An API error's status and first line; client-node's errors carry the whole response otherwise. */
-function errorSummary(err: unknown): { status?: number; message: string } {
-  return { status: apiStatus(err), message: String((err as Error)?.message ?? err).split('\n')[0] };
 }
