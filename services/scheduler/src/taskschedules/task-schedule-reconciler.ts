@@ -62,7 +62,7 @@ export class TaskScheduleReconciler {
    */
   async resync(resources: readonly TaskSchedule[]): Promise<void> {
     const { pool, namespace, logger } = this.options;
-    const rows = new Map((await listResourceSchedules(pool, taskScheduleKeyPrefix(namespace))).map((row) => [row.key, row]));
+    const rows = await this.rowsByKey();
     await this.reconcileEach(resources, rows);
     const wanted = new Set(resources.map((resource) => taskScheduleKey(namespace, resource.metadata.name)));
     for (const key of rows.keys()) {
@@ -73,14 +73,19 @@ export class TaskScheduleReconciler {
 
   /** Every resource, against one read of their schedules: the periodic status refresh. */
   async refresh(resources: readonly TaskSchedule[]): Promise<void> {
-    const rows = new Map((await listResourceSchedules(this.options.pool, taskScheduleKeyPrefix(this.options.namespace))).map((row) => [row.key, row]));
-    await this.reconcileEach(resources, rows);
+    await this.reconcileEach(resources, await this.rowsByKey());
   }
 
   /** The resource was deleted: so is its schedule (the tasks it made stay). */
   async remove(resource: TaskSchedule): Promise<void> {
     const key = taskScheduleKey(this.options.namespace, resource.metadata.name);
     if (await deleteResourceSchedule(this.options.pool, key)) this.options.logger.info({ schedule: key }, 'TaskSchedule deleted: schedule deleted');
+  }
+
+  /** The namespace's TaskSchedule schedules, in one read, by key. */
+  private async rowsByKey(): Promise<Map<string | null, ResourceScheduleRow>> {
+    const { pool, namespace } = this.options;
+    return new Map((await listResourceSchedules(pool, taskScheduleKeyPrefix(namespace))).map((row) => [row.key, row]));
   }
 
   private async reconcileEach(resources: readonly TaskSchedule[], rows: Map<string | null, ResourceScheduleRow>): Promise<void> {
