@@ -173,6 +173,14 @@ export function parseCancelRequest(raw: unknown): { reason: string } {
   return { reason: body.reason || 'cancelled' };
 }
 
+/** An event id (?after=, Last-Event-ID): past 15 digits a number loses precision in JS, and the ids are far from it. */
+export function parseEventId(value: unknown, field: string): number {
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) {
+    throw new ValidationError(`${field} must be an event id (a whole number of at most 15 digits)`, field);
+  }
+  return Number(value);
+}
+
 export function parseTaskId(value: unknown, field = 'task_id'): string {
   if (value === undefined || value === '') throw new ValidationError(`${field} is required`, field);
   if (!isUuid(value)) throw new ValidationError(`${field} must be a UUID`, field);

@@ -344,3 +344,14 @@ describe('hardening', () => {
     }
   });
 });
+
+describe('event ids', () => {
+  test.each([
+    ['/api/logs?after=abc', {}, 'after'],
+    ['/api/logs?after=1234567890123456', {}, 'after'],
+    ['/api/logs/stream', { headers: { 'Last-Event-ID': '12x' } }, 'Last-Event-ID'],
+    ['/api/logs/stream?last_event_id=-1', {}, 'last_event_id'],
+  ])('%s with a bad event id is a 400 naming the field', async (path, init, field) => {
+    await expectRefused(path, init, 400, 'invalid_argument', field);
+  });
+});

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
-import { ValidationError } from '../../../common/src/errors';
 import type { EventView } from '../api-types';
+import { parseEventId } from '../validation';
 import type { EventFeed } from './event-feed';
 
 export interface SseOptions {
@@ -116,6 +116,5 @@ function parseLastEventId(req: Request): number | undefined {
   const given = header ?? (typeof req.query.last_event_id === 'string' ? req.query.last_event_id : undefined);
   // EventSource sends no Last-Event-ID before it has seen an id; an empty one means the same.
   if (given === undefined || given === '') return undefined;
-  if (!/^\d{1,15}$/.test(given)) throw new ValidationError(`${field} must be an event id (a whole number of at most 15 digits)`, field);
-  return Number(given);
+  return parseEventId(given, field);
 }

@@ -5,7 +5,7 @@ import { readEventsAfter, readRecentEvents } from '../db/events';
 import type { EventFeed } from '../events/event-feed';
 import { streamEvents, type SseOptions } from '../events/sse';
 import { eventView } from '../views';
-import { ValidationError } from '../../../common/src/errors';
+import { parseEventId } from '../validation';
 
 export const LOG_BUFFER_SIZE = 250;
 
@@ -21,14 +21,10 @@ export function logRoutes(pool: Pool, feed: EventFeed, auth: ApiAuth, sse: SseOp
     res.json(auth.ticketFor(req.caller ?? { role: 'operator', name: 'anonymous' }));
   });
   router.get('/logs', async (req, res) => {
-    const after = req.query.after;
-    // Past 15 digits a number loses precision in JS, and the database's ids are far from it.
-    if (after !== undefined && (typeof after !== 'string' || !/^\d{1,15}$/.test(after))) {
-      throw new ValidationError('after must be an event id (a whole number of at most 15 digits)', 'after');
-    }
+    const after = req.query.after === undefined ? undefined : parseEventId(req.query.after, 'after');
     const rows = after === undefined
       ? await readRecentEvents(pool, LOG_BUFFER_SIZE)
-      : await readEventsAfter(pool, Number(after), LOG_BUFFER_SIZE);
+      : await readEventsAfter(pool, after, LOG_BUFFER_SIZE);
     res.json({ events: rows.map(eventView) });
   });
   router.get('/logs/stream', streamEvents(feed, sse));
