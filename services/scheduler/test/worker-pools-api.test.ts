@@ -32,7 +32,9 @@ class RecordingScaler implements Scaler {
     if (!this.pods.some((pod) => pod.name === name)) throw new ForbiddenError(`pod ${name} is not a worker of this pool`, 'name');
     this.calls.push(`kill ${name}`);
   }
+  lists = 0;
   async list() {
+    this.lists += 1;
     return this.pods;
   }
   async desired() {
@@ -160,4 +162,21 @@ test('NotFoundError for an unknown pool names the pools there are', () => {
   expect(() => pools.get('reports')).toThrow(NotFoundError);
   expect(() => pools.get('reports')).toThrow(/pools: default/);
   expect(pools.get(undefined).config.name).toBe('default');
+});
+
+test('GET /api/workers with a single pool lists its pods once', async () => {
+  const only = new RecordingScaler(1, defaultPods);
+  const logger = createLogger('test', 'silent');
+  const app = createApp({ pool: db.pool, logger, feed, coordinator, scaler: only, sseKeepAliveMs: 15_000 });
+  const single: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const response = await request(`http://127.0.0.1:${(single.address() as { port: number }).port}/api/workers`);
+    expect(response.body.pools.map((p: { name: string; actual: number }) => [p.name, p.actual])).toEqual([['default', 1]]);
+    expect(only.lists).toBe(1);
+  } finally {
+    single.closeAllConnections();
+    await new Promise((resolve) => single.close(resolve));
+  }
 });

@@ -37,9 +37,9 @@ export function mergeWorkers(registered: readonly WorkerInfo[], runtime: readonl
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
 }
 
-/** A pool as GET /api/workers shows it, with its own desired and ready counts. */
-async function poolView({ config, scaler }: PoolScaler): Promise<PoolView> {
-  const [desired, runtime] = await Promise.all([scaler.desired(), scaler.list()]);
+/** A pool as GET /api/workers shows it, with its own desired and ready counts; `listed`: its workers, when already asked for. */
+async function poolView({ config, scaler }: PoolScaler, listed?: Promise<RuntimeWorker[]>): Promise<PoolView> {
+  const [desired, runtime] = await Promise.all([scaler.desired(), listed ?? scaler.list()]);
   const owner = replicaOwner(config);
   return {
     name: config.name,
@@ -63,8 +63,10 @@ export function workerRoutes(pool: Pool, coordinator: CoordinatorView, workerPoo
   const scaler = workerPools.anyWorker;
 
   router.get('/workers', async (_req, res) => {
+    const listed = scaler.list();
+    // A single pool's scaler is the one that lists every worker: its pods are listed once.
     const [registered, runtime, pools] = await Promise.all([
-      coordinator.listWorkers(), scaler.list(), Promise.all(workerPools.pools.map(poolView)),
+      coordinator.listWorkers(), listed, Promise.all(workerPools.pools.map((p) => poolView(p, p.scaler === scaler ? listed : undefined))),
     ]);
     const defaultView = pools.find((view) => view.name === workerPools.defaultPool.config.name) ?? pools[0];
     res.json({
