@@ -7,10 +7,11 @@
  */
 import { join } from 'node:path';
 import { describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
-import { CHART_DIR, CI_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions } from '../helpers/helm';
+import {
+  CHART_DIR, CI_VALUES, DEV_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions,
+} from '../helpers/helm';
 import { certManagerCrds, cloudnativePgCrds, gatewayApiCrds, kedaCrds, prometheusOperatorCrds } from '../helpers/third-party-crds';
 
-const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
 
 describeIfControlPlane('chart on a real kube-apiserver', () => {
   let cp: ControlPlane;

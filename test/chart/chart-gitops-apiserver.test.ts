@@ -10,10 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiRequest, describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
-import { CHART_DIR, parseManifest, runTool, templateArgs, toolPath, type K8sObject, type RenderOptions } from '../helpers/helm';
+import {
+  CHART_DIR, ciValues, parseManifest, runTool, templateArgs, toolPath, type K8sObject, type RenderOptions,
+} from '../helpers/helm';
 
 const GENERATOR = join(CHART_DIR, 'files', 'ensure-postgres-secret.js');
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
 
 describeIfControlPlane('the chart under GitOps, on a real kube-apiserver', () => {
   let cp: ControlPlane;
@@ -142,7 +143,7 @@ describeIfControlPlane('the chart under GitOps, on a real kube-apiserver', () =>
     });
 
     it('applies twice with nothing changed the second time, the password included', () => {
-      const manifest = render({ namespace, valuesFiles: [ci('kubectl-apply')] });
+      const manifest = render({ namespace, valuesFiles: [ciValues('kubectl-apply')] });
       ok(apply(manifest));
       const generator = parseManifest(manifest).find((object) => object.kind === 'Job' && object.metadata.name.startsWith('tm-taskmaster-postgres-password'))!;
       runGenerator(namespace, generator);
@@ -150,7 +151,7 @@ describeIfControlPlane('the chart under GitOps, on a real kube-apiserver', () =>
       const before = versions(manifest);
 
       // A second render of the same inputs is the same text, and applying it writes nothing.
-      const again = render({ namespace, valuesFiles: [ci('kubectl-apply')] });
+      const again = render({ namespace, valuesFiles: [ciValues('kubectl-apply')] });
       expect(again).toBe(manifest);
       ok(apply(again));
       expect(versions(again)).toEqual(before);
@@ -159,7 +160,7 @@ describeIfControlPlane('the chart under GitOps, on a real kube-apiserver', () =>
 
     it('applies a new image: new Jobs under new names, the Deployments rolled, the password kept', () => {
       const secret = password(namespace);
-      const manifest = render({ namespace, valuesFiles: [ci('kubectl-apply')], set: { 'image.tag': '0.2.0' } });
+      const manifest = render({ namespace, valuesFiles: [ciValues('kubectl-apply')], set: { 'image.tag': '0.2.0' } });
       ok(apply(manifest));
       const migrate = parseManifest(manifest).find((object) => object.kind === 'Job' && object.metadata.labels?.['app.kubernetes.io/component'] === 'migrate')!;
       expect(json(['get', 'job', migrate.metadata.name, '-n', namespace]).spec.template.spec.containers[0].image).toBe('ghcr.io/taskmaster/taskmaster-migrate:0.2.0');

@@ -6,9 +6,10 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CHART_DIR, CI_VALUES, findObject, renderChart, renderManifest, type K8sObject, type RenderOptions } from '../helpers/helm';
+import {
+  CHART_DIR, CI_VALUES, ciValues, findObject, renderChart, renderManifest, type K8sObject, type RenderOptions,
+} from '../helpers/helm';
 
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
 const jobs = (objects: K8sObject[], component: string) =>
   objects.filter((object) => object.kind === 'Job' && object.metadata.labels?.['app.kubernetes.io/component'] === component);
 const onlyJob = (objects: K8sObject[], component: string) => {
@@ -95,7 +96,7 @@ describe('the PostgreSQL password', () => {
   });
 
   it('comes from an existing Secret with nothing rendered or generated', () => {
-    const objects = renderChart({ valuesFiles: [ci('argocd')] });
+    const objects = renderChart({ valuesFiles: [ciValues('argocd')] });
     expect(objects.filter((object) => object.metadata.name.startsWith('tm-taskmaster-postgres-password'))).toEqual([]);
     expect(objects.some((object) => object.kind === 'Secret' && object.metadata.name === 'tm-taskmaster-postgres')).toBe(false);
     const env = findObject(objects, 'StatefulSet', 'tm-taskmaster-postgres').spec.template.spec.containers[0].env;
@@ -117,7 +118,7 @@ describe('migration modes', () => {
   });
 
   it('argocd with an external database: a PreSync hook, deleted before the next one is made', () => {
-    const job = migrate({ valuesFiles: [ci('external-postgres')], set: { 'migrations.mode': 'argocd' } });
+    const job = migrate({ valuesFiles: [ciValues('external-postgres')], set: { 'migrations.mode': 'argocd' } });
     expect(job.metadata.name).toBe('tm-taskmaster-migrate');
     expect(job.metadata.annotations).toEqual({
       'argocd.argoproj.io/hook': 'PreSync',
@@ -126,7 +127,7 @@ describe('migration modes', () => {
   });
 
   it('argocd with the bundled PostgreSQL: a Sync hook between the database\'s wave and the services\'', () => {
-    const objects = renderChart({ valuesFiles: [ci('argocd')] });
+    const objects = renderChart({ valuesFiles: [ciValues('argocd')] });
     expect(onlyJob(objects, 'migrate').metadata.annotations).toEqual({
       'argocd.argoproj.io/hook': 'Sync',
       'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
@@ -139,24 +140,24 @@ describe('migration modes', () => {
     const waves = objects.filter((object) => object.metadata.annotations?.['argocd.argoproj.io/sync-wave']);
     expect(waves.map((object) => `${object.kind}/${object.metadata.name}`).sort())
       .toEqual(['Job/tm-taskmaster-migrate', 'Service/tm-taskmaster-postgres', 'StatefulSet/tm-taskmaster-postgres']);
-    const helmMode = renderChart({ valuesFiles: [ci('argocd')], set: { 'migrations.mode': 'helm' } });
+    const helmMode = renderChart({ valuesFiles: [ciValues('argocd')], set: { 'migrations.mode': 'helm' } });
     expect(helmMode.filter((object) => JSON.stringify(object.metadata.annotations ?? {}).includes('argocd'))).toEqual([]);
     // The phase can be chosen.
-    expect(migrate({ valuesFiles: [ci('argocd')], set: { 'migrations.argocd.hook': 'PreSync' } }).metadata.annotations['argocd.argoproj.io/hook']).toBe('PreSync');
+    expect(migrate({ valuesFiles: [ciValues('argocd')], set: { 'migrations.argocd.hook': 'PreSync' } }).metadata.annotations['argocd.argoproj.io/hook']).toBe('PreSync');
   });
 
   it('job: a plain Job named after its spec, the same whether installing or upgrading, new with a new image', () => {
-    const job = migrate({ valuesFiles: [ci('kubectl-apply')] });
+    const job = migrate({ valuesFiles: [ciValues('kubectl-apply')] });
     expect(job.metadata.name).toMatch(/^tm-taskmaster-migrate-[0-9a-f]{10}$/);
     expect(job.metadata.annotations).toBeUndefined();
     // A GitOps tool would take a Job deleted after its TTL for drift and run it again.
     expect(job.spec).not.toHaveProperty('ttlSecondsAfterFinished');
-    expect(migrate({ valuesFiles: [ci('kubectl-apply')], isUpgrade: true }).metadata.name).toBe(job.metadata.name);
-    const newImage = migrate({ valuesFiles: [ci('kubectl-apply')], set: { 'image.tag': '0.2.0' } });
+    expect(migrate({ valuesFiles: [ciValues('kubectl-apply')], isUpgrade: true }).metadata.name).toBe(job.metadata.name);
+    const newImage = migrate({ valuesFiles: [ciValues('kubectl-apply')], set: { 'image.tag': '0.2.0' } });
     expect(newImage.metadata.name).not.toBe(job.metadata.name);
     expect(newImage.spec.template.spec.containers[0].image).toBe('ghcr.io/taskmaster/taskmaster-migrate:0.2.0');
     // A long release name still leaves a valid Job name (63 characters, which the pods' job-name label must fit).
-    const long = migrate({ valuesFiles: [ci('kubectl-apply')], release: 'a-release-name-as-long-as-helm-allows-fifty-three-c' });
+    const long = migrate({ valuesFiles: [ciValues('kubectl-apply')], release: 'a-release-name-as-long-as-helm-allows-fifty-three-c' });
     expect(long.metadata.name.length).toBeLessThanOrEqual(63);
     expect(long.metadata.name).toMatch(/-[0-9a-f]{10}$/);
   });
@@ -187,14 +188,14 @@ describe('highly available coordinators', () => {
       minAvailable: 1,
       selector: { matchLabels: { 'app.kubernetes.io/name': 'taskmaster', 'app.kubernetes.io/instance': 'tm', 'app.kubernetes.io/component': 'coordinator' } },
     });
-    expect(findObject(renderChart({ valuesFiles: [ci('ha')] }), 'Deployment', 'tm-taskmaster-coordinator').spec.replicas).toBe(3);
+    expect(findObject(renderChart({ valuesFiles: [ciValues('ha')] }), 'Deployment', 'tm-taskmaster-coordinator').spec.replicas).toBe(3);
   });
 });
 
 describe('pod additions per component', () => {
   let objects: K8sObject[];
   beforeAll(() => {
-    objects = renderChart({ valuesFiles: [ci('pod-extras')] });
+    objects = renderChart({ valuesFiles: [ciValues('pod-extras')] });
   });
   const pod = (name: string) => findObject(objects, 'Deployment', `tm-taskmaster-${name}`).spec.template.spec;
 

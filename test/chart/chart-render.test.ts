@@ -10,16 +10,13 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isMap, parseDocument, type YAMLMap } from 'yaml';
 import {
-  CHART_DIR, CI_VALUES, REPO_ROOT, findObject, podTemplates, renderChart, runTool, type K8sObject, type RenderOptions,
+  CHART_DIR, CI_VALUES, DEV_VALUES, REPO_ROOT, ciValues, configOf, findObject, podTemplates, renderChart, runTool, type K8sObject, type RenderOptions,
 } from '../helpers/helm';
 
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
-const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
 
 const containerOf = (deployment: K8sObject) => deployment.spec.template.spec.containers[0];
 const envOf = (deployment: K8sObject): Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }> =>
   containerOf(deployment).env;
-const configOf = (objects: K8sObject[]): Record<string, string> => findObject(objects, 'ConfigMap', 'tm-taskmaster').data;
 
 describe('chart metadata', () => {
   it('carries the application version from package.json', () => {
@@ -323,7 +320,7 @@ describe('migrations', () => {
 describe('worker autoscaling', () => {
   let objects: K8sObject[];
   beforeAll(() => {
-    objects = renderChart({ valuesFiles: [ci('autoscaling')] });
+    objects = renderChart({ valuesFiles: [ciValues('autoscaling')] });
   });
 
   it('leaves replicas out of the Deployments someone else scales, so helm upgrade keeps theirs', () => {
@@ -359,7 +356,7 @@ describe('worker autoscaling', () => {
 
 describe('ServiceMonitors', () => {
   const serviceMonitors = (apiVersions: string[]) =>
-    renderChart({ valuesFiles: [ci('monitoring')], apiVersions }).filter((object) => object.kind === 'ServiceMonitor');
+    renderChart({ valuesFiles: [ciValues('monitoring')], apiVersions }).filter((object) => object.kind === 'ServiceMonitor');
 
   it('are rendered with enabled true whatever helm can see (helm template, Argo CD), with auto only where the cluster serves them', () => {
     expect(serviceMonitors([]).map((monitor) => monitor.metadata.name)).toEqual(['tm-taskmaster-coordinator', 'tm-taskmaster-scheduler', 'tm-taskmaster-worker']);
@@ -384,7 +381,7 @@ describe('ServiceMonitors', () => {
 
 describe('ingress', () => {
   it('routes the hosts to the scheduler with TLS and the SSE-friendly annotations', () => {
-    const ingress = findObject(renderChart({ valuesFiles: [ci('ingress-tls')] }), 'Ingress', 'tm-taskmaster-scheduler');
+    const ingress = findObject(renderChart({ valuesFiles: [ciValues('ingress-tls')] }), 'Ingress', 'tm-taskmaster-scheduler');
     expect(ingress.spec).toEqual({
       ingressClassName: 'contour',
       tls: [{ secretName: 'taskmaster-tls', hosts: ['taskmaster.example.com'] }],
@@ -464,7 +461,7 @@ describe('gRPC mutual TLS', () => {
   });
 
   it('mounts each component\'s certificate Secret where GRPC_TLS_* point, with cert-manager Certificates carrying the roles', () => {
-    const objects = renderChart({ valuesFiles: [ci('grpc-tls')] });
+    const objects = renderChart({ valuesFiles: [ciValues('grpc-tls')] });
     const config = configOf(objects);
     expect(config).toMatchObject({
       GRPC_TLS_CA: '/etc/taskmaster/grpc-tls/ca.crt',
@@ -493,7 +490,7 @@ describe('gRPC mutual TLS', () => {
   });
 
   it('serves original workers a plaintext port that only pods labelled for it may reach', () => {
-    const objects = renderChart({ valuesFiles: [ci('grpc-tls')] });
+    const objects = renderChart({ valuesFiles: [ciValues('grpc-tls')] });
     const coordinator = containerOf(deployment(objects, 'coordinator'));
     expect(coordinator.ports).toContainEqual({ name: 'grpc-plaintext', containerPort: 8079, protocol: 'TCP' });
     expect(coordinator.env).toContainEqual({ name: 'GRPC_PLAINTEXT_PORT', value: '8079' });
@@ -515,7 +512,7 @@ describe('gRPC mutual TLS', () => {
 
 describe('credentials', () => {
   it('take an external database URL from an existing Secret and run no PostgreSQL', () => {
-    const objects = renderChart({ valuesFiles: [ci('external-postgres')] });
+    const objects = renderChart({ valuesFiles: [ciValues('external-postgres')] });
     expect(objects.some((object) => object.metadata.name.endsWith('-postgres'))).toBe(false);
     const url = { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'taskmaster-database', key: 'DATABASE_URL' } } };
     expect(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'))).toContainEqual(url);
@@ -670,7 +667,7 @@ describe('TaskSchedules', () => {
   });
 
   it('grant the reconciler reading TaskSchedules, writing their status and its Lease, and configure it', () => {
-    const objects = renderChart({ valuesFiles: [ci('taskschedules')] });
+    const objects = renderChart({ valuesFiles: [ciValues('taskschedules')] });
     const role = findObject(objects, 'Role', roleName);
     expect(role.metadata.namespace).toBe('taskmaster');
     expect(role.rules).toEqual([
@@ -694,7 +691,7 @@ describe('TaskSchedules', () => {
   });
 
   it('watch another namespace when asked: Role and Lease there, bound to the scheduler of the release namespace', () => {
-    const objects = renderChart({ valuesFiles: [ci('taskschedules')], set: { 'scheduler.taskSchedules.namespace': 'jobs' } });
+    const objects = renderChart({ valuesFiles: [ciValues('taskschedules')], set: { 'scheduler.taskSchedules.namespace': 'jobs' } });
     expect(findObject(objects, 'Role', roleName).metadata.namespace).toBe('jobs');
     expect(findObject(objects, 'RoleBinding', roleName)).toMatchObject({
       metadata: { namespace: 'jobs' }, subjects: [{ kind: 'ServiceAccount', name: 'tm-taskmaster-scheduler', namespace: 'taskmaster' }],
@@ -703,7 +700,7 @@ describe('TaskSchedules', () => {
   });
 
   it('leave RBAC to the operator with scheduler.rbac.create false, and refuse bad values', () => {
-    expect(renderChart({ valuesFiles: [ci('taskschedules')], set: { 'scheduler.rbac.create': false } }).filter((object) => object.metadata.name === roleName)).toEqual([]);
+    expect(renderChart({ valuesFiles: [ciValues('taskschedules')], set: { 'scheduler.rbac.create': false } }).filter((object) => object.metadata.name === roleName)).toEqual([]);
     const refused = (set: Record<string, string>) => runTool('helm', ['template', 'tm', CHART_DIR, ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`])]);
     expect(refused({ 'scheduler.taskSchedules.namespace': 'Not_A_Namespace' }).stderr).toContain('scheduler.taskSchedules.namespace: Does not match pattern');
     expect(refused({ 'scheduler.taskSchedules.resync': 'often' }).stderr).toContain('scheduler.taskSchedules.resync: Does not match pattern');

@@ -4,8 +4,7 @@
  * chart-apiserver.test.ts shows the policy at work on a real kube-apiserver; services/common/test shows the
  * settings rendered here (DATABASE_SSLMODE, DATABASE_SSL_CA, MIGRATE_GRANT_ROLE) working against PostgreSQL.
  */
-import { join } from 'node:path';
-import { CHART_DIR, findObject, renderChart, type K8sObject, type RenderOptions } from '../helpers/helm';
+import { ciValues, configOf, findObject, renderChart, type K8sObject, type RenderOptions } from '../helpers/helm';
 
 const VAP_SERVED = 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 const POLICY = 'taskmaster-tm-taskmaster-scheduler-pod-deletion';
@@ -120,20 +119,18 @@ describe('the database: TLS and a role of the services’ own', () => {
   const containerNamed = (objects: K8sObject[], kind: string, name: string, container: string) =>
     findObject(objects, kind, name).spec.template.spec.containers.find((c: { name: string }) => c.name === container);
   const envMap = (env: Env) => Object.fromEntries(env.map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef]));
-  const config = (objects: K8sObject[]) => findObject(objects, 'ConfigMap', 'tm-taskmaster').data as Record<string, string>;
-  const SECURITY = join(CHART_DIR, 'ci', 'security-values.yaml');
 
   describe('ci/security-values.yaml: an external database over verify-full, services as taskmaster_app', () => {
     let objects: K8sObject[];
     beforeAll(() => {
-      objects = renderChart({ valuesFiles: [SECURITY] });
+      objects = renderChart({ valuesFiles: [ciValues('security')] });
     });
 
     it('tells every service to verify the certificate against the mounted CA, and log in as the services’ role', () => {
-      expect(config(objects)).toMatchObject({
+      expect(configOf(objects)).toMatchObject({
         DATABASE_SSLMODE: 'verify-full', DATABASE_SSL_CA: '/etc/taskmaster/database-tls/ca.crt', POSTGRES_USER: 'taskmaster_app', POSTGRES_HOST: 'db.example.internal',
       });
-      expect(config(objects)).not.toHaveProperty('MIGRATE_GRANT_ROLE');
+      expect(configOf(objects)).not.toHaveProperty('MIGRATE_GRANT_ROLE');
       for (const name of ['scheduler', 'coordinator']) {
         const deployment = findObject(objects, 'Deployment', `tm-taskmaster-${name}`);
         const container = containerNamed(objects, 'Deployment', `tm-taskmaster-${name}`, name);
@@ -170,7 +167,7 @@ describe('the database: TLS and a role of the services’ own', () => {
     } });
     expect(envMap(containerNamed(objects, 'Deployment', 'tm-taskmaster-coordinator', 'coordinator').env).DATABASE_URL).toEqual({ name: 'db', key: 'app-url' });
     expect(envMap(containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate').env)).toMatchObject({ DATABASE_URL: { name: 'db', key: 'owner-url' }, MIGRATE_GRANT_ROLE: 'app' });
-    expect(config(objects)).not.toHaveProperty('POSTGRES_USER');
+    expect(configOf(objects)).not.toHaveProperty('POSTGRES_USER');
   });
 
   describe('the bundled PostgreSQL with postgresql.auth.serviceUsername', () => {
@@ -183,7 +180,7 @@ describe('the database: TLS and a role of the services’ own', () => {
       // Generated in the cluster by the postgres-password Job (chart-gitops.test.ts), which is told both keys.
       const generator = objects.find((object) => object.kind === 'Job' && object.metadata.name.startsWith('tm-taskmaster-postgres-password-'))!;
       expect(envMap(generator.spec.template.spec.containers[0].env).SECRET_KEYS).toBe('postgres-password,service-password');
-      expect(config(objects).POSTGRES_USER).toBe('taskmaster_app');
+      expect(configOf(objects).POSTGRES_USER).toBe('taskmaster_app');
       const scheduler = containerNamed(objects, 'Deployment', 'tm-taskmaster-scheduler', 'scheduler');
       expect(envMap(scheduler.env).POSTGRES_PASSWORD).toEqual({ name: 'tm-taskmaster-postgres', key: 'service-password' });
     });
@@ -201,7 +198,7 @@ describe('the database: TLS and a role of the services’ own', () => {
 
   it('changes nothing by default: one role, no TLS settings', () => {
     const objects = renderChart();
-    expect(Object.keys(config(objects)).filter((key) => /^(DATABASE_SSL|MIGRATE_)/.test(key))).toEqual([]);
+    expect(Object.keys(configOf(objects)).filter((key) => /^(DATABASE_SSL|MIGRATE_)/.test(key))).toEqual([]);
     const generator = objects.find((object) => object.kind === 'Job' && object.metadata.name.startsWith('tm-taskmaster-postgres-password-'))!;
     expect(envMap(generator.spec.template.spec.containers[0].env).SECRET_KEYS).toBe('postgres-password');
     const migrate = envMap(containerNamed(objects, 'Job', 'tm-taskmaster-migrate', 'migrate').env);

@@ -4,9 +4,8 @@
  * chart-apiserver.test.ts dry-runs the ci/ and k8s/ files against the Gateway API's own CRDs.
  */
 import { join } from 'node:path';
-import { CHART_DIR, REPO_ROOT, findObject, renderChart, runTool } from '../helpers/helm';
+import { CHART_DIR, REPO_ROOT, ciValues, findObject, renderChart, runTool } from '../helpers/helm';
 
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
 const backend = [{ name: 'tm-taskmaster-scheduler', port: 8081 }];
 
 describe('HTTPRoute', () => {
@@ -15,7 +14,7 @@ describe('HTTPRoute', () => {
   });
 
   it('attaches to the Gateway, and gives the live log a rule without a request timeout', () => {
-    const route = findObject(renderChart({ valuesFiles: [ci('gateway-api')] }), 'HTTPRoute', 'tm-taskmaster-scheduler');
+    const route = findObject(renderChart({ valuesFiles: [ciValues('gateway-api')] }), 'HTTPRoute', 'tm-taskmaster-scheduler');
     expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
     expect(route.spec).toEqual({
       parentRefs: [{ name: 'shared-gateway', namespace: 'gateway-system', sectionName: 'https' }],

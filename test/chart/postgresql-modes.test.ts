@@ -4,13 +4,10 @@
  * migration read). Each keeps the database TLS settings and the services' own role working. chart-apiserver.test.ts
  * dry-runs the ci/ files against CloudNativePG's own CRDs.
  */
-import { join } from 'node:path';
-import { CHART_DIR, findObject, renderChart, runTool, type K8sObject } from '../helpers/helm';
+import { CHART_DIR, ciValues, configOf, findObject, renderChart, runTool, type K8sObject } from '../helpers/helm';
 
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
 type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 const envOf = (workload: K8sObject, container = 0): Env[] => workload.spec.template.spec.containers[container].env;
-const configOf = (objects: K8sObject[]): Record<string, string> => findObject(objects, 'ConfigMap', 'tm-taskmaster').data;
 /** The env of a container as name -> "secret/key" or the literal value. */
 const sources = (env: Env[]) => Object.fromEntries(env.map((e) => [e.name, e.valueFrom?.secretKeyRef ? `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.value]));
 const kinds = (objects: K8sObject[]) => objects.map((object) => `${object.kind}/${object.metadata.name}`);
@@ -29,7 +26,7 @@ describe('mode bundled', () => {
   });
 
   it('gives the services their own role from the generated Secret, and the migration the owner and that role to grant', () => {
-    const objects = renderChart({ valuesFiles: [ci('bundled-postgres')] });
+    const objects = renderChart({ valuesFiles: [ciValues('bundled-postgres')] });
     expect(configOf(objects).POSTGRES_USER).toBe('taskmaster_app');
     expect(sources(envOf(findObject(objects, 'Deployment', 'tm-taskmaster-coordinator')))).toMatchObject({ POSTGRES_PASSWORD: 'tm-taskmaster-postgres/service-password' });
     expect(sources(envOf(findObject(objects, 'Job', 'tm-taskmaster-migrate')))).toMatchObject({
@@ -64,7 +61,7 @@ describe('mode external', () => {
 });
 
 describe('mode cloudnative-pg', () => {
-  const objects = renderChart({ valuesFiles: [ci('cloudnative-pg')] });
+  const objects = renderChart({ valuesFiles: [ciValues('cloudnative-pg')] });
   const cluster = findObject(objects, 'Cluster', 'tm-taskmaster-postgres');
 
   it('renders a Cluster instead of the StatefulSet: instances, owner and database, storage, parameters, the services\' managed role', () => {
@@ -106,7 +103,7 @@ describe('mode cloudnative-pg', () => {
     for (const workload of [findObject(objects, 'Deployment', 'tm-taskmaster-scheduler'), findObject(objects, 'Deployment', 'tm-taskmaster-coordinator'), findObject(objects, 'Job', 'tm-taskmaster-migrate')]) {
       expect(workload.spec.template.spec.volumes).toContainEqual({ name: 'database-tls', secret: { secretName: 'tm-taskmaster-postgres-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
     }
-    const own = configOf(renderChart({ valuesFiles: [ci('cloudnative-pg')], set: { 'postgresql.cnpg.tls.caSecret': 'corporate-ca', 'postgresql.cnpg.tls.sslMode': 'verify-ca' } }));
+    const own = configOf(renderChart({ valuesFiles: [ciValues('cloudnative-pg')], set: { 'postgresql.cnpg.tls.caSecret': 'corporate-ca', 'postgresql.cnpg.tls.sslMode': 'verify-ca' } }));
     expect(own.DATABASE_SSLMODE).toBe('verify-ca');
   });
 

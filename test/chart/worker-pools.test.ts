@@ -5,16 +5,15 @@
  * KEDA owns. chart-apiserver.test.ts dry-runs the ci/ scenarios (worker-pools, keda-*) against a real API server
  * with KEDA's CRDs.
  */
-import { join } from 'node:path';
 import { loadConfig } from '../../services/common/src/config';
 import { ConflictError } from '../../services/common/src/errors';
 import { matchesLabels } from '../../services/common/src/label-selector';
 import { WorkerPools } from '../../services/scheduler/src/scaler/worker-pools';
 import type { Scaler } from '../../services/scheduler/src/scaler/scaler';
-import { CHART_DIR, findObject, renderChart, runTool, templateArgs, type K8sObject, type RenderOptions } from '../helpers/helm';
+import {
+  ciValues, configOf, findObject, renderChart, runTool, templateArgs, type K8sObject, type RenderOptions,
+} from '../helpers/helm';
 
-const ci = (name: string) => join(CHART_DIR, 'ci', `${name}-values.yaml`);
-const configOf = (objects: K8sObject[]): Record<string, string> => findObject(objects, 'ConfigMap', 'tm-taskmaster').data;
 const envOf = (deployment: K8sObject): Record<string, string | undefined> =>
   Object.fromEntries((deployment.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
 /** What the scheduler makes of the rendered ConfigMap: its pools, parsed as at start-up. */
@@ -50,7 +49,7 @@ describe('the default pool', () => {
 });
 
 describe('ci/worker-pools-values.yaml', () => {
-  const objects = renderChart({ valuesFiles: [ci('worker-pools')] });
+  const objects = renderChart({ valuesFiles: [ciValues('worker-pools')] });
   const deployment = (name: string) => findObject(objects, 'Deployment', name);
 
   it('renders a Deployment per pool, each with what it overrides and the rest of `worker`', () => {
@@ -104,7 +103,7 @@ describe('ci/worker-pools-values.yaml', () => {
   });
 
   it("accepts every pool's pods in the admission policy's worker check", () => {
-    const policy = findObject(renderChart({ valuesFiles: [ci('worker-pools')], apiVersions: ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy'] }),
+    const policy = findObject(renderChart({ valuesFiles: [ciValues('worker-pools')], apiVersions: ['admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy'] }),
       'ValidatingAdmissionPolicy', 'taskmaster-tm-taskmaster-scheduler-pod-deletion');
     const expression: string = policy.spec.validations[0].expression;
     // The check names the labels every worker pod carries, whatever its pool, and no pool label.
@@ -127,7 +126,7 @@ describe('a pool overriding with false, 0 or an empty list', () => {
 
 describe('KEDA', () => {
   it('ci/keda-prometheus-values.yaml: a ScaledObject owns the default pool, on the coordinators\' gauges', () => {
-    const objects = renderChart({ valuesFiles: [ci('keda-prometheus')] });
+    const objects = renderChart({ valuesFiles: [ciValues('keda-prometheus')] });
     const scaled = findObject(objects, 'ScaledObject', 'tm-taskmaster-worker');
     expect(scaled.apiVersion).toBe('keda.sh/v1alpha1');
     expect(scaled.spec).toMatchObject({
@@ -154,7 +153,7 @@ describe('KEDA', () => {
   });
 
   it("ci/keda-postgresql-values.yaml: KEDA counts the pool's queues in the database with the services' credentials", () => {
-    const objects = renderChart({ valuesFiles: [ci('keda-postgresql')] });
+    const objects = renderChart({ valuesFiles: [ciValues('keda-postgresql')] });
     const scaled = findObject(objects, 'ScaledObject', 'tm-taskmaster-worker-batch');
     expect(scaled.spec.minReplicaCount).toBe(0);
     expect(scaled.spec.triggers).toEqual([{

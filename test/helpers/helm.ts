@@ -16,6 +16,12 @@ export const CI_VALUES = readdirSync(join(CHART_DIR, 'ci'))
   .sort()
   .map((file) => join(CHART_DIR, 'ci', file));
 
+/** charts/taskmaster/ci/<name>-values.yaml, one ci/ scenario, as an absolute path. */
+export const ciValues = (name: string): string => join(CHART_DIR, 'ci', `${name}-values.yaml`);
+
+/** The development values files the docs hand to kind and minikube, as absolute paths. */
+export const DEV_VALUES = ['k8s/kind-values.yaml', 'k8s/minikube-values.yaml'].map((file) => join(REPO_ROOT, file));
+
 const paths = new Map<string, string>();
 
 /** Absolute path of helm or kubectl, unpacking them on first use. */
@@ -100,6 +106,11 @@ export function findObject(objects: K8sObject[], kind: string, name: string): K8
     throw new Error(`no ${kind}/${name} among ${present}`);
   }
   return found;
+}
+
+/** The data of the shared ConfigMap (release tm): the environment every service's config.ts reads. */
+export function configOf(objects: K8sObject[]): Record<string, string> {
+  return findObject(objects, 'ConfigMap', 'tm-taskmaster').data;
 }
 
 /** Pod templates of every workload (Deployment, StatefulSet, Job), with the owning object. */
