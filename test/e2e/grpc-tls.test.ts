@@ -2,7 +2,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { insertTasks } from '../../services/common/src/db/insert-tasks';
-import { callUnary, createCoordinatorClient, type CoordinatorServiceClient } from '../../services/common/src/grpc/contract';
+import { callUnary, createCoordinatorClient, type CoordinatorServiceClient, type UpdateTaskStatusRequest } from '../../services/common/src/grpc/contract';
 import { startWorker, type Worker } from '../../services/sdk/src/worker/start-worker';
 import { defineTask } from '../../services/sdk/src/define-task';
 import { createTestCa, type TestCa } from '../helpers/certificates';
@@ -46,6 +46,9 @@ function client(address: string, security: Parameters<typeof createCoordinatorCl
 
 const beat = (c: CoordinatorServiceClient, workerId: number, extra: Record<string, unknown> = {}) =>
   callUnary(c, c.SendHeartbeat, { workerId, address: '127.0.0.1:1', slots_total: 2, reports_held: true, ...extra }, 5000);
+/** A report as a worker sends it; proto-loader fills in the fields left out. */
+const reportOf = (taskId: string, workerId: number) =>
+  ({ task_id: taskId, status: 'COMPLETE', attempt: 1, worker_id: workerId }) as unknown as UpdateTaskStatusRequest;
 const codeOf = (promise: Promise<unknown>) => promise.then(() => 'OK', (err: grpc.ServiceError) => grpc.status[err.code]);
 
 beforeAll(async () => {
@@ -144,7 +147,7 @@ test('a worker id stays with the certificate that first used it: another worker 
   expect(await beat(alice, id)).toMatchObject({ acknowledged: true });
   expect(await codeOf(beat(mallory, id))).toBe('PERMISSION_DENIED');
   expect(await codeOf(beat(mallory, id, { leaving: true }))).toBe('PERMISSION_DENIED');
-  const report = { task_id: '00000000-0000-4000-8000-000000000001', status: 'COMPLETE', attempt: 1, worker_id: id };
+  const report = reportOf('00000000-0000-4000-8000-000000000001', id);
   expect(await codeOf(callUnary(mallory, mallory.UpdateTaskStatus, report, 5000))).toBe('PERMISSION_DENIED');
   expect(await codeOf(callUnary(mallory, mallory.UpdateTaskStatuses, { updates: [report] }, 5000))).toBe('PERMISSION_DENIED');
   // Alice is still there, and still herself; the binding is in the database for every coordinator.
@@ -163,10 +166,10 @@ test('a report from a certified worker applies only to attempts sent to that wor
   // A task held by Bob's worker (as the claim leaves it), reported done by Carol's under her own id.
   const { rows: [task] } = await db.pool.query(
     "INSERT INTO tasks (command, status, attempt, worker_id, picked_at, scheduled_at) VALUES ('held-by-bob', 'dispatched', 1, 7201, now(), now()) RETURNING id");
-  const stolen = await callUnary(carol, carol.UpdateTaskStatuses, { updates: [{ task_id: task.id, status: 'COMPLETE', attempt: 1, worker_id: 7202 }] }, 5000);
+  const stolen = await callUnary(carol, carol.UpdateTaskStatuses, { updates: [reportOf(task.id, 7202)] }, 5000);
   expect(stolen.results[0]).toMatchObject({ success: false });
   expect((await db.pool.query('SELECT status FROM tasks WHERE id = $1', [task.id])).rows[0].status).toBe('dispatched');
-  const own = await callUnary(bob, bob.UpdateTaskStatuses, { updates: [{ task_id: task.id, status: 'COMPLETE', attempt: 1, worker_id: 7201 }] }, 5000);
+  const own = await callUnary(bob, bob.UpdateTaskStatuses, { updates: [reportOf(task.id, 7201)] }, 5000);
   expect(own.results[0]).toMatchObject({ success: true });
   await beat(bob, 7201, { leaving: true });
   await beat(carol, 7202, { leaving: true });

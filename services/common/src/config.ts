@@ -3,7 +3,7 @@ import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { parseLabelSelector, type Labels } from './label-selector';
 import { roleNameProblem } from './db/role-name';
-import { readNameList, readWorkerPools, singlePool, type WorkerPoolConfig } from './worker-pools';
+import { checkNameList, readWorkerPools, singlePool, type WorkerPoolConfig } from './worker-pools';
 
 /**
  * The one place that reads the environment. `loadConfig()` reads every variable once, gathers every problem
@@ -385,6 +385,11 @@ class EnvReader {
     return value === undefined || value === '' ? undefined : value;
   }
 
+  /** A comma-separated list, entries trimmed, empty ones dropped; `fallback` when the variable is unset. */
+  list(name: string, fallback = ''): string[] {
+    return this.string(name, fallback).split(',').map((entry) => entry.trim()).filter(Boolean);
+  }
+
   int(name: string, fallback: number, min: number, max: number): number {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
@@ -458,8 +463,7 @@ function readApiTokens(read: EnvReader): ApiTokenConfig[] {
   const tokens: ApiTokenConfig[] = [];
   const legacy = read.optional('API_TOKEN');
   if (legacy !== undefined) tokens.push({ role: 'operator', name: 'api-token', sha256: createHash('sha256').update(legacy).digest('hex') });
-  const entries = (read.optional('API_TOKENS') ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
-  for (const [i, entry] of entries.entries()) {
+  for (const [i, entry] of read.list('API_TOKENS').entries()) {
     const [role, name, ...rest] = entry.split(':');
     const secret = rest.join(':');
     const where = `API_TOKENS entry ${i + 1}`;
@@ -488,13 +492,12 @@ function readOidc(read: EnvReader): OidcConfig | undefined {
     return undefined;
   }
   if (!/^https?:\/\/[^\s]+$/.test(issuer)) read.problems.push(`OIDC_ISSUER="${issuer}" must be the issuer's http(s) URL`);
-  const list = (name: string, fallback: string) => read.string(name, fallback).split(',').map((entry) => entry.trim()).filter(Boolean);
   return {
     issuer,
     audience,
     rolesClaim: read.string('OIDC_ROLES_CLAIM', 'roles'),
-    viewerRoles: list('OIDC_VIEWER_ROLES', 'taskmaster-viewer'),
-    operatorRoles: list('OIDC_OPERATOR_ROLES', 'taskmaster-operator'),
+    viewerRoles: read.list('OIDC_VIEWER_ROLES', 'taskmaster-viewer'),
+    operatorRoles: read.list('OIDC_OPERATOR_ROLES', 'taskmaster-operator'),
     nameClaim: read.string('OIDC_NAME_CLAIM', 'preferred_username'),
   };
 }
@@ -556,7 +559,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth: read.oneOf('AUTH', 'token', ['token', 'none'] as const),
     metricsAuth: read.oneOf('METRICS_AUTH', 'none', ['token', 'none'] as const),
     oidc: readOidc(read),
-    allowedHosts: read.optional('ALLOWED_HOSTS')?.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
+    allowedHosts: read.optional('ALLOWED_HOSTS') === undefined ? undefined : read.list('ALLOWED_HOSTS').map((host) => host.toLowerCase()),
     rateLimitPerMinute: read.int('HTTP_RATE_LIMIT', 0, 0, 1_000_000),
     trustProxy: read.optional('TRUST_PROXY'),
     sseMaxClients: read.int('SSE_MAX_CLIENTS', 1000, 1, 100_000),
@@ -599,12 +602,11 @@ export function loadConfig(env: Env = process.env): Config {
   const id = read.int('WORKER_ID', 0, 0, 0xffffffff) || randomWorkerId();
   // The built-in http and shell task types: lists are comma-separated, and an empty list means "any host" for
   // HTTP_ALLOW_HOSTS but "disabled" for SHELL_ALLOWLIST (docs/builtin-tasks.md says why).
-  const commaList = (name: string): string[] => (read.optional(name) ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
-  const allowHosts = commaList('HTTP_ALLOW_HOSTS');
+  const allowHosts = read.list('HTTP_ALLOW_HOSTS');
   for (const host of allowHosts.filter((entry) => !/^(\*\.)?[\w-]+(\.[\w-]+)*\.?$|^\[?[\da-f.]*:[\da-f:.]*\]?$/i.test(entry))) {
     read.problems.push(`HTTP_ALLOW_HOSTS entry "${host}" must be a host name, an IP address or a wildcard such as *.example.com`);
   }
-  const shellAllowlist = commaList('SHELL_ALLOWLIST');
+  const shellAllowlist = read.list('SHELL_ALLOWLIST');
   for (const entry of shellAllowlist.filter((item) => item.includes('/') && !item.startsWith('/'))) {
     read.problems.push(`SHELL_ALLOWLIST entry "${entry}" must be an executable name (such as curl) or an absolute path`);
   }
@@ -625,8 +627,8 @@ export function loadConfig(env: Env = process.env): Config {
     address: read.string('WORKER_ADDRESS', '127.0.0.1'),
     coordinatorAddress,
     poolSize: read.int('WORKER_POOL_SIZE', 5, 1, 10_000),
-    queues: readNameList(env, 'WORKER_QUEUES', read.problems),
-    tasks: readNameList(env, 'WORKER_TASKS', read.problems),
+    queues: checkNameList('WORKER_QUEUES', read.list('WORKER_QUEUES'), read.problems),
+    tasks: checkNameList('WORKER_TASKS', read.list('WORKER_TASKS'), read.problems),
     taskProcessTimeMs: read.duration('TASK_PROCESS_TIME', 5000),
     heartbeatIntervalMs,
     drainTimeoutMs: read.duration('WORKER_DRAIN_TIMEOUT', 25_000),

@@ -45,9 +45,8 @@ const QUEUE_OR_TASK = /^[a-z0-9][a-z0-9._:-]{0,127}$/;
 
 type Env = Record<string, string | undefined>;
 
-/** A comma-separated list of queue or task names (WORKER_QUEUES, WORKER_TASKS); problems name the variable. */
-export function readNameList(env: Env, variable: string, problems: string[]): string[] {
-  const entries = (env[variable] ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+/** Queue or task names of a list variable (WORKER_QUEUES, WORKER_TASKS), each once; problems name the variable. */
+export function checkNameList(variable: string, entries: readonly string[], problems: string[]): string[] {
   for (const entry of entries.filter((item) => !QUEUE_OR_TASK.test(item))) {
     problems.push(`${variable} entry "${entry.slice(0, 40)}" must be a name of lower-case letters, digits, ".", "_", ":" and "-"`);
   }

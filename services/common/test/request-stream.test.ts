@@ -136,9 +136,15 @@ test('a request not answered in time fails with DEADLINE_EXCEEDED, and so does e
 });
 
 test('a server shutting down answers what it has, ends its streams, and stops without waiting out the grace', async () => {
-  const { server, stream } = await serve({ StreamTasks: requestStream(logger, 'StreamTasks', echoAfterAttemptMs) });
+  let received!: () => void;
+  const arrived = new Promise<void>((resolve) => (received = resolve));
+  const { server, stream } = await serve({ StreamTasks: requestStream(logger, 'StreamTasks', (request: TaskBatchRequest) => {
+    received();
+    return echoAfterAttemptMs(request);
+  }) });
   const inFlight = stream.call(batch('last', 50), 5000);
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  // Shut down once the server has the request (a fixed wait was too short on a loaded machine).
+  await arrived;
   const started = Date.now();
   await server.shutdown(10_000);
   expect(Date.now() - started).toBeLessThan(5000);

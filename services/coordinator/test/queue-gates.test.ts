@@ -3,6 +3,7 @@ import { listConcurrencyLimits, listQueues, releaseQueue, removeConcurrencyLimit
 import { retryTask } from '../../scheduler/src/db/tasks';
 import { claimDueTasks, nextDueInMs } from '../src/db/claim-due-tasks';
 import { createTestDatabase, type TestDatabase } from '../../../test/helpers/database';
+import { measureQueue } from '../../common/src/db/measure-queue';
 
 /*
  * The gates of migration 0017 against a real PostgreSQL: the claim statement itself with queue controls and
@@ -162,7 +163,6 @@ test('a keyed task of a controlled queue needs room in both gates', async () => 
 });
 
 test('the queue depth counts gated tasks that could start now, not a paused or full queue\'s backlog', async () => {
-  const { measureQueue } = await import('../../common/src/db/measure-queue');
   await enqueue([{ command: 'noop' }, { command: 'noop' }]);
   await setQueueControls(db.pool, 'reports', { maxRunning: 2 });
   await enqueue([1, 2, 3, 4, 5].map((n) => ({ name: 'report', queue: 'reports', payload: { n } })));

@@ -174,8 +174,8 @@ describe('ComposeScaler (recording docker executable on PATH)', () => {
     const scaler = new ComposeScaler({ composeFile: 'docker-compose.yml', env: { PATH: join(dir, 'empty') }, logger });
     await expect(scaler.list()).rejects.toThrow(UnavailableError);
     // What failed is logged (the error's detail), not sent to the API's caller.
-    const failed = await scaler.list().catch((err: UnavailableError) => err);
-    expect(failed.message).toBe('docker ps --all failed (see the scheduler\'s log)');
-    expect(failed.detail).toMatch(/ENOENT/);
+    const failed = await scaler.list().then((): UnavailableError | undefined => undefined, (err: UnavailableError) => err);
+    expect(failed?.message).toBe('docker ps --all failed (see the scheduler\'s log)');
+    expect(failed?.detail).toMatch(/ENOENT/);
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose' with { 'resolution-mode': 'import' };
+import type * as Jose from 'jose' with { 'resolution-mode': 'import' };
 import { loadConfig, type OidcConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
 import { createLogger } from '../../common/src/logger';
@@ -15,7 +16,10 @@ import { createTestDatabase, type TestDatabase } from '../../../test/helpers/dat
  * deciding who may do what from the token's role claim.
  */
 
-type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
+type KeyPair = Awaited<ReturnType<typeof Jose.generateKeyPair>>;
+
+/** jose is ESM-only and this file CommonJS: loaded with import(), as the verifier does. */
+let jose: typeof Jose;
 
 let issuer: { url: string; server: Server; keys: KeyPair; up: boolean };
 let stranger: KeyPair;
@@ -24,8 +28,8 @@ let app: SchedulerUnderTest;
 let config: OidcConfig;
 
 async function startIssuer(): Promise<typeof issuer> {
-  const keys = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  const keys = await jose.generateKeyPair('ES256');
+  const jwk = { ...(await jose.exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
   const state = { url: '', server: createServer(), keys, up: true };
   state.server.on('request', (req, res) => {
     if (!state.up) return void res.writeHead(503).end();
@@ -41,7 +45,7 @@ async function startIssuer(): Promise<typeof issuer> {
 }
 
 function token(claims: JWTPayload, options: { key?: KeyPair; expiresIn?: string; issuer?: string; audience?: string; kid?: string } = {}): Promise<string> {
-  return new SignJWT(claims)
+  return new jose.SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'k1' })
     .setIssuer(options.issuer ?? config.issuer)
     .setAudience(options.audience ?? config.audience)
@@ -54,8 +58,9 @@ const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
 const body = { command: 'oidc-made', scheduled_at: '2031-01-01T00:00:00Z' };
 
 beforeAll(async () => {
+  jose = await import('jose');
   issuer = await startIssuer();
-  stranger = await generateKeyPair('ES256');
+  stranger = await jose.generateKeyPair('ES256');
   config = loadConfig({ OIDC_ISSUER: `${issuer.url}/realms/tm`, OIDC_AUDIENCE: 'taskmaster', OIDC_ROLES_CLAIM: 'realm_access.roles' }).scheduler.oidc!;
   db = await createTestDatabase();
   app = await startSchedulerApp(db, { auth: new ApiAuth([], new OidcVerifier(config, createLogger('test', 'silent'))) });
