@@ -26,15 +26,20 @@ export class BearerTokens {
 
   /** The holder of the token an Authorization value ("Bearer <token>") carries, or undefined. */
   holderOf(authorization: string | undefined): TokenHolder | undefined {
-    const match = /^Bearer (\S+)$/.exec(authorization ?? '');
-    if (!match) return undefined;
-    const digest = createHash('sha256').update(match[1]).digest();
+    const token = bearerToken(authorization);
+    if (token === undefined) return undefined;
+    const digest = createHash('sha256').update(token).digest();
     let found: TokenHolder | undefined;
     for (const token of this.tokens) {
       if (timingSafeEqual(digest, token.digest) && !found) found = { role: token.role, name: token.name };
     }
     return found;
   }
+}
+
+/** The token of an Authorization value "Bearer <token>", or undefined for anything else. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
 }
 
 /** Whether a BIND_HOST value listens on the loopback interface only. */

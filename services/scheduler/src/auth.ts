@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { BearerTokens, isLoopback, type TokenHolder } from '../../common/src/bearer-tokens';
+import { BearerTokens, bearerToken, isLoopback, type TokenHolder } from '../../common/src/bearer-tokens';
 import type { ApiRole, ApiTokenConfig } from '../../common/src/config';
 import { ConfigError } from '../../common/src/errors';
 import { OidcVerifier, type OidcOutcome } from './oidc';
@@ -49,7 +49,7 @@ export class ApiAuth {
    * undefined without OIDC or for anything else.
    */
   async oidcCallerOf(authorization: string | undefined): Promise<OidcOutcome | undefined> {
-    const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    const token = bearerToken(authorization);
     if (!this.oidc || token === undefined || !OidcVerifier.looksLikeJwt(token)) return undefined;
     return this.oidc.verify(token);
   }
