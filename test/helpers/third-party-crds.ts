@@ -22,6 +22,12 @@ export function goModuleDir(module: string, version: string): string {
   }
 }
 
+/** Files of one directory of a module, as one multi-document YAML. */
+function moduleYaml(source: { module: string; version: string }, dir: string, files: string[]): string {
+  const root = join(goModuleDir(source.module, source.version), dir);
+  return files.map((file) => readFileSync(join(root, file), 'utf8')).join('\n---\n');
+}
+
 export const CERT_MANAGER = { module: 'github.com/cert-manager/cert-manager', version: 'v1.16.2' } as const;
 
 /**
@@ -30,21 +36,13 @@ export const CERT_MANAGER = { module: 'github.com/cert-manager/cert-manager', ve
  * only; the schemas are untouched).
  */
 export function certManagerCrds(): string {
-  const dir = join(goModuleDir(CERT_MANAGER.module, CERT_MANAGER.version), 'deploy', 'crds');
-  return ['crd-certificates.yaml', 'crd-issuers.yaml', 'crd-clusterissuers.yaml']
-    .map((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter((line) => !/^\s+[\w./-]+: '?\{\{/.test(line) && !/^\s+#.*\{\{/.test(line)).join('\n'))
-    .join('\n---\n');
+  return moduleYaml(CERT_MANAGER, 'deploy/crds', ['crd-certificates.yaml', 'crd-issuers.yaml', 'crd-clusterissuers.yaml'])
+    .split('\n').filter((line) => !/^\s+[\w./-]+: '?\{\{/.test(line) && !/^\s+#.*\{\{/.test(line)).join('\n');
 }
 
 export const PROMETHEUS_OPERATOR = { module: 'github.com/prometheus-operator/prometheus-operator', version: 'v0.85.0' } as const;
 export const GATEWAY_API = { module: 'sigs.k8s.io/gateway-api', version: 'v1.3.0' } as const;
 export const CLOUDNATIVE_PG = { module: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.27.1' } as const;
-
-/** Files of one directory of a module, as one multi-document YAML. */
-function moduleYaml(source: { module: string; version: string }, dir: string, files: string[]): string {
-  const root = join(goModuleDir(source.module, source.version), dir);
-  return files.map((file) => readFileSync(join(root, file), 'utf8')).join('\n---\n');
-}
 
 /** The Prometheus operator's ServiceMonitor and PrometheusRule CRDs (example/prometheus-operator-crd). */
 export function prometheusOperatorCrds(): string {
@@ -71,8 +69,5 @@ export const KEDA = { module: 'github.com/kedacore/keda/v2', version: 'v2.21.0' 
  * controller-gen, plain YAML), as one multi-document YAML: the chart renders both for worker pools KEDA scales.
  */
 export function kedaCrds(): string {
-  const dir = join(goModuleDir(KEDA.module, KEDA.version), 'config', 'crd', 'bases');
-  return ['keda.sh_scaledobjects.yaml', 'keda.sh_triggerauthentications.yaml']
-    .map((file) => readFileSync(join(dir, file), 'utf8'))
-    .join('\n---\n');
+  return moduleYaml(KEDA, 'config/crd/bases', ['keda.sh_scaledobjects.yaml', 'keda.sh_triggerauthentications.yaml']);
 }
