@@ -3,7 +3,7 @@ import { insertEvent, type EventType } from '../../common/src/db/events';
 import type { Pool } from '../../common/src/db/pool';
 
 /** Who made a request, as the events say it: the token's name and role, or that the API is open. */
-export function callerLabel(req: Request): string {
+function callerLabel(req: Request): string {
   return req.caller ? `${req.caller.name} (${req.caller.role})` : 'an open API caller';
 }
 

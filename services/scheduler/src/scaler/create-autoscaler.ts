@@ -23,7 +23,7 @@ function leaseDurationMs(intervalMs: number): number {
 }
 
 /** The pools the autoscaler sizes: those with their autoscaler on (never a pool KEDA owns; WORKER_POOLS refuses both). */
-export function autoscaledPools(pools: WorkerPools): AutoscaledPool[] {
+function autoscaledPools(pools: WorkerPools): AutoscaledPool[] {
   const single = pools.pools.length === 1;
   return pools.pools.filter(({ config }) => config.autoscaler.enabled && !config.keda).map(({ config, scaler }) => {
     const { minReplicas, maxReplicas, tasksPerWorker, cooldownMs, maxQueueAgeMs } = config.autoscaler;

@@ -8,7 +8,7 @@ import { LocalScaler } from './local';
 import type { Scaler } from './scaler';
 import { WorkerPools } from './worker-pools';
 import type { CoordinatorView } from '../coordinator-view';
-import { describePool } from '../../../common/src/worker-pools';
+import { DEFAULT_POOL, describePool } from '../../../common/src/worker-pools';
 
 /**
  * The scaler, and on Kubernetes the cluster it works in, which the autoscaler's leader election shares. `scaler`
@@ -65,7 +65,7 @@ export async function createScaler(
   }
   const single = (scaler: Scaler): ScalerBackend => {
     const wrapped = wrap(scaler);
-    const defaultPool = config.workerPools.find((pool) => pool.name === 'default') ?? config.workerPools[0];
+    const defaultPool = config.workerPools.find((pool) => pool.name === DEFAULT_POOL) ?? config.workerPools[0];
     return { scaler: wrapped, pools: WorkerPools.single(wrapped, defaultPool) };
   };
   if (kind === 'compose') {

@@ -1,9 +1,10 @@
 import { ConflictError, NotFoundError } from '../../../common/src/errors';
 import { DEFAULT_POOL, type WorkerPoolConfig } from '../../../common/src/worker-pools';
+import type { PoolView } from '../api-types';
 import type { Scaler } from './scaler';
 
-/** Who sets a pool's replicas (docs/kubernetes.md, "Who owns replicas"). */
-export type ReplicaOwner = 'manual' | 'autoscaler' | 'keda';
+/** Who sets a pool's replicas (docs/kubernetes.md, "Who owns replicas"), as the API's schema says it. */
+export type ReplicaOwner = PoolView['owner'];
 
 /** One worker pool and the scaler that works on its Deployment and pods only. */
 export interface PoolScaler {
@@ -12,7 +13,7 @@ export interface PoolScaler {
 }
 
 /** The pool before pools existed: every worker, under the name "default". */
-export function defaultPoolConfig(): WorkerPoolConfig {
+function defaultPoolConfig(): WorkerPoolConfig {
   return {
     name: DEFAULT_POOL, deployment: '', selector: {}, queues: [], tasks: [],
     autoscaler: { enabled: false, minReplicas: 1, maxReplicas: 10, cooldownMs: 60_000, tasksPerWorker: 5, maxQueueAgeMs: 0 },
