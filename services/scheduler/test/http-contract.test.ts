@@ -297,6 +297,20 @@ describe('authentication', () => {
 });
 
 describe('hardening', () => {
+  test('TRUST_PROXY: the rate limit keys on the address a proxy forwarded', async () => {
+    const proxied = await startSchedulerApp(db, { app: { trustProxy: '1', rateLimitPerMinute: 1 } });
+    const post = (from: string) => request(`${proxied.url}/api/schedule`, {
+      body: { command: 'x', scheduled_at: '2030-01-01T00:00:00Z' }, headers: { 'x-forwarded-for': from },
+    });
+    try {
+      expect((await post('10.0.0.1')).status).toBe(201);
+      expect((await post('10.0.0.1')).status).toBe(429);
+      expect((await post('10.0.0.2')).status).toBe(201);
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   test('security headers: a same-origin CSP, no framing, no sniffing', async () => {
     const response = await fetch(`${app.url}/api/stats`);
     expect(response.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
