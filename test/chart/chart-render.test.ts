@@ -14,6 +14,9 @@ import {
 } from '../helpers/helm';
 
 
+/** The chart with its default values, rendered once for the tests that only read it. */
+let defaults: K8sObject[] | undefined;
+const renderDefaults = (): K8sObject[] => (defaults ??= renderChart());
 const containerOf = (deployment: K8sObject) => deployment.spec.template.spec.containers[0];
 const envOf = (deployment: K8sObject): Array<{ name: string; value?: string; valueFrom?: Record<string, unknown> }> =>
   containerOf(deployment).env;
@@ -114,7 +117,7 @@ describe.each(SCENARIOS)('scenario %s', (_name, file) => {
 describe('default values', () => {
   let objects: K8sObject[];
   beforeAll(() => {
-    objects = renderChart();
+    objects = renderDefaults();
   });
 
   it('names components <fullname>-<component> with the component label', () => {
@@ -399,7 +402,7 @@ describe('network policies', () => {
   const rules = (objects: K8sObject[], component: string) => findObject(objects, 'NetworkPolicy', `tm-taskmaster-${component}`).spec;
 
   it('let only the scheduler and workers reach the coordinator, only the coordinator the workers, only the services PostgreSQL', () => {
-    const objects = renderChart();
+    const objects = renderDefaults();
     expect(rules(objects, 'coordinator')).toEqual({
       podSelector: selector('coordinator').podSelector,
       policyTypes: ['Ingress'],
@@ -451,7 +454,7 @@ describe('gRPC mutual TLS', () => {
     deployment(objects, component).spec.template.spec.volumes.find((volume: { name: string }) => volume.name === 'grpc-tls')?.secret.secretName;
 
   it('is off by default, and then every service is told plaintext is on purpose, which the coordinator accepts on 0.0.0.0', () => {
-    const objects = renderChart();
+    const objects = renderDefaults();
     const config = configOf(objects);
     expect(config).toMatchObject({ GRPC_INSECURE: 'true', BIND_HOST: '0.0.0.0' });
     expect(Object.keys(config).filter((key) => key.startsWith('GRPC_TLS'))).toEqual([]);
@@ -529,7 +532,7 @@ describe('credentials', () => {
   });
 
   it('serve the API open (AUTH=none) only without a token, and refuse an open Ingress', () => {
-    const open = envOf(findObject(renderChart(), 'Deployment', 'tm-taskmaster-scheduler'));
+    const open = envOf(findObject(renderDefaults(), 'Deployment', 'tm-taskmaster-scheduler'));
     expect(open).toContainEqual({ name: 'AUTH', value: 'none' });
     const tokens = envOf(findObject(renderChart({ set: { 'scheduler.auth.tokensSecret': 'taskmaster-tokens' } }), 'Deployment', 'tm-taskmaster-scheduler'));
     expect(tokens).toContainEqual({ name: 'API_TOKENS', valueFrom: { secretKeyRef: { name: 'taskmaster-tokens', key: 'api-tokens' } } });
@@ -540,7 +543,7 @@ describe('credentials', () => {
   });
 
   it('protect the scheduler\'s /metrics on request, with the token Prometheus scrapes with', () => {
-    expect(envOf(findObject(renderChart(), 'Deployment', 'tm-taskmaster-scheduler')).map((env) => env.name)).not.toContain('METRICS_AUTH');
+    expect(envOf(findObject(renderDefaults(), 'Deployment', 'tm-taskmaster-scheduler')).map((env) => env.name)).not.toContain('METRICS_AUTH');
     const authorization = { type: 'Bearer', credentials: { name: 'prometheus-token', key: 'token' } };
     const objects = renderChart({
       apiVersions: ['monitoring.coreos.com/v1'],
@@ -639,7 +642,7 @@ describe('values.schema.json', () => {
       { key: 'heartbeat-check', name: 'ping', cron: '*/30 * * * * *', catch_up: 'none' },
     ]);
     expect(parseConfiguredSchedules(config.SCHEDULES).map((s) => s.key)).toEqual(['nightly-report', 'heartbeat-check']);
-    expect(configOf(renderChart()).SCHEDULES).toBeUndefined();
+    expect(configOf(renderDefaults()).SCHEDULES).toBeUndefined();
   });
 
   it('passes retention per finished state and for events, the timeout grace and the key lifetime to every service', () => {
@@ -660,7 +663,7 @@ describe('TaskSchedules', () => {
   const roleName = 'tm-taskmaster-scheduler-taskschedules';
 
   it('are off by default: no Role for them, and the scheduler told so', () => {
-    const objects = renderChart();
+    const objects = renderDefaults();
     expect(objects.filter((object) => object.metadata.name === roleName)).toEqual([]);
     expect(configOf(objects).TASK_SCHEDULES_ENABLED).toBe('false');
     expect(configOf(objects)).not.toHaveProperty('TASK_SCHEDULES_LEASE_NAME');
