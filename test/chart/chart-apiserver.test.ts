@@ -7,11 +7,8 @@
  */
 import { join } from 'node:path';
 import { describeIfControlPlane, startControlPlane, type ControlPlane } from '../helpers/envtest';
-import {
-  CHART_DIR, CI_VALUES, DEV_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions,
-} from '../helpers/helm';
+import { CHART_DIR, CI_VALUES, DEV_VALUES, REPO_ROOT, runTool, templateArgs, type RenderOptions } from '../helpers/helm';
 import { certManagerCrds, cloudnativePgCrds, gatewayApiCrds, kedaCrds, prometheusOperatorCrds } from '../helpers/third-party-crds';
-
 
 describeIfControlPlane('chart on a real kube-apiserver', () => {
   let cp: ControlPlane;
@@ -35,14 +32,14 @@ describeIfControlPlane('chart on a real kube-apiserver', () => {
     for (const crds of [certManagerCrds(), prometheusOperatorCrds(), gatewayApiCrds(), cloudnativePgCrds(), kedaCrds()]) {
       ok(kubectl(['apply', '--server-side', '-f', '-'], crds));
     }
-    for (const crd of [
+    // One kubectl for all of them: it fails unless every one is Established.
+    const established = [
       'certificates.cert-manager.io', 'issuers.cert-manager.io', 'clusterissuers.cert-manager.io',
       'servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com',
       'httproutes.gateway.networking.k8s.io', 'clusters.postgresql.cnpg.io', 'scheduledbackups.postgresql.cnpg.io',
       'scaledobjects.keda.sh', 'triggerauthentications.keda.sh',
-    ]) {
-      ok(kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=60s']));
-    }
+    ];
+    ok(kubectl(['wait', '--for=condition=Established', ...established.map((crd) => `crd/${crd}`), '--timeout=60s']));
   }, 180_000);
 
   afterAll(async () => {
