@@ -15,7 +15,7 @@ import { apiRequest, describeIfControlPlane, startControlPlane, type ControlPlan
 import { freePort } from '../../../test/helpers/ports';
 import { FAST_TIMINGS, startService, type ServiceProcess } from '../../../test/helpers/processes';
 import { coordinatorView, type CoordinatorView } from '../src/coordinator-view';
-import { Autoscaler, singlePool, type DecisionRecord } from '../src/scaler/autoscaler';
+import { Autoscaler, defaultPoolOnly, type DecisionRecord } from '../src/scaler/autoscaler';
 import { KubernetesScaler } from '../src/scaler/kubernetes';
 import { LeaseLeaderElector } from '../src/scaler/leader-election';
 import {
@@ -38,7 +38,7 @@ describeIfControlPlane('Autoscaler with the Kubernetes scaler and a Lease (envte
 
   async function startAutoscaler(identity: string): Promise<Autoscaler> {
     const elector = await LeaseLeaderElector.create({ kubeConfig: ns.kubeConfig, namespace: NAMESPACE, name: LEASE, identity, leaseDurationMs: 10_000, logger });
-    const autoscaler = new Autoscaler({ pools: singlePool(scaler, policy), pool: db.pool, coordinator, elector, intervalMs: 250, logger });
+    const autoscaler = new Autoscaler({ pools: defaultPoolOnly(scaler, policy), pool: db.pool, coordinator, elector, intervalMs: 250, logger });
     autoscaler.onDecision((record) => decisions.push(record));
     running.push(autoscaler);
     autoscaler.start();

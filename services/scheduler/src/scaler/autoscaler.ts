@@ -37,7 +37,7 @@ export interface AutoscalerOptions {
 }
 
 /** One pool made of a scaler and a policy, counting every worker: the autoscaler before pools existed. */
-export function singlePool(scaler: Scaler, policy: ScalingPolicy): AutoscaledPool[] {
+export function defaultPoolOnly(scaler: Scaler, policy: ScalingPolicy): AutoscaledPool[] {
   return [{ name: DEFAULT_POOL, scaler, policy, allWorkers: true }];
 }
 
