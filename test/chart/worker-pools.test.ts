@@ -11,18 +11,13 @@ import { matchesLabels } from '../../services/common/src/label-selector';
 import { WorkerPools } from '../../services/scheduler/src/scaler/worker-pools';
 import type { Scaler } from '../../services/scheduler/src/scaler/scaler';
 import {
-  ciValues, configOf, findObject, renderChart, runTool, templateArgs, type K8sObject, type RenderOptions,
+  ciValues, configOf, findObject, renderChart, renderFailure, type K8sObject,
 } from '../helpers/helm';
 
 const envOf = (deployment: K8sObject): Record<string, string | undefined> =>
   Object.fromEntries((deployment.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
 /** What the scheduler makes of the rendered ConfigMap: its pools, parsed as at start-up. */
 const poolsOf = (objects: K8sObject[]) => loadConfig(configOf(objects)).workerPools;
-const renderError = (options: RenderOptions): string => {
-  const result = runTool('helm', templateArgs(options));
-  expect(result.status).not.toBe(0);
-  return result.stderr;
-};
 const WORKER_SELECTOR = { 'app.kubernetes.io/name': 'taskmaster', 'app.kubernetes.io/instance': 'tm', 'app.kubernetes.io/component': 'worker' };
 
 describe('the default pool', () => {
@@ -188,7 +183,7 @@ describe('KEDA', () => {
     ['a pool of some queues on the all-queues gauge', { 'workerPools.batch.queues[0]': 'batch', 'workerPools.batch.keda.enabled': true, 'workerPools.batch.keda.prometheus.serverAddress': 'http://p:9090' },
       /worker pool batch takes only some queues or task types.*set keda.prometheus.query, or use keda.trigger postgresql/],
   ])('refuses %s at render time', (_what, set, message) => {
-    expect(renderError({ set })).toMatch(message);
+    expect(renderFailure({ set })).toMatch(message);
   });
 });
 
@@ -201,6 +196,6 @@ describe('bad pool values', () => {
     ['a task type the shipped worker does not run', { 'worker.tasks[0]': 'resize-images' }, /worker\.tasks\.0/],
     ['an unknown KEDA trigger', { 'worker.keda.trigger': 'kafka' }, /worker\.keda\.trigger/],
   ])('refuses %s, naming the value', (_what, set, message) => {
-    expect(renderError({ set })).toMatch(message);
+    expect(renderFailure({ set })).toMatch(message);
   });
 });

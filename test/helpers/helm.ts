@@ -88,6 +88,13 @@ export function renderManifest(options: RenderOptions = {}): string {
   return result.stdout;
 }
 
+/** helm's message for a render it refuses; throws when helm renders instead. */
+export function renderFailure(options: RenderOptions = {}): string {
+  const result = runTool('helm', templateArgs(options));
+  if (result.status === 0) throw new Error(`helm template succeeded, a failure was expected for ${JSON.stringify(options)}`);
+  return result.stderr;
+}
+
 export function parseManifest(manifest: string): K8sObject[] {
   return parseAllDocuments(manifest)
     .map((document) => document.toJS() as K8sObject | null)
