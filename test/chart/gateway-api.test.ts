@@ -4,7 +4,7 @@
  * chart-apiserver.test.ts dry-runs the ci/ and k8s/ files against the Gateway API's own CRDs.
  */
 import { join } from 'node:path';
-import { CHART_DIR, REPO_ROOT, ciValues, findObject, renderChart, runTool } from '../helpers/helm';
+import { REPO_ROOT, ciValues, findObject, renderChart, renderFailure } from '../helpers/helm';
 
 const backend = [{ name: 'tm-taskmaster-scheduler', port: 8081 }];
 
@@ -36,12 +36,10 @@ describe('HTTPRoute', () => {
   });
 
   it('is refused without an API token, as the Ingress is, and without a Gateway to attach to', () => {
-    const template = (...set: string[]) => runTool('helm', ['template', 'tm', CHART_DIR, '--set', 'httpRoute.enabled=true', ...set.flatMap((pair) => ['--set', pair])]);
-    const open = template('httpRoute.parentRefs[0].name=gw');
-    expect(open.status).not.toBe(0);
-    expect(open.stderr).toContain('httpRoute.enabled needs an API token');
-    expect(template('scheduler.auth.tokensSecret=tokens').stderr).toContain('httpRoute.enabled needs httpRoute.parentRefs');
-    expect(template('httpRoute.parentRefs[0].name=gw', 'scheduler.auth.tokensSecret=tokens', 'httpRoute.timeouts.stream=forever').stderr).toContain('httpRoute.timeouts.stream');
+    const refusal = (set: Record<string, string>) => renderFailure({ set: { 'httpRoute.enabled': true, ...set } });
+    expect(refusal({ 'httpRoute.parentRefs[0].name': 'gw' })).toContain('httpRoute.enabled needs an API token');
+    expect(refusal({ 'scheduler.auth.tokensSecret': 'tokens' })).toContain('httpRoute.enabled needs httpRoute.parentRefs');
+    expect(refusal({ 'httpRoute.parentRefs[0].name': 'gw', 'scheduler.auth.tokensSecret': 'tokens', 'httpRoute.timeouts.stream': 'forever' })).toContain('httpRoute.timeouts.stream');
   });
 
   it('is what the kind and minikube values use, on Contour\'s Gateway, with no Ingress', () => {
